@@ -1,0 +1,1 @@
+"""Benchmarks: one command per question, each printing a Markdown table and writing JSON to results/."""

@@ -1,0 +1,85 @@
+"""Shared benchmark plumbing: machine facts, interleaved repeats, medians, Markdown and JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PACKAGES = ("tensorflow", "onnxruntime", "onnx", "tf2onnx", "numpy", "pandas", "polars", "pyarrow")
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, memory, OS and library versions: printed and stored with every result."""
+    from importlib import metadata
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory = round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30, 1)
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": memory,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def interleaved(variants: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[dict[str, float]]]:
+    """Run A B C A B C ... ``repeats`` times; per run, wall and process CPU seconds.
+
+    Interleaving spreads the machine's background noise over every variant alike.
+    """
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, run in variants.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            runs[name].append({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu})
+    return runs
+
+
+def summarize(samples: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_result(name: str, payload: dict[str, Any], directory: Path = RESULTS) -> Path:
+    """Write ``<name>.json`` with the machine info alongside the numbers."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine_info(), **payload}, indent=2) + "\n")
+    return path
+
+
+def machine_line(info: dict[str, Any] | None = None) -> str:
+    info = info or machine_info()
+    return f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, Python {info['python']}"

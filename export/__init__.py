@@ -1,0 +1,1 @@
+"""Export a trained classifier as a SavedModel and as ONNX, validated against each other."""

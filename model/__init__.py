@@ -1,0 +1,1 @@
+"""Train the WDBC logistic-regression classifier with graph-compiled TensorFlow."""

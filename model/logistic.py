@@ -1,0 +1,64 @@
+"""Normalize and LogisticRegression as tf.Modules (the tutorial's model); no I/O."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+class Normalize(tf.Module):
+    """Standardizes features with a mean and standard deviation learnt from training rows only."""
+
+    def __init__(self, n_features: int, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.mean = tf.Variable(tf.zeros([n_features]), trainable=False, name="mean")
+        self.std = tf.Variable(tf.ones([n_features]), trainable=False, name="std")
+
+    def adapt(self, x: tf.Tensor) -> None:
+        """Set mean/std from ``x`` (population std, as the tutorial; a constant column keeps std 1)."""
+        x = tf.convert_to_tensor(x, tf.float32)
+        std = tf.math.reduce_std(x, axis=0)
+        self.mean.assign(tf.reduce_mean(x, axis=0))
+        self.std.assign(tf.where(std > 0, std, tf.ones_like(std)))
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return (x - self.mean) / self.std
+
+
+class LogisticRegression(tf.Module):
+    """``logit = x @ w + b``; weights start uniform in [0, 1) as in the tutorial, from a stateless seed."""
+
+    def __init__(self, n_features: int, seed: int = 22, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.w = tf.Variable(tf.zeros([n_features, 1]), name="w")
+        self.b = tf.Variable(0.0, name="b")
+        self.reset(seed)
+
+    def reset(self, seed: int) -> None:
+        """Set the initial weights that ``seed`` determines (stateless, so always the same)."""
+        self.w.assign(tf.random.stateless_uniform(self.w.shape, seed=[seed, 0]))
+        self.b.assign(tf.random.stateless_uniform([], seed=[seed, 1]))
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.squeeze(tf.matmul(x, self.w), axis=1) + self.b
+
+
+class Classifier(tf.Module):
+    """Normalization, logistic regression and the decision threshold, saved and exported together."""
+
+    def __init__(self, n_features: int, seed: int = 22, threshold: float = 0.5) -> None:
+        super().__init__(name="classifier")
+        self.n_features = n_features
+        self.normalize = Normalize(n_features)
+        self.logistic = LogisticRegression(n_features, seed=seed)
+        # A Variable, not a constant: tf2onnx turns captured constants into extra graph inputs.
+        self.threshold = tf.Variable(threshold, trainable=False, dtype=tf.float32, name="threshold")
+
+    def logits(self, x: tf.Tensor) -> tf.Tensor:
+        return self.logistic(self.normalize(x))
+
+    def outputs(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The serving outputs: probability, logit and label (``probability > threshold``)."""
+        logit = self.logits(x)
+        probability = tf.sigmoid(logit)
+        label = tf.cast(probability > self.threshold, tf.int64)
+        return {"probability": probability, "logit": logit, "label": label}

@@ -1,0 +1,1 @@
+"""Batch-score CSV files through the exported model in TensorFlow or onnxruntime."""

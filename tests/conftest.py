@@ -1,0 +1,22 @@
+"""Session-scoped fixtures: the trained model is built once and shared by every test that needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.fit import FitConfig
+from model.train import TrainResult, save_run, train
+
+
+@pytest.fixture(scope="session")
+def trained() -> TrainResult:
+    """The default (tutorial) training run on the bundled data."""
+    return train(FitConfig())
+
+
+@pytest.fixture(scope="session")
+def model_dir(trained: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default run saved as ``python -m model.train`` would save it."""
+    return save_run(trained, tmp_path_factory.mktemp("train") / "model")

@@ -1,0 +1,113 @@
+"""Tests for model.train: the default run's quality, the report, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.fit import FitConfig
+from model.train import main, train
+
+
+def test_default_run_meets_the_quality_bar(trained) -> None:
+    test = trained.report["metrics"]["test"]
+    assert test["n"] == 142
+    assert test["accuracy"] >= 0.97
+    assert test["log_loss"] <= 0.09
+    assert trained.trace_count == 1
+
+
+def test_report_has_history_baseline_fingerprint_and_versions(trained) -> None:
+    report = trained.report
+    assert len(report["history"]["eval_log_loss"]) == 200
+    assert report["history"]["eval_log_loss"][-1] == pytest.approx(report["metrics"]["test"]["log_loss"], rel=1e-4)
+    assert set(report["baseline_test"]) == {"LogisticRegression", "LogisticRegressionCV"}
+    assert report["baseline_test"]["LogisticRegression"]["accuracy"] > 0.95
+    assert len(report["data"]["fingerprint_sha256"]) == 64
+    assert report["versions"]["tensorflow"].startswith("2.")
+    assert report["config"] == {"epochs": 200, "learning_rate": 0.01, "batch_size": 64, "l2": 0.0, "seed": 22}
+
+
+def test_target_fnr_threshold_is_recorded_and_met_on_training_rows() -> None:
+    result = train(FitConfig(epochs=60), target_fnr=0.02)
+    report = result.report
+    assert report["threshold"] < 0.5
+    assert report["metrics"]["train"]["fnr"] <= 0.02
+    assert result.classifier.threshold.numpy() == np.float32(report["threshold"])
+
+
+def test_cv_choice_never_sees_test_rows(tmp_path: Path) -> None:
+    """Flipping every test label must not change the CV scores or the chosen strength."""
+    from model.data import UCI_COLUMNS, load_wdbc, split
+
+    frame = load_wdbc()
+    test_rows = split(frame).test_index
+    flipped = frame.copy()
+    flipped.loc[test_rows, "diagnosis"] = np.where(flipped.loc[test_rows, "label"] == 1, "B", "M")
+    path = tmp_path / "flipped.data"
+    flipped[list(UCI_COLUMNS)].to_csv(path, header=False, index=False, float_format="%.17g")
+    config = FitConfig(epochs=20)
+    a = train(config, l2_cv=True, cv_folds=3).report["l2_selection"]
+    b = train(config, data=path, l2_cv=True, cv_folds=3).report["l2_selection"]
+    assert a == b
+    assert a["chosen"] in (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+
+
+def test_cli_writes_model_report_and_plots(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["--epochs", "5", "--out", str(out), "--target-fnr", "0.1"]) == 0
+    for name in ("model.json", "report.json", "training_curves.png", "confusion_matrices.png", "threshold_tradeoff.png"):
+        assert (out / name).is_file(), name
+    assert list((out / "checkpoint").iterdir())
+    info = json.loads((out / "model.json").read_text())
+    assert info["threshold"] == json.loads((out / "report.json").read_text())["threshold"]
+    captured = capsys.readouterr()
+    assert "sklearn LogisticRegression" in captured.out
+    assert "epoch    5/5" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--epochs", "-3"], "--epochs must be a positive integer, got -3"),
+        (["--learning-rate", "0"], "--learning-rate must be a finite number > 0, got 0.0"),
+        (["--target-fnr", "1.5"], r"--target-fnr must be in \[0, 1\], got 1.5"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["--l2", "-1"], "--l2 must be a finite number >= 0"),
+        (["--data", "/nonexistent/wdbc.data"], "WDBC data file not found: /nonexistent/wdbc.data"),
+    ],
+)
+def test_cli_bad_arguments_give_one_line_error(tmp_path: Path, capsys, args, match) -> None:
+    out = tmp_path / "run"
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")
+    assert re.search(match, err[0]), err[0]
+    assert not out.exists()
+
+
+def test_cli_failure_keeps_previous_run(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    before = (out / "model.json").read_bytes()
+    assert main(["--epochs", "2", "--out", str(out), "--data", str(tmp_path / "missing.data")]) == 2
+    assert (out / "model.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging directory left behind
+
+
+def test_cli_runs_as_a_module(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "model.train", "--epochs", "3", "--out", str(tmp_path / "m")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ours (test)" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "model.train", "--epochs", "-1", "--out", str(tmp_path / "x")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
