@@ -19,7 +19,7 @@ from model.errors import ConfigError, DataError
 from model.files import atomic_directory, check_writable_parent, package_versions
 from model.fit import FitConfig, History, fit_classifier
 from model.logistic import Classifier
-from model.metrics import evaluate, sigmoid, threshold_for_fnr, threshold_curve
+from model.metrics import evaluate, threshold_for_fnr, threshold_curve
 from model.report import PLOTS, write_report
 from model.selection import DEFAULT_L2_GRID, cross_validate_l2
 
@@ -77,9 +77,10 @@ def train(
         rows.x_train, rows.y_train, rows.x_test, rows.y_test, config, on_block=on_block
     )
     seconds = time.perf_counter() - started
-    train_logits = classifier.logits(rows.x_train).numpy()
-    test_logits = classifier.logits(rows.x_test).numpy()
-    train_p, test_p = sigmoid(train_logits), sigmoid(test_logits)
+    # Metrics and the threshold use the outputs exactly as the exported model will serve them.
+    train_out, test_out = classifier.outputs(rows.x_train), classifier.outputs(rows.x_test)
+    train_logits, train_p = train_out["logit"].numpy(), train_out["probability"].numpy()
+    test_logits, test_p = test_out["logit"].numpy(), test_out["probability"].numpy()
     threshold = 0.5 if target_fnr is None else threshold_for_fnr(rows.y_train, train_p, target_fnr)
     classifier.threshold.assign(threshold)
     report = {

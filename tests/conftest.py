@@ -20,3 +20,13 @@ def trained() -> TrainResult:
 def model_dir(trained: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default run saved as ``python -m model.train`` would save it."""
     return save_run(trained, tmp_path_factory.mktemp("train") / "model")
+
+
+@pytest.fixture(scope="session")
+def export_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both artifacts of the default run, exported and parity-checked as ``python -m export`` does."""
+    from export.pipeline import export_model
+
+    out = tmp_path_factory.mktemp("export") / "export"
+    export_model(model_dir, out)
+    return out

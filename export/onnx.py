@@ -1,0 +1,83 @@
+"""export_onnx(...): tf2onnx conversion of the same concrete function, checked and stamped with metadata."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import onnx
+import tf2onnx
+
+from export.errors import ExportError
+from export.metadata import as_onnx_props
+from export.signature import INPUT_NAME, INPUT_SIGNATURE, OUTPUT_NAMES, ServingModule
+
+#: Pinned opset: supported by tf2onnx 1.17 and by onnxruntime >= 1.14.
+DEFAULT_OPSET = 17
+
+
+def export_onnx(module: ServingModule, path: Path, metadata: dict[str, Any], opset: int = DEFAULT_OPSET) -> Path:
+    """Convert ``module.serve`` with tf2onnx, check the graph, attach metadata and write ``path``."""
+    model = convert(module, opset)
+    check_graph(model, opset)
+    for key, value in as_onnx_props(metadata).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    model.doc_string = "WDBC logistic regression: features[N,30] -> probability, logit, label (1 = malignant)."
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save_model(model, str(path))
+    return path
+
+
+def convert(module: ServingModule, opset: int) -> onnx.ModelProto:
+    """tf2onnx's from_function on the tf.function whose concrete function the SavedModel serves."""
+    try:
+        with _quiet_tf2onnx():
+            model, _ = tf2onnx.convert.from_function(module.serve, input_signature=INPUT_SIGNATURE, opset=opset)
+    except Exception as exc:  # tf2onnx raises bare Exceptions/ValueErrors for unsupported opsets and graphs.
+        raise ExportError(f"tf2onnx could not convert the serving function at opset {opset}: {_first_line(exc)}") from None
+    return model
+
+
+def check_graph(model: onnx.ModelProto, opset: int) -> None:
+    """tf2onnx logs failures and carries on, so check the result: opset, one input, named outputs, known ops."""
+    problems = []
+    opsets = {o.domain: o.version for o in model.opset_import}
+    if opsets.get("", opsets.get("ai.onnx")) != opset:
+        problems.append(f"expected opset {opset}, got {opsets}")
+    inputs = [i.name for i in model.graph.input]
+    if inputs != [INPUT_NAME]:
+        problems.append(f"expected exactly one graph input {INPUT_NAME!r}, got {inputs} (a captured tf.constant?)")
+    outputs = sorted(o.name for o in model.graph.output)
+    if outputs != sorted(OUTPUT_NAMES):
+        problems.append(f"expected outputs {sorted(OUTPUT_NAMES)}, got {outputs}")
+    unknown = sorted({f"{n.domain or 'ai.onnx'}:{n.op_type}" for n in model.graph.node
+                      if not onnx.defs.has(n.op_type, n.domain or "")})
+    if unknown:
+        problems.append(f"ops left unconverted or not in ONNX: {', '.join(unknown[:5])}")
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        problems.append(f"onnx.checker: {_first_line(exc)}")
+    if problems:
+        raise ExportError("The converted ONNX graph is invalid: " + "; ".join(problems))
+
+
+@contextlib.contextmanager
+def _quiet_tf2onnx() -> Iterator[None]:
+    """tf2onnx logs per-op tracebacks and carries on; check_graph reports what matters in one line."""
+    logger = logging.getLogger("tf2onnx")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,46 @@
+"""export_model(...): load a training run, write both artifacts, stamp metadata, check parity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from export.metadata import base_metadata, sha256_file, sha256_saved_model
+from export.onnx import DEFAULT_OPSET, export_onnx
+from export.saved_model import export_saved_model, write_sidecar
+from export.signature import ServingModule
+from export.validate import Tolerance, max_differences, validate_parity
+from model.checkpoint import load_classifier
+from model.data import features_of, load_wdbc
+from model.files import atomic_directory
+
+SAVED_MODEL = "saved_model"
+ONNX_FILE = "model.onnx"
+PARITY_REPORT = "parity.json"
+
+
+def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET,
+                 tolerance: Tolerance = Tolerance()) -> dict[str, Any]:
+    """Write ``out/saved_model``, ``out/model.onnx`` and ``out/parity.json``, or nothing at all.
+
+    Both artifacts come from one concrete function: the SavedModel's ``serving_default`` and the
+    function tf2onnx converts are the same object (tests check it). Parity is checked after both
+    are written, by loading them back; a breach raises ParityError and ``out`` is left untouched.
+    """
+    classifier, info = load_classifier(model_dir)
+    module = ServingModule(classifier)
+    metadata = base_metadata(info, opset)
+    reference = features_of(load_wdbc())
+    with atomic_directory(out) as staging:
+        saved_model, onnx_path = staging / SAVED_MODEL, staging / ONNX_FILE
+        export_saved_model(module, saved_model)
+        saved_model_sha = sha256_saved_model(saved_model)
+        export_onnx(module, onnx_path, {**metadata, "saved_model_sha256": saved_model_sha}, opset)
+        onnx_sha = sha256_file(onnx_path)
+        write_sidecar(saved_model, {**metadata, "onnx_sha256": onnx_sha})
+        report = validate_parity(saved_model, onnx_path, reference, metadata["threshold"], tolerance)
+        report["max"] = max_differences(report)
+        report["artifacts"] = {"onnx_sha256": onnx_sha, "saved_model_sha256": saved_model_sha, "opset": opset}
+        (staging / PARITY_REPORT).write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,26 @@
+"""export_saved_model(...): the serving function as ``serving_default``, metadata in an assets sidecar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from export.metadata import SIDECAR
+from export.signature import SIGNATURE_KEY, ServingModule
+
+
+def export_saved_model(module: ServingModule, path: Path) -> Path:
+    """Save ``module`` with its one concrete serving function as the default signature."""
+    tf.saved_model.save(module, str(path), signatures={SIGNATURE_KEY: module.concrete_function()})
+    return path
+
+
+def write_sidecar(path: Path, metadata: dict[str, Any]) -> Path:
+    """Write the metadata JSON into the SavedModel's assets/ (plain JSON, readable without TF)."""
+    sidecar = path / SIDECAR
+    sidecar.parent.mkdir(exist_ok=True)
+    sidecar.write_text(json.dumps(metadata, indent=2) + "\n")
+    return sidecar

@@ -1,0 +1,94 @@
+"""Tests for export.pipeline, export.saved_model and export.onnx: artifacts, metadata, plain-API loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import tensorflow as tf
+
+from export.metadata import SIDECAR, sha256_file, sha256_saved_model
+from export.onnx import DEFAULT_OPSET, export_onnx
+from export.saved_model import export_saved_model
+from export.signature import INPUT_SIGNATURE, OUTPUT_NAMES, ServingModule
+from model.checkpoint import load_classifier
+from model.data import FEATURE_NAMES, features_of, load_wdbc
+
+
+@pytest.fixture(scope="module")
+def wdbc_x() -> np.ndarray:
+    return features_of(load_wdbc())
+
+
+def test_saved_model_serves_with_plain_tf_api(export_dir: Path, wdbc_x: np.ndarray) -> None:
+    signature = tf.saved_model.load(str(export_dir / "saved_model")).signatures["serving_default"]
+    assert list(signature.structured_input_signature[1]) == ["features"]
+    out = signature(features=tf.constant(wdbc_x))
+    assert sorted(out) == sorted(OUTPUT_NAMES)
+    assert out["probability"].dtype == tf.float32 and out["probability"].shape == (569,)
+    assert out["logit"].dtype == tf.float32 and out["label"].dtype == tf.int64
+    labels = load_wdbc()["label"].to_numpy()
+    assert np.mean(out["label"].numpy() == labels) > 0.97
+
+
+def test_onnx_graph_has_one_dynamic_input_named_outputs_and_pinned_opset(export_dir: Path) -> None:
+    model = onnx.load(str(export_dir / "model.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    assert [i.name for i in model.graph.input] == ["features"]
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert not dims[0].HasField("dim_value") and dims[1].dim_value == 30  # batch axis dynamic
+    assert sorted(o.name for o in model.graph.output) == sorted(OUTPUT_NAMES)
+    assert {o.domain: o.version for o in model.opset_import}[""] == DEFAULT_OPSET
+
+
+def test_onnx_metadata_is_readable_through_onnxruntime(export_dir: Path) -> None:
+    meta = ort.InferenceSession(str(export_dir / "model.onnx")).get_modelmeta().custom_metadata_map
+    assert json.loads(meta["feature_names"]) == list(FEATURE_NAMES)
+    assert 0 < float(meta["threshold"]) < 1
+    assert json.loads(meta["label_meaning"])["1"].startswith("malignant")
+    assert int(meta["opset"]) == DEFAULT_OPSET
+    for key in ("metrics", "data_fingerprint_sha256", "versions", "exported_at", "saved_model_sha256"):
+        assert meta[key], key
+    assert json.loads(meta["versions"])["tf2onnx"] == "1.17.0"
+
+
+def test_each_artifact_records_the_others_sha256(export_dir: Path) -> None:
+    sidecar = json.loads((export_dir / "saved_model" / SIDECAR).read_text())
+    meta = ort.InferenceSession(str(export_dir / "model.onnx")).get_modelmeta().custom_metadata_map
+    assert sidecar["onnx_sha256"] == sha256_file(export_dir / "model.onnx")
+    assert meta["saved_model_sha256"] == sha256_saved_model(export_dir / "saved_model")
+    assert sidecar["feature_names"] == json.loads(meta["feature_names"])
+    assert sidecar["threshold"] == float(meta["threshold"])
+
+
+def test_parity_report_shows_measured_differences(export_dir: Path) -> None:
+    report = json.loads((export_dir / "parity.json").read_text())
+    assert report["passed"] is True
+    names = set(report["comparisons"])
+    for expected in ("reference/whole/tf-vs-onnx", "reference/batch1/tf-vs-onnx", "reference/batch3/tf-vs-onnx",
+                     "random_wide/batch65536/tf-vs-onnx", "edge/whole/tf-vs-onnx", "edge/batch1/onnx-vs-onnx-whole"):
+        assert expected in names
+    assert report["comparisons"]["random_wide/whole/tf-vs-onnx"]["rows"] == 100_000
+    assert report["max"]["probability_max_abs_diff"] <= 1e-6
+    assert report["max"]["logit_max_rel_diff"] <= 1e-5
+
+
+def test_both_exports_use_the_same_concrete_function(model_dir: Path, tmp_path: Path) -> None:
+    classifier, info = load_classifier(model_dir)
+    module = ServingModule(classifier)
+    concrete = module.concrete_function()
+    export_saved_model(module, tmp_path / "sm")
+    export_onnx(module, tmp_path / "m.onnx", {"feature_names": info["feature_names"]})
+    assert module.serve.get_concrete_function(*INPUT_SIGNATURE) is concrete
+
+
+def test_onnx_runs_at_other_batch_sizes(export_dir: Path, wdbc_x: np.ndarray) -> None:
+    session = ort.InferenceSession(str(export_dir / "model.onnx"))
+    whole = session.run(["probability"], {"features": wdbc_x})[0]
+    for size in (1, 7, 300):
+        parts = [session.run(["probability"], {"features": wdbc_x[i:i + size]})[0] for i in range(0, 569, size)]
+        np.testing.assert_array_equal(np.concatenate(parts), whole)
