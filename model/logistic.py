@@ -68,7 +68,9 @@ class Classifier(tf.Module):
             return tf.cast(v, tf.float64)
 
         x = (f64(x) - f64(self.normalize.mean)) / f64(self.normalize.std)
-        logit = tf.squeeze(tf.matmul(x, f64(self.logistic.w)), axis=1) + f64(self.logistic.b)
+        # A per-row reduction rather than a matmul: GEMM kernels pick their summation order by batch
+        # size, a row-wise sum does not, so a row scores bitwise the same in any batch.
+        logit = tf.reduce_sum(x * f64(self.logistic.w)[:, 0], axis=1) + f64(self.logistic.b)
         probability = tf.cast(tf.sigmoid(logit), tf.float32)
         label = tf.cast(probability > self.threshold, tf.int64)
         return {"probability": probability, "logit": tf.cast(logit, tf.float32), "label": label}
