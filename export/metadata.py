@@ -42,17 +42,6 @@ def as_onnx_props(metadata: dict[str, Any]) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
 
 
-def from_onnx_props(props: dict[str, str]) -> dict[str, Any]:
-    """Inverse of ``as_onnx_props`` (strings that are not JSON stay strings)."""
-    out: dict[str, Any] = {}
-    for key, value in props.items():
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

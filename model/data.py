@@ -130,3 +130,27 @@ def fingerprint(frame: pd.DataFrame) -> str:
     digest.update(np.ascontiguousarray(frame[list(FEATURE_NAMES)].to_numpy(np.float64)).tobytes())
     digest.update(frame["label"].to_numpy(np.int64).tobytes())
     return digest.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.data OUT.csv [--data SOURCE]``: write the WDBC rows as a CSV with a header."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m model.data", description="Write the WDBC rows as a CSV file.")
+    parser.add_argument("output", help="CSV path: id, diagnosis and the 30 features, with a header")
+    parser.add_argument("--data", default=None, help="UCI-format wdbc.data path or URL (default: the bundled copy)")
+    args = parser.parse_args(argv)
+    try:
+        frame = load_wdbc(args.data)
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        frame.drop(columns=["label"]).to_csv(args.output, index=False)
+    except (DataError, OSError) as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(frame)} rows to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

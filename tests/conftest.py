@@ -30,3 +30,32 @@ def export_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     out = tmp_path_factory.mktemp("export") / "export"
     export_model(model_dir, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def wdbc_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 569 WDBC rows as a CSV with a header: id, diagnosis, 30 features."""
+    from model.data import load_wdbc
+
+    path = tmp_path_factory.mktemp("data") / "wdbc.csv"
+    load_wdbc().drop(columns=["label"]).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session", params=["onnx", "tf"])
+def runtime_name(request: pytest.FixtureRequest) -> str:
+    """Every scorer test that takes this runs on both runtimes."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def loaded_runtimes(export_dir: Path) -> dict:
+    from scoring.artifacts import resolve_model
+    from scoring.runtimes import load_runtime
+
+    return {name: load_runtime(resolve_model(export_dir, name)) for name in ("onnx", "tf")}
+
+
+@pytest.fixture()
+def runtime(runtime_name: str, loaded_runtimes: dict):
+    return loaded_runtimes[runtime_name]

@@ -1,0 +1,214 @@
+"""score_csv(...) and the CLI ``python -m scoring.batch IN OUT``: stream a CSV through the model."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scoring.artifacts import resolve_model
+from scoring.csv_stream import (
+    AtomicOutput, Block, Layout, Reject, Source, empty_output, iter_blocks, parse_block,
+    read_first_line, resolve_layout, split_fields, write_rejects, write_scored,
+)
+from scoring.errors import ScoringError
+from scoring.runtimes import RUNTIMES, Runtime, load_runtime
+
+DEFAULT_BATCH_ROWS = 65_536
+ON_ERROR = ("stop", "skip")
+
+
+@dataclass
+class Summary:
+    """What a scoring run did; ``line()`` is the CLI's closing line."""
+
+    source: str
+    output: str
+    runtime: str
+    rows: int = 0
+    positives: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    rejects_path: str | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        rejects = f", {self.rejected:,} rejected -> {self.rejects_path}" if self.rejects_path else ""
+        return (f"scored {self.rows:,} rows ({self.positives:,} positive{rejects}) in {self.seconds:.2f} s, "
+                f"{self.rows_per_second:,.0f} rows/s [{self.runtime}] -> {self.output}")
+
+
+@dataclass
+class Scored:
+    """One scored block: what to write, and the rows that were rejected."""
+
+    kept: object
+    probability: np.ndarray
+    label: np.ndarray
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def score_block(block: Block, layout: Layout, runtime: Runtime, threshold: float | None = None,
+                on_error: str = "stop", batch_rows: int = DEFAULT_BATCH_ROWS) -> Scored:
+    """Parse, validate and score one block of CSV records: the unit both the CLI and Dask run."""
+    parsed = parse_block(block, layout)
+    if parsed.rejects and on_error == "stop":
+        raise parsed.rejects[0].error(layout.source)
+    probability, label = predict(runtime, parsed.features, threshold, batch_rows)
+    return Scored(parsed.kept, probability, label, parsed.rejects)
+
+
+def predict(runtime: Runtime, x: np.ndarray, threshold: float | None, batch_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """One inference call per ``batch_rows`` rows; ``threshold`` overrides the model's own label."""
+    outputs = [runtime.predict(x[i : i + batch_rows]) for i in range(0, len(x), batch_rows)]
+    if not outputs:
+        return np.empty(0, np.float32), np.empty(0, np.int64)
+    probability = np.concatenate([o["probability"] for o in outputs])
+    if threshold is None:
+        label = np.concatenate([o["label"] for o in outputs]).astype(np.int64, copy=False)
+    else:
+        label = (probability > np.float32(threshold)).astype(np.int64)
+    return probability, label
+
+
+def check_options(threshold: float | None, batch_rows: int, threads: int, on_error: str) -> None:
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ScoringError(f"--threshold must be in [0, 1], got {threshold}.")
+    if batch_rows < 1:
+        raise ScoringError(f"--batch-rows must be a positive integer, got {batch_rows}.")
+    if threads < 1:
+        raise ScoringError(f"--threads must be a positive integer, got {threads}.")
+    if on_error not in ON_ERROR:
+        raise ScoringError(f"--on-error must be one of {list(ON_ERROR)}, got {on_error!r}.")
+
+
+def open_blocks(src: Source, feature_names: list[str], header: bool, keep: list[str] | None, keep_all: bool,
+                batch_rows: int) -> tuple[Layout, Iterator[Block]]:
+    """Read the first line, match the columns, and stream the rest in blocks of about ``batch_rows`` rows."""
+    first, rest = read_first_line(src)
+    layout = resolve_layout(split_fields(first, src.name, 1), feature_names, src.name, header, keep, keep_all)
+    pending = rest if header else first + b"\n" + rest
+    sample = pending.split(b"\n", 1)[0] if pending else first
+    row_bytes = max(len(sample) + 1, 2)  # a size estimate only: blocks always end on a record boundary
+    return layout, iter_blocks(src, pending, 2 if header else 1, batch_rows * row_bytes)
+
+
+def score_csv(
+    source: str | Path, output: str | Path, runtime: str | Runtime | None = None, model: str | Path | None = None,
+    threshold: float | None = None, batch_rows: int = DEFAULT_BATCH_ROWS, keep: list[str] | None = None,
+    keep_all: bool = False, header: bool = True, threads: int = 1, on_error: str = "stop",
+    rejects: str | Path | None = None, progress: bool = False,
+) -> Summary:
+    """Score ``source`` into ``output`` (atomically). ``runtime``: "onnx", "tf", a loaded Runtime, or None
+    to follow ``model``. With ``on_error="skip"`` bad rows go to ``rejects`` (default ``<output>.rejects.csv``)."""
+    check_options(threshold, batch_rows, threads, on_error)
+    rt = runtime if not isinstance(runtime, (str, type(None))) else load_runtime(resolve_model(model, runtime), threads)
+    if on_error == "skip" and rejects is None:
+        if str(output) == "-":
+            raise ScoringError("--on-error skip with output '-' needs --rejects PATH for the rejected rows.")
+        rejects = f"{output}.rejects.csv"
+    started = time.perf_counter()
+    summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)
+    with contextlib.ExitStack() as stack:
+        src = stack.enter_context(Source(source))
+        out = stack.enter_context(AtomicOutput(output))
+        reject_out = stack.enter_context(AtomicOutput(rejects)) if rejects else None
+        layout, blocks = open_blocks(src, rt.feature_names, header, keep, keep_all, batch_rows)
+        bar = stack.enter_context(_progress_bar(src)) if progress else None
+        if reject_out:
+            write_rejects(reject_out.handle, [], header=True)
+        wrote_header = False
+        for block in blocks:
+            scored = score_block(block, layout, rt, threshold, on_error, batch_rows)
+            write_scored(out.handle, scored.kept, scored.probability, scored.label, header=not wrote_header)
+            wrote_header = True
+            summary.rows += len(scored.label)
+            summary.positives += int(scored.label.sum())
+            summary.rejected += len(scored.rejects)
+            if reject_out:
+                write_rejects(reject_out.handle, scored.rejects, header=False)
+            if bar is not None:
+                bar.update((src.position() if src.size else summary.rows) - bar.n)
+        if not wrote_header:  # header-only input: header-only output
+            write_scored(out.handle, empty_output(layout), np.empty(0, np.float32), np.empty(0, np.int64), True)
+        if reject_out:
+            reject_out.commit()
+        out.commit()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _progress_bar(src: Source):  # noqa: ANN202 (tqdm)
+    from tqdm import tqdm
+
+    if src.size:
+        return tqdm(total=src.size, unit="B", unit_scale=True, file=sys.stderr, desc="scoring")
+    return tqdm(unit=" rows", unit_scale=True, file=sys.stderr, desc="scoring")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scoring.batch",
+        description="Score a CSV file with the exported WDBC model (onnxruntime or TensorFlow), streaming.",
+    )
+    parser.add_argument("input", help="CSV file (.gz/.bz2 ok), or - for stdin")
+    parser.add_argument("output", help="output CSV (written atomically), or - for stdout")
+    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
+                        help="default: follows --model (an export directory means onnx)")
+    parser.add_argument("--model", default=None,
+                        help="ONNX file, SavedModel directory or export directory (default: artifacts/export)")
+    parser.add_argument("--threshold", type=float, default=None, help="label = probability > T (default: the model's)")
+    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per batch (default: %(default)s)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
+                       help="comma-separated columns to pass through (default: id, if present)")
+    group.add_argument("--keep-all", action="store_true", help="pass every input column through")
+    parser.add_argument("--no-header", action="store_true",
+                        help="the input has no header: the last columns are the features in model order")
+    parser.add_argument("--threads", type=int, default=1, help="inference threads (default: %(default)s)")
+    parser.add_argument("--on-error", choices=ON_ERROR, default="stop",
+                        help="stop (default): exit 2 at the first bad row; skip: write bad rows to --rejects")
+    parser.add_argument("--rejects", default=None, help="rejects file for --on-error skip (default: OUT.rejects.csv)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    return parser
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds the context managers, which remove the temporary output
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        summary = score_csv(
+            args.input, args.output, runtime=args.runtime, model=args.model, threshold=args.threshold,
+            batch_rows=args.batch_rows, keep=args.keep, keep_all=args.keep_all, header=not args.no_header,
+            threads=args.threads, on_error=args.on_error, rejects=args.rejects,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
+    except ScoringError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"Interrupted: {args.output} was not written (a previous file is unchanged).", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not args.quiet:
+        print(summary.line(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Errors raised by the scoring package; the CLI prints them as one line ``Type: message``."""
+
+from __future__ import annotations
+
+
+class ScoringError(ValueError):
+    """Base class: a problem with the scorer's input, model or options (exit code 2)."""
+
+
+class ModelError(ScoringError):
+    """The model is missing, unreadable, or its metadata does not match its graph."""
+
+
+class InputError(ScoringError):
+    """The CSV input is malformed; the message names the file, the 1-based line and the column."""
+
+    def __init__(self, message: str, source: str = "", line: int | None = None,
+                 column: str | None = None, column_number: int | None = None) -> None:
+        self.source, self.line, self.column, self.reason = source, line, column, message
+        parts = [source, f"line {line}" if line is not None else ""]
+        if column is not None:
+            parts.append(f"column {column_number} ({column!r})" if column_number else f"column {column!r}")
+        where = ", ".join(p for p in parts if p)
+        super().__init__(f"{where}: {message}" if where else message)

@@ -1,0 +1,42 @@
+"""Tests for scoring.artifacts: which runtime a --model path means, and clear errors otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scoring.artifacts import check_metadata, resolve_model
+from scoring.errors import ModelError
+
+
+def test_paths_resolve_to_runtimes(export_dir: Path) -> None:
+    assert resolve_model(export_dir, None).runtime == "onnx"
+    assert resolve_model(export_dir, "tf").path == export_dir / "saved_model"
+    assert resolve_model(export_dir / "model.onnx", None).runtime == "onnx"
+    assert resolve_model(export_dir / "saved_model", None).runtime == "tf"
+
+
+def test_mismatched_runtime_and_path(export_dir: Path) -> None:
+    with pytest.raises(ModelError, match="--runtime tf needs a SavedModel directory"):
+        resolve_model(export_dir / "model.onnx", "tf")
+    with pytest.raises(ModelError, match="--runtime onnx needs an ONNX file"):
+        resolve_model(export_dir / "saved_model", "onnx")
+
+
+def test_missing_and_wrong_paths(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"No model at .*missing\. Run `python -m model.train && python -m export`"):
+        resolve_model(tmp_path / "missing", None)
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(ModelError, match=r"Expected an ONNX file \(\*\.onnx\)"):
+        resolve_model(tmp_path / "weights.bin", None)
+    with pytest.raises(ModelError, match="No ONNX file in"):
+        resolve_model(tmp_path, None)
+
+
+def test_metadata_checks() -> None:
+    assert check_metadata({"feature_names": ["a", "b"], "threshold": "0.5"}, 2, Path("m")) == (["a", "b"], 0.5)
+    with pytest.raises(ModelError, match="takes 3 features, but its metadata names 2"):
+        check_metadata({"feature_names": ["a", "b"], "threshold": 0.5}, 3, Path("m"))
+    with pytest.raises(ModelError, match="Expected a numeric 'threshold'"):
+        check_metadata({"feature_names": ["a"], "threshold": "high"}, 1, Path("m"))

@@ -1,0 +1,310 @@
+"""Tests for scoring.batch: score_csv and ``python -m scoring.batch`` on both runtimes."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from model.data import FEATURE_NAMES, UCI_COLUMNS, load_wdbc
+from scoring.batch import main, score_csv
+
+
+def run(args: list[str], capsys) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def read_out(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"probability": np.float32})
+
+
+def expected(runtime, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return runtime.predict(np.ascontiguousarray(frame[list(FEATURE_NAMES)].to_numpy(np.float32)))
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+def test_wdbc_rows_score_as_the_runtime_does(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    summary = score_csv(wdbc_csv, out, runtime=runtime)
+    scored = read_out(out)
+    assert list(scored.columns) == ["id", "probability", "label"]
+    want = expected(runtime, pd.read_csv(wdbc_csv))
+    # The written text round-trips float32 exactly.
+    np.testing.assert_array_equal(scored["probability"].to_numpy(), want["probability"])
+    np.testing.assert_array_equal(scored["label"].to_numpy(), want["label"])
+    assert scored["id"].tolist() == list(range(1, 570))
+    assert summary.rows == 569 and summary.positives == int(want["label"].sum()) and summary.rejected == 0
+
+
+@pytest.mark.parametrize("batch_rows", [1, 7, 4096, 10**9])
+def test_chunk_invariance(runtime, wdbc_csv: Path, tmp_path: Path, batch_rows: int) -> None:
+    whole = tmp_path / "whole.csv"
+    score_csv(wdbc_csv, whole, runtime=runtime, batch_rows=10**9)
+    out = tmp_path / f"b{batch_rows}.csv"
+    score_csv(wdbc_csv, out, runtime=runtime, batch_rows=batch_rows)
+    assert out.read_bytes() == whole.read_bytes()
+
+
+def test_columns_in_any_order_with_extras_and_keep(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
+    frame = pd.read_csv(wdbc_csv)
+    shuffled = frame[["diagnosis", *reversed(FEATURE_NAMES), "id"]].assign(extra="x, y")
+    src = tmp_path / "shuffled.csv"
+    shuffled.to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    score_csv(src, out, runtime=runtime, keep=["diagnosis", "extra"])
+    scored = pd.read_csv(out)
+    assert list(scored.columns) == ["diagnosis", "extra", "probability", "label"]
+    assert (scored["extra"] == "x, y").all()
+    np.testing.assert_array_equal(scored["probability"].to_numpy(np.float32), expected(runtime, frame)["probability"])
+    score_csv(src, out, runtime=runtime, keep_all=True)
+    assert list(pd.read_csv(out, nrows=1).columns) == [*shuffled.columns, "probability", "label"]
+
+
+def test_headerless_uci_layout(runtime, tmp_path: Path) -> None:
+    frame = load_wdbc()
+    src = tmp_path / "wdbc.data"
+    frame[list(UCI_COLUMNS)].to_csv(src, header=False, index=False)
+    out = tmp_path / "out.csv"
+    score_csv(src, out, runtime=runtime, header=False)
+    scored = pd.read_csv(out)
+    assert list(scored.columns) == ["column_1", "column_2", "probability", "label"]
+    assert scored["column_2"].tolist() == frame["diagnosis"].tolist()
+    np.testing.assert_array_equal(scored["label"].to_numpy(), expected(runtime, frame)["label"])
+
+
+def test_threshold_override(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    score_csv(wdbc_csv, out, runtime=runtime, threshold=0.9)
+    scored = read_out(out)
+    np.testing.assert_array_equal(scored["label"].to_numpy(), (scored["probability"] > np.float32(0.9)).astype(int))
+
+
+@pytest.mark.parametrize("variant", ["gzip", "bz2", "crlf", "bom", "quoted"])
+def test_inputs_people_actually_have(runtime, wdbc_csv: Path, tmp_path: Path, variant: str) -> None:
+    reference = tmp_path / "reference.csv"
+    score_csv(wdbc_csv, reference, runtime=runtime)
+    data = wdbc_csv.read_bytes()
+    name = {"gzip": "in.csv.gz", "bz2": "in.csv.bz2"}.get(variant, "in.csv")
+    if variant == "gzip":
+        data = gzip.compress(data)
+    elif variant == "bz2":
+        data = bz2.compress(data)
+    elif variant == "crlf":
+        data = data.replace(b"\n", b"\r\n")
+    elif variant == "bom":
+        data = b"\xef\xbb\xbf" + data
+    elif variant == "quoted":
+        lines = data.decode().splitlines()
+        data = ("\n".join(",".join(f'"{f}"' for f in line.split(",")) for line in lines) + "\n").encode()
+    src = tmp_path / name
+    src.write_bytes(data)
+    out = tmp_path / "out.csv"
+    score_csv(src, out, runtime=runtime)
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_header_only_input_gives_header_only_output(runtime, tmp_path: Path) -> None:
+    src = tmp_path / "header.csv"
+    src.write_text(",".join(["id", *FEATURE_NAMES]) + "\n")
+    out = tmp_path / "out.csv"
+    assert score_csv(src, out, runtime=runtime).rows == 0
+    assert out.read_text() == "id,probability,label\n"
+
+
+def test_compressed_output(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
+    plain, packed = tmp_path / "out.csv", tmp_path / "out.csv.gz"
+    score_csv(wdbc_csv, plain, runtime=runtime)
+    score_csv(wdbc_csv, packed, runtime=runtime)
+    assert gzip.decompress(packed.read_bytes()) == plain.read_bytes()
+
+
+# --- bad input: exit 2, one line naming the place, no output ------------------------------------
+
+
+def _write_bad(wdbc_csv: Path, tmp_path: Path, case: str) -> Path:
+    lines = wdbc_csv.read_text().splitlines()
+    header = lines[0].split(",")
+    src = tmp_path / "bad.csv"
+    if case == "missing":
+        header = [("radius mean" if h == "radius_mean" else h) for h in header]
+        lines[0] = ",".join(h for h in header if h != "area_largest")
+        lines = [lines[0]] + [",".join(f for i, f in enumerate(l.split(",")) if header[i] != "area_largest")
+                              for l in lines[1:]]
+    elif case == "duplicate":
+        lines[0] = lines[0].replace("diagnosis", "texture_mean")
+    elif case == "empty":
+        lines = []
+    else:
+        fields = lines[41].split(",")  # file line 42
+        fields[header.index("smoothness_mean")] = {"text": "abc", "blank": "", "nan": "NaN", "inf": "inf"}.get(case, "1")
+        if case == "ragged":
+            fields = fields[:-1]
+        lines[41] = ",".join(fields)
+    src.write_text("\n".join(lines) + ("\n" if lines else ""))
+    return src
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", r"bad.csv, line 1: missing 2 feature columns the model needs: 'radius_mean', 'area_largest'\. "
+                    r"Did you mean 'radius mean' for 'radius_mean'\?"),
+        ("duplicate", r"bad.csv, line 1: duplicate column names: 'texture_mean' in columns 2, 4"),
+        ("text", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a number, got 'abc'"),
+        ("blank", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a number, got an empty value"),
+        ("nan", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a finite number, got NaN"),
+        ("inf", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a finite number, got an infinite value"),
+        ("ragged", r"bad.csv, line 42: expected 32 fields \(as in the header\), saw 31"),
+        ("empty", r"bad.csv, line 1: the file is empty"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(
+    runtime_name: str, export_dir: Path, wdbc_csv: Path, tmp_path: Path, capsys, case: str, message: str
+) -> None:
+    src = _write_bad(wdbc_csv, tmp_path, case)
+    out = tmp_path / "out.csv"
+    code, err = run([src, out, "--runtime", runtime_name, "--model", export_dir], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("InputError: "), err
+    assert re.search(message, lines[0]), lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]  # no output, no temporary file
+
+
+def test_bad_input_leaves_a_previous_output_untouched(runtime_name, export_dir, wdbc_csv, tmp_path, capsys) -> None:
+    out = tmp_path / "out.csv"
+    out.write_text("precious\n")
+    src = _write_bad(wdbc_csv, tmp_path, "text")
+    code, _ = run([src, out, "--runtime", runtime_name, "--model", export_dir, "--batch-rows", "7"], capsys)
+    assert code == 2 and out.read_text() == "precious\n"
+
+
+def test_on_error_skip_scores_good_rows_and_writes_rejects(runtime_name, export_dir, wdbc_csv, tmp_path, capsys) -> None:
+    src = _write_bad(wdbc_csv, tmp_path, "text")
+    out = tmp_path / "out.csv"
+    code, err = run([src, out, "--runtime", runtime_name, "--model", export_dir, "--on-error", "skip"], capsys)
+    assert code == 0
+    assert "568 rows" in err and "1 rejected" in err
+    rejects = pd.read_csv(tmp_path / "out.csv.rejects.csv")
+    assert rejects[["line", "column"]].values.tolist() == [[42, "smoothness_mean"]]
+    assert "got 'abc'" in rejects["reason"][0] and rejects["record"][0].startswith("41,")
+    scored = pd.read_csv(out)
+    assert len(scored) == 568 and 41 not in scored["id"].tolist()
+    assert scored["probability"].notna().all()
+
+
+# --- model problems -----------------------------------------------------------------------------
+
+
+def test_missing_default_model_says_which_command_makes_it(wdbc_csv, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, err = run([wdbc_csv, tmp_path / "out.csv"], capsys)
+    assert code == 2
+    assert "ModelError: No default model at artifacts/export. Run `python -m model.train && python -m export`" in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_corrupt_onnx_model(wdbc_csv, tmp_path, capsys) -> None:
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not a model")
+    code, err = run([wdbc_csv, tmp_path / "out.csv", "--model", bad], capsys)
+    assert code == 2 and err.startswith("ModelError: Could not load the ONNX model")
+
+
+def test_feature_count_mismatch_is_reported(export_dir, wdbc_csv, tmp_path, capsys) -> None:
+    import json
+
+    import onnx
+
+    model = onnx.load(str(export_dir / "model.onnx"))
+    for prop in model.metadata_props:
+        if prop.key == "feature_names":
+            prop.value = json.dumps(list(FEATURE_NAMES)[:29])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    code, err = run([wdbc_csv, tmp_path / "out.csv", "--model", path], capsys)
+    assert code == 2 and "takes 30 features, but its metadata names 29" in err
+
+
+def test_bad_options(wdbc_csv, export_dir, tmp_path, capsys) -> None:
+    code, err = run([wdbc_csv, tmp_path / "o.csv", "--model", export_dir, "--threshold", "1.5"], capsys)
+    assert code == 2 and "--threshold must be in [0, 1], got 1.5" in err
+    code, err = run([tmp_path / "nope.csv", tmp_path / "o.csv", "--model", export_dir], capsys)
+    assert code == 2 and "nope.csv: file not found" in err
+    code, err = run([wdbc_csv, tmp_path / "no-such-dir" / "o.csv", "--model", export_dir], capsys)
+    assert code == 2 and "does not exist" in err
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+def test_onnx_path_never_imports_tensorflow(export_dir, wdbc_csv, tmp_path) -> None:
+    code = ("import sys; sys.modules['tensorflow'] = None\n"
+            "from scoring.batch import main\n"
+            f"rc = main([{str(wdbc_csv)!r}, {str(tmp_path / 'o.csv')!r}, '--model', {str(export_dir)!r}, '--quiet'])\n"
+            "assert 'tensorflow' not in {m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}\n"
+            "sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_csv(tmp_path / "o.csv")) == 569
+
+
+def test_stdin_to_stdout_subprocess(export_dir, wdbc_csv, tmp_path) -> None:
+    done = subprocess.run([sys.executable, "-m", "scoring.batch", "-", "-", "--model", str(export_dir), "--quiet"],
+                          input=wdbc_csv.read_bytes(), capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    reference = tmp_path / "ref.csv"
+    score_csv(wdbc_csv, reference, model=export_dir)
+    assert done.stdout == reference.read_bytes()
+    bad = subprocess.run([sys.executable, "-m", "scoring.batch", "-", "-", "--model", str(export_dir)],
+                         input=b"id,x\n1,2\n", capture_output=True, text=False, timeout=120)
+    assert bad.returncode == 2 and b"Traceback" not in bad.stderr and b"missing 30 feature columns" in bad.stderr
+
+
+def test_sigterm_leaves_previous_output_untouched(export_dir, tmp_path) -> None:
+    from benchmarks.datagen import write_csv
+
+    src = write_csv(tmp_path / "big.csv", 400_000)
+    out = tmp_path / "out.csv"
+    out.write_text("previous\n")
+    proc = subprocess.Popen([sys.executable, "-m", "scoring.batch", str(src), str(out), "--model", str(export_dir),
+                             "--batch-rows", "1000", "--quiet"], stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()):
+        time.sleep(0.01)  # wait until it is writing its temporary file
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"Interrupted" in err
+    assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "out.csv"]
+
+
+def test_one_million_rows_agree_across_runtimes(export_dir: Path, loaded_runtimes, tmp_path: Path) -> None:
+    from benchmarks.datagen import write_csv
+
+    src = write_csv(tmp_path / "big.csv", 1_000_000, seed=7)
+    outs = {}
+    for name, rt in loaded_runtimes.items():
+        outs[name] = tmp_path / f"{name}.csv"
+        assert score_csv(src, outs[name], runtime=rt).rows == 1_000_000
+    a, b = (pl.read_csv(outs[n], schema_overrides={"probability": pl.Float32}) for n in ("onnx", "tf"))
+    assert a["id"].equals(b["id"]) and a["id"].to_list()[:3] == [1, 2, 3]
+    assert a["label"].equals(b["label"])
+    diff = np.abs(a["probability"].to_numpy().astype(np.float64) - b["probability"].to_numpy())
+    assert diff.max() <= 1e-6
+    assert not np.isnan(a["probability"].to_numpy()).any()
