@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +16,13 @@ import numpy as np
 
 from scoring.artifacts import resolve_model
 from scoring.csv_stream import (
-    AtomicOutput, Block, Layout, Reject, Source, empty_output, iter_blocks, parse_block,
+    AtomicOutput, Block, Layout, Parsed, Reject, Source, empty_output, iter_blocks, parse_block,
     read_first_line, resolve_layout, split_fields, write_rejects, write_scored,
 )
+from scoring import streaming
 from scoring.errors import ScoringError
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
+from scoring.timing import UNTIMED, Stages
 
 DEFAULT_BATCH_ROWS = 65_536
 ON_ERROR = ("stop", "skip")
@@ -37,6 +40,7 @@ class Summary:
     rejected: int = 0
     seconds: float = 0.0
     rejects_path: str | None = None
+    stages: dict[str, float | str] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -59,12 +63,18 @@ class Scored:
 
 
 def score_block(block: Block, layout: Layout, runtime: Runtime, threshold: float | None = None,
-                on_error: str = "stop", batch_rows: int = DEFAULT_BATCH_ROWS) -> Scored:
+                on_error: str = "stop", batch_rows: int = DEFAULT_BATCH_ROWS, stages: Stages = UNTIMED) -> Scored:
     """Parse, validate and score one block of CSV records: the unit both the CLI and Dask run."""
-    parsed = parse_block(block, layout)
+    return score_parsed(parse_block(block, layout, stages), layout, runtime, threshold, on_error, batch_rows, stages)
+
+
+def score_parsed(parsed: Parsed, layout: Layout, runtime: Runtime, threshold: float | None, on_error: str,
+                 batch_rows: int, stages: Stages = UNTIMED) -> Scored:
+    """Apply the error policy to a parsed block, then run the model on its good rows."""
     if parsed.rejects and on_error == "stop":
         raise parsed.rejects[0].error(layout.source)
-    probability, label = predict(runtime, parsed.features, threshold, batch_rows)
+    with stages("infer"):
+        probability, label = predict(runtime, parsed.features, threshold, batch_rows)
     return Scored(parsed.kept, probability, label, parsed.rejects)
 
 
@@ -107,30 +117,90 @@ def score_csv(
     source: str | Path, output: str | Path, runtime: str | Runtime | None = None, model: str | Path | None = None,
     threshold: float | None = None, batch_rows: int = DEFAULT_BATCH_ROWS, keep: list[str] | None = None,
     keep_all: bool = False, header: bool = True, threads: int = 1, on_error: str = "stop",
-    rejects: str | Path | None = None, progress: bool = False,
+    rejects: str | Path | None = None, progress: bool = False, engine: str = "auto",
 ) -> Summary:
     """Score ``source`` into ``output`` (atomically). ``runtime``: "onnx", "tf", a loaded Runtime, or None
-    to follow ``model``. With ``on_error="skip"`` bad rows go to ``rejects`` (default ``<output>.rejects.csv``)."""
+    to follow ``model``. With ``on_error="skip"`` bad rows go to ``rejects`` (default ``<output>.rejects.csv``).
+
+    ``engine="auto"`` streams plain files through polars' streaming engine and falls back to the block
+    pipeline for everything else (stdin, compressed files, --no-header, --on-error skip, any bad row);
+    ``engine="blocks"`` always uses the block pipeline. Both give byte-identical output.
+    """
     check_options(threshold, batch_rows, threads, on_error)
+    if engine not in ENGINES:
+        raise ScoringError(f"engine must be one of {list(ENGINES)}, got {engine!r}.")
     rt = runtime if not isinstance(runtime, (str, type(None))) else load_runtime(resolve_model(model, runtime), threads)
     if on_error == "skip" and rejects is None:
         if str(output) == "-":
             raise ScoringError("--on-error skip with output '-' needs --rejects PATH for the rejected rows.")
         rejects = f"{output}.rejects.csv"
-    started = time.perf_counter()
+    options = _Options(rt, threshold, batch_rows, keep, keep_all, header, on_error, progress)
     summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)
+    if engine == "auto" and streaming.eligible(str(source), str(output), header, on_error):
+        try:
+            return _score_streaming(source, output, options, summary)
+        except streaming.Declined:
+            summary = Summary(str(source), str(output), rt.name)  # start over, exactly
+    return _score_blocks(source, output, rejects, options, summary)
+
+
+ENGINES = ("auto", "blocks")
+
+
+@dataclass(frozen=True)
+class _Options:
+    runtime: Runtime
+    threshold: float | None
+    batch_rows: int
+    keep: list[str] | None
+    keep_all: bool
+    header: bool
+    on_error: str
+    progress: bool
+
+
+def _layout(src: Source, o: _Options) -> tuple[Layout, Iterator[Block]]:
+    return open_blocks(src, o.runtime.feature_names, o.header, o.keep, o.keep_all, o.batch_rows)
+
+
+def _score_streaming(source: str | Path, output: str | Path, o: _Options, summary: Summary) -> Summary:
+    started, stages = time.perf_counter(), Stages()
+    with Source(source) as src:
+        layout, _ = _layout(src, o)
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(AtomicOutput(output))
+        bar = stack.enter_context(_progress_bar(None)) if o.progress else None
+
+        def on_rows(rows: int, positives: int) -> None:
+            summary.rows += rows
+            summary.positives += positives
+            if bar is not None:
+                bar.update(rows)
+
+        streaming.score_streaming(str(source), out.release(), layout,
+                                  lambda x: predict(o.runtime, x, o.threshold, o.batch_rows), stages, on_rows)
+        out.commit()
+    summary.seconds = time.perf_counter() - started
+    summary.stages = {**stages.as_dict(), "engine": "polars-streaming"}
+    return summary
+
+
+def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | None, o: _Options,
+                  summary: Summary) -> Summary:
+    started, stages = time.perf_counter(), Stages()
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(Source(source))
         out = stack.enter_context(AtomicOutput(output))
         reject_out = stack.enter_context(AtomicOutput(rejects)) if rejects else None
-        layout, blocks = open_blocks(src, rt.feature_names, header, keep, keep_all, batch_rows)
-        bar = stack.enter_context(_progress_bar(src)) if progress else None
+        layout, blocks = _layout(src, o)
+        bar = stack.enter_context(_progress_bar(src)) if o.progress else None
         if reject_out:
             write_rejects(reject_out.handle, [], header=True)
         wrote_header = False
-        for block in blocks:
-            scored = score_block(block, layout, rt, threshold, on_error, batch_rows)
-            write_scored(out.handle, scored.kept, scored.probability, scored.label, header=not wrote_header)
+        for parsed in _read_ahead(blocks, layout, stages):
+            scored = score_parsed(parsed, layout, o.runtime, o.threshold, o.on_error, o.batch_rows, stages)
+            with stages("write"):
+                write_scored(out.handle, scored.kept, scored.probability, scored.label, header=not wrote_header)
             wrote_header = True
             summary.rows += len(scored.label)
             summary.positives += int(scored.label.sum())
@@ -145,13 +215,32 @@ def score_csv(
             reject_out.commit()
         out.commit()
     summary.seconds = time.perf_counter() - started
+    summary.stages = {**stages.as_dict(), "engine": "blocks"}
     return summary
 
 
-def _progress_bar(src: Source):  # noqa: ANN202 (tqdm)
+def _read_ahead(blocks: Iterator[Block], layout: Layout, stages: Stages) -> Iterator[Parsed]:
+    """Read and parse the next block in a background thread while the caller scores and writes this one.
+
+    polars, onnxruntime and the writer release the GIL, so on two cores the stages overlap. Errors
+    surface in order, from ``result()``.
+    """
+    def read_and_parse() -> Parsed | None:
+        with stages("read"):
+            block = next(blocks, None)
+        return None if block is None else parse_block(block, layout, stages)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(read_and_parse)
+        while (parsed := pending.result()) is not None:
+            pending = pool.submit(read_and_parse)
+            yield parsed
+
+
+def _progress_bar(src: Source | None):  # noqa: ANN202 (tqdm)
     from tqdm import tqdm
 
-    if src.size:
+    if src is not None and src.size:
         return tqdm(total=src.size, unit="B", unit_scale=True, file=sys.stderr, desc="scoring")
     return tqdm(unit=" rows", unit_scale=True, file=sys.stderr, desc="scoring")
 

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from scoring.errors import InputError, ScoringError
+from scoring.timing import UNTIMED, Stages
 
 OUTPUT_COLUMNS = ("probability", "label")
 BOM = b"\xef\xbb\xbf"
@@ -61,6 +62,12 @@ class Source(contextlib.AbstractContextManager):
         try:
             return self.stream.read(n)
         except (OSError, EOFError) as exc:  # truncated or corrupt compressed data
+            raise InputError(f"cannot read: {exc}", self.name) from None
+
+    def readline(self) -> bytes:
+        try:
+            return self.stream.readline()
+        except (OSError, EOFError) as exc:
             raise InputError(f"cannot read: {exc}", self.name) from None
 
     def close(self) -> None:
@@ -195,39 +202,52 @@ class Block:
 
 def _cut(data: bytes, start: int) -> int:
     """End (exclusive) of the first line ending at or after ``start`` that is outside quotes; 0 if none."""
-    cut = data.find(b"\n", start)
+    cut = data.find(b"\n", max(start, 0))
+    if b'"' not in data:  # memchr-fast; the common case needs no parity count
+        return cut + 1
+    quotes = data.count(b'"', 0, cut) if cut != -1 else 0
     while cut != -1:
-        if data.count(b'"', 0, cut) % 2 == 0:  # "" escapes keep the parity, so this is exact
+        if quotes % 2 == 0:  # "" escapes keep the parity, so this is exact
             return cut + 1
-        cut = data.find(b"\n", cut + 1)
+        following = data.find(b"\n", cut + 1)
+        quotes += data.count(b'"', cut, following) if following != -1 else 0
+        cut = following
     return 0
 
 
-def iter_blocks(source: Source, pending: bytes, first_line: int, target_bytes: int,
-                read_size: int = 1 << 20) -> Iterator[Block]:
-    """Yield blocks of about ``target_bytes`` (at least one record each) from ``pending`` + the rest of ``source``.
+def count_lines(data: bytes) -> int:
+    """Newlines in ``data`` (numpy's vectorized compare is ~4x faster than ``bytes.count`` here)."""
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 10))
 
-    Memory stays bounded by the block size plus one read, whatever the input size.
+
+def iter_blocks(source: Source, pending: bytes, first_line: int, target_bytes: int) -> Iterator[Block]:
+    """Yield blocks of about ``target_bytes`` (at least one whole record each) from ``pending`` + ``source``.
+
+    Each block is one large read completed by ``readline`` to the end of a record, so the data is
+    copied once; memory stays bounded by the block size, whatever the input size.
     """
     line = first_line
     eof = False
     while True:
-        while len(pending) >= target_bytes or (eof and pending):
-            cut = _cut(pending, min(target_bytes, len(pending)) - 1)
-            if cut == 0:
-                if not eof:
-                    break  # the record continues past what was read
-                cut = len(pending)
-            block, pending = pending[:cut], pending[cut:]
-            yield Block(block, line)
-            line += block.count(b"\n")
-        if eof:
+        parts, size = [pending], len(pending)
+        while size < target_bytes and not eof:
+            chunk = source.read(min(target_bytes - size, 1 << 24))
+            eof = not chunk
+            parts.append(chunk)
+            size += len(chunk)
+        data = b"".join(parts)
+        if not data:
             return
-        chunk = source.read(min(max(read_size, target_bytes - len(pending)), 1 << 24))
-        if chunk:
-            pending += chunk
-        else:
-            eof = True
+        cut = _cut(data, min(target_bytes, len(data)) - 1)
+        while cut == 0 and not eof:  # complete the last record (possibly a quoted multi-line field)
+            more = source.readline()
+            eof = not more
+            data += more
+            cut = _cut(data, len(data) - len(more) - 1)
+        cut = cut or len(data)  # the last record may lack a final newline
+        block, pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+        yield Block(block, line)
+        line += count_lines(block)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,26 +286,31 @@ def _col(i: int) -> str:
     return f"column_{i + 1}"  # polars' own names for headerless columns
 
 
-def parse_block(block: Block, layout: Layout) -> Parsed:
+def parse_block(block: Block, layout: Layout, stages: Stages = UNTIMED) -> Parsed:
     """Parse with polars straight to float32; any doubt (bad value, ragged row) falls back to the exact
     path, which finds every bad row with its line and column. Both parse numbers with the same parser."""
-    parsed = _parse_fast(block.data, layout)
-    return parsed if parsed is not None else _parse_exact(block, layout)
+    parsed = _parse_fast(block.data, layout, stages)
+    if parsed is not None:
+        return parsed
+    with stages("parse_exact"):
+        return _parse_exact(block, layout)
 
 
-def _parse_fast(data: bytes, layout: Layout) -> Parsed | None:
+def _parse_fast(data: bytes, layout: Layout, stages: Stages = UNTIMED) -> Parsed | None:
     kept = set(layout.keep_index)
     schema = {_col(i): (pl.String if i in kept or i not in layout.feature_index else pl.Float32)
               for i in range(layout.n_columns)}
     last = layout.n_columns - 1
     wanted = sorted({*layout.feature_index, *layout.keep_index, last})
     try:
-        frame = pl.read_csv(data, has_header=False, schema=schema, columns=[_col(i) for i in wanted],
-                            raise_if_empty=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError):
+        with stages("parse"):
+            frame = pl.read_csv(data, has_header=False, schema=schema, columns=[_col(i) for i in wanted],
+                                raise_if_empty=False)
+    except pl.exceptions.PolarsError:  # any doubt: the exact path decides
         return None
-    features = frame.select([pl.col(_col(i)).cast(pl.Float32, strict=False) for i in layout.feature_index])
-    x = np.ascontiguousarray(features.to_numpy(), dtype=np.float32)
+    with stages("convert"):
+        features = frame.select([pl.col(_col(i)).cast(pl.Float32, strict=False) for i in layout.feature_index])
+        x = np.ascontiguousarray(features.to_numpy(), dtype=np.float32)
     # NaN covers empty values (null), non-numbers in string-read columns, and "nan" itself.
     if x.size and not np.isfinite(x).all():
         return None
@@ -388,6 +413,14 @@ class AtomicOutput(contextlib.AbstractContextManager):
         self._raw = os.fdopen(fd, "wb")
         opener = _OPENERS.get(target.suffix.lower())
         self.handle = opener(self._raw, "wb") if opener else self._raw
+
+    def release(self) -> Path:
+        """Close our handle and return the temporary path, for a writer that opens files by name."""
+        if self._tmp is None:
+            raise ScoringError("Cannot hand stdout to a writer that needs a file path.")
+        self.handle.close()
+        self._raw.close()
+        return self._tmp
 
     def commit(self) -> None:
         if self._raw is None:

@@ -50,13 +50,31 @@ def test_wdbc_rows_score_as_the_runtime_does(runtime, wdbc_csv: Path, tmp_path: 
     assert summary.rows == 569 and summary.positives == int(want["label"].sum()) and summary.rejected == 0
 
 
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
 @pytest.mark.parametrize("batch_rows", [1, 7, 4096, 10**9])
-def test_chunk_invariance(runtime, wdbc_csv: Path, tmp_path: Path, batch_rows: int) -> None:
+def test_chunk_invariance(runtime, wdbc_csv: Path, tmp_path: Path, batch_rows: int, engine: str) -> None:
     whole = tmp_path / "whole.csv"
-    score_csv(wdbc_csv, whole, runtime=runtime, batch_rows=10**9)
+    score_csv(wdbc_csv, whole, runtime=runtime, batch_rows=10**9, engine="blocks")
     out = tmp_path / f"b{batch_rows}.csv"
-    score_csv(wdbc_csv, out, runtime=runtime, batch_rows=batch_rows)
+    summary = score_csv(wdbc_csv, out, runtime=runtime, batch_rows=batch_rows, engine=engine)
+    assert summary.stages["engine"] == ("polars-streaming" if engine == "auto" else "blocks")
     assert out.read_bytes() == whole.read_bytes()
+
+
+def test_streaming_engine_declines_bad_rows_and_blocks_report_them(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
+    from scoring.errors import InputError
+
+    src = tmp_path / "blank.csv"
+    src.write_text(wdbc_csv.read_text().replace("\n", "\n\n", 3))  # blank lines: valid, but not for polars
+    out = tmp_path / "out.csv"
+    summary = score_csv(src, out, runtime=runtime)
+    assert summary.stages["engine"] == "blocks" and summary.rows == 569
+    reference = tmp_path / "ref.csv"
+    score_csv(wdbc_csv, reference, runtime=runtime)
+    assert out.read_bytes() == reference.read_bytes()
+    src.write_text(wdbc_csv.read_text().replace(",17.99,", ",x,", 1))
+    with pytest.raises(InputError, match=r"line 2, column 3 \('radius_mean'\): expected a number, got 'x'"):
+        score_csv(src, out, runtime=runtime)
 
 
 def test_columns_in_any_order_with_extras_and_keep(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
