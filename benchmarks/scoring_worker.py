@@ -20,7 +20,7 @@ FEATURES = list(FEATURE_NAMES)
 CHUNK_ROWS = 65_536
 
 
-def ours(runtime_name: str, model: Path) -> Callable[[Path, Path], dict]:
+def ours(runtime_name: str, model: Path, engine: str = "auto") -> Callable[[Path, Path], dict]:
     from scoring.artifacts import resolve_model
     from scoring.batch import score_csv
     from scoring.runtimes import load_runtime
@@ -28,7 +28,7 @@ def ours(runtime_name: str, model: Path) -> Callable[[Path, Path], dict]:
     runtime = load_runtime(resolve_model(model, runtime_name))
 
     def run(src: Path, out: Path) -> dict:
-        summary = score_csv(src, out, runtime=runtime)
+        summary = score_csv(src, out, runtime=runtime, engine=engine)
         return {"rows": summary.rows, "stages": summary.stages}
 
     return run
@@ -85,7 +85,7 @@ def naive(model: Path) -> Callable[[Path, Path], dict]:
     from scoring.artifacts import SIDECAR
 
     saved = tf.saved_model.load(str(model / "saved_model"))
-    variables = {v.name.split(":")[0]: v.numpy() for v in saved.variables}
+    variables = {v.name.split(":")[0]: v.numpy() for v in saved.signatures["serving_default"].variables}
     meta = _json.loads((model / "saved_model" / SIDECAR).read_text())
     mean, std = tf.constant(variables["mean"]), tf.constant(variables["std"])
     log_reg = TutorialLogisticRegression()
@@ -111,6 +111,7 @@ def naive(model: Path) -> Callable[[Path, Path], dict]:
 VARIANTS: dict[str, Callable[[Path], Callable[[Path, Path], dict]]] = {
     "ours-onnx": lambda model: ours("onnx", model),
     "ours-tf": lambda model: ours("tf", model),
+    "ours-onnx-blocks": lambda model: ours("onnx", model, "blocks"),
     "ceiling-polars": ceiling_polars,
     "ceiling-pyarrow": ceiling_pyarrow,
     "naive-pandas-eager-tf": naive,

@@ -1,0 +1,55 @@
+"""Run benchmark variants as separate processes, interleaved, with their own timing and peak RSS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import summarize
+
+
+def run_worker(variant: str, src: Path, out: Path, model: Path) -> dict[str, Any]:
+    """One ``benchmarks.scoring_worker`` run: its JSON (timed part only) plus the process's peak RSS."""
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.scoring_worker", variant, str(src), str(out),
+                             "--model", str(model)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker {variant} failed with exit code {proc.returncode}")
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return result
+
+
+def interleaved_workers(variants: list[str], src: Path, workdir: Path, model: Path, repeats: int,
+                        rows: int) -> dict[str, dict[str, Any]]:
+    """A B C A B C ...: per variant, medians and ranges of seconds, rows/s and peak RSS."""
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    for _ in range(repeats):
+        for variant in variants:
+            out = workdir / f"{variant}.csv"
+            runs[variant].append(run_worker(variant, src, out, model))
+            out.unlink(missing_ok=True)
+    stats = {}
+    for variant, samples in runs.items():
+        stats[variant] = {
+            "seconds": summarize([r["seconds"] for r in samples]),
+            "rows_per_second": summarize([rows / r["seconds"] for r in samples]),
+            "peak_rss_mib": summarize([r["peak_rss_mib"] for r in samples]),
+            "stages": _median_stages([r.get("stages") or {} for r in samples]),
+        }
+    return stats
+
+
+def _median_stages(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = {k for s in samples for k, v in s.items() if isinstance(v, float)}
+    out: dict[str, Any] = {k: summarize([s.get(k, 0.0) for s in samples])["median"] for k in sorted(keys)}
+    engines = {s.get("engine") for s in samples if s.get("engine")}
+    if engines:
+        out["engine"] = engines.pop()
+    return out
