@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -83,3 +85,30 @@ def write_result(name: str, payload: dict[str, Any], directory: Path = RESULTS) 
 def machine_line(info: dict[str, Any] | None = None) -> str:
     info = info or machine_info()
     return f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, Python {info['python']}"
+
+
+#: Runs in a small, fresh interpreter: on Linux a child's ru_maxrss starts at the RSS of the process it was
+#: forked from (the kernel carries the old address space's high-water mark across exec), so a benchmark
+#: holding hundreds of MiB must not fork the measured command itself.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)
+out = proc.stdout.read()
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - start
+print(json.dumps({"wall": wall, "maxrss_kib": usage.ru_maxrss, "returncode": os.waitstatus_to_exitcode(status),
+                  "stdout": out.decode(errors="replace")}))
+"""
+
+
+def run_measured(command: list[str], cwd: Path | None = None) -> dict[str, Any]:
+    """Run ``command``; its wall seconds, peak RSS (MiB) and stdout. Raises if it fails."""
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], capture_output=True, text=True, cwd=cwd)
+    if done.returncode != 0:
+        raise RuntimeError(f"launcher failed: {done.stderr.strip()[-500:]}")
+    report = json.loads(done.stdout)
+    if report["returncode"] != 0:
+        tail = " / ".join(done.stderr.strip().splitlines()[-3:])
+        raise RuntimeError(f"{' '.join(command)} exited {report['returncode']}: {tail}")
+    return {"wall": report["wall"], "peak_rss_mib": report["maxrss_kib"] / 1024, "stdout": report["stdout"]}

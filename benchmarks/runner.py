@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import summarize
+from benchmarks.common import run_measured, summarize
 
 
 def run_worker(variant: str, src: Path, out: Path, model: Path) -> dict[str, Any]:
     """One ``benchmarks.scoring_worker`` run: its JSON (timed part only) plus the process's peak RSS."""
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.scoring_worker", variant, str(src), str(out),
-                             "--model", str(model)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    stdout = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark worker {variant} failed with exit code {proc.returncode}")
-    result = json.loads(stdout.decode().strip().splitlines()[-1])
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    report = run_measured([sys.executable, "-m", "benchmarks.scoring_worker", variant, str(src), str(out),
+                           "--model", str(model)])
+    result = json.loads(report["stdout"].strip().splitlines()[-1])
+    result["peak_rss_mib"] = report["peak_rss_mib"]
     return result
 
 

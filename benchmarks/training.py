@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.common import interleaved, machine_info, machine_line, markdown_table, summarize, write_result
+from pathlib import Path
+
+from benchmarks.common import RESULTS, interleaved, machine_info, machine_line, markdown_table, summarize, write_result
 from benchmarks.tutorial import tutorial_train
 from model.data import load_wdbc, split
 from model.fit import CompiledTrainer, FitConfig, fit_classifier
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="20 epochs, 2 repeats (smoke test)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     epochs, repeats = (20, 2) if args.quick else (200, args.repeats)
     result = run(epochs, repeats)
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, r in result["speedup"].items():
         print(f"\nSpeed-up of the compiled loop ({kind}): {r['cpu']:.1f}x CPU time, {r['wall']:.1f}x wall time.", end="")
     print("\nRatio = tutorial median / ours median; cold includes the one-off trace and graph set-up.")
-    path = write_result("training_quick" if args.quick else "training", result)
+    path = write_result("training_quick" if args.quick else "training", result, args.results_dir)
     print(f"wrote {path}")
     return 0
 

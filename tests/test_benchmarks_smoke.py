@@ -1,0 +1,67 @@
+"""Benchmarks run end to end in --quick mode and write well-formed JSON (never a speed threshold)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def test_model_throughput_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import model_throughput as bench
+
+    assert bench.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path)]) == 0
+
+    result = json.loads((tmp_path / "model_throughput_quick.json").read_text())
+    expected = {"machine", "quick", "batches", "throughput", "latency_us", "startup", "agreement_vs_onnx", "plot"}
+    assert expected <= set(result)
+    assert result["quick"] is True
+    assert (tmp_path / result["plot"]).stat().st_size > 0
+    variants = {bench.ORT_1, bench.ORT_2, bench.TF, bench.NP_64, bench.NP_32}
+    assert set(result["throughput"]) == set(result["latency_us"]) == variants
+    for by_batch in result["throughput"].values():
+        assert set(by_batch) == {str(b) for b in result["batches"]}
+        for sample in by_batch.values():
+            assert sample["calls"] >= 1
+            rate = sample["rows_per_second"]
+            assert rate["n"] == result["repeats"]
+            assert 0 < rate["min"] <= rate["median"] <= rate["max"]
+    for lat in result["latency_us"].values():
+        assert 0 < lat["p50"] <= lat["p99"]
+    assert {"onnx", "tf"} <= set(result["startup"])
+    for run in result["startup"].values():
+        assert run["wall_seconds"]["median"] > 0 and run["peak_rss_mib"]["median"] > 0
+    assert result["agreement_vs_onnx"][bench.NP_64]["label_mismatches"] == 0
+
+
+def test_training_quick_runs_and_writes_json(tmp_path: Path) -> None:
+    from benchmarks import training
+
+    assert training.main(["--quick", "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "training_quick.json").read_text())
+    assert {"machine", "epochs", "stats", "speedup"} <= set(result)
+    assert set(result["speedup"]) == {"cold", "warm"}
+    for stats in result["stats"].values():
+        assert 0 < stats["cpu"]["min"] <= stats["cpu"]["median"] <= stats["cpu"]["max"]
+
+
+def test_scoring_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import scoring
+
+    assert scoring.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path),
+                         "--workdir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "scoring_quick.json").read_text())
+    assert set(result["stats"]) == set(scoring.VARIANTS)
+    for stats in result["stats"].values():
+        assert stats["rows_per_second"]["median"] > 0 and stats["peak_rss_mib"]["median"] > 0
+    assert {"onnx_vs_ceiling", "tf_vs_ceiling", "onnx_vs_naive"} <= set(result["ratios"])
+    assert result["stats"]["ours-onnx-blocks"]["stages"]["engine"] == "blocks"
+
+
+def test_scaling_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import scaling
+
+    assert scaling.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path),
+                         "--workdir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "scaling_quick.json").read_text())
+    assert result["sizes"] == [10_000, 50_000]
+    assert set(result["flatness"]) == set(scaling.VARIANTS)
