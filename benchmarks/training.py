@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-
 from pathlib import Path
 
 from benchmarks.common import RESULTS, interleaved, machine_info, machine_line, markdown_table, summarize, write_result

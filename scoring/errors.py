@@ -17,6 +17,7 @@ class InputError(ScoringError):
     def __init__(self, message: str, source: str = "", line: int | None = None,
                  column: str | None = None, column_number: int | None = None) -> None:
         self.source, self.line, self.column, self.reason = source, line, column, message
+        self.column_number = column_number
         parts = [source, f"line {line}" if line is not None else ""]
         if column is not None:
             parts.append(f"column {column_number} ({column!r})" if column_number else f"column {column!r}")
