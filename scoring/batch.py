@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
+from scoring import streaming
 from scoring.artifacts import resolve_model
 from scoring.csv_stream import (
     AtomicOutput, Block, Layout, Parsed, Reject, Source, empty_output, iter_blocks, parse_block,
     read_first_line, resolve_layout, split_fields, write_rejects, write_scored,
 )
-from scoring import streaming
 from scoring.errors import ScoringError
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
 from scoring.timing import UNTIMED, Stages
@@ -56,7 +57,7 @@ class Summary:
 class Scored:
     """One scored block: what to write, and the rows that were rejected."""
 
-    kept: object
+    kept: pl.DataFrame
     probability: np.ndarray
     label: np.ndarray
     rejects: list[Reject] = field(default_factory=list)

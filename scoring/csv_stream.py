@@ -265,8 +265,8 @@ class Reject:
     record: str
 
     def error(self, source: str) -> InputError:
-        hint = " Fix the row, or pass --on-error skip to score the other rows and write this one to a rejects file."
-        return InputError(self.reason + "." + hint, source, self.line, self.column, self.column_number)
+        hint = "Fix the row, or pass --on-error skip to score the other rows and write this one to a rejects file."
+        return InputError(self.reason + ".", source, self.line, self.column, self.column_number, hint)
 
 
 @dataclass

@@ -73,6 +73,7 @@ class ModelPlugin(WorkerPlugin):
         self.root = ref.path.name if ref.path.is_file() else ""
         self.runtime: Any = None
         self.directory: Path | None = None
+        self.loads = self.blocks_scored = 0  # observable proof of "loaded once, used by many blocks"
 
     def setup(self, worker: Any) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="wdbc-model-", dir=worker.local_directory))
@@ -81,6 +82,7 @@ class ModelPlugin(WorkerPlugin):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         self.runtime = load_runtime(ModelRef(self.runtime_name, self.directory / self.root), self.threads)
+        self.loads += 1
 
     def teardown(self, worker: Any) -> None:
         if self.directory is not None:
@@ -177,7 +179,9 @@ def score_range(task: RangeTask, layout: Layout, options: JobOptions) -> dict[st
     """Worker side: read the block, score it with the scorer's own block function, write its part file."""
     from distributed import get_worker
 
-    runtime = get_worker().plugins[options.plugin].runtime  # loaded once per worker by ModelPlugin
+    plugin = get_worker().plugins[options.plugin]  # the model was loaded once per worker, in setup()
+    plugin.blocks_scored += 1
+    runtime = plugin.runtime
     data, start = read_range(task)
     try:
         scored = score_block(Block(data, 1), layout, runtime, options.threshold, "stop", options.batch_rows)
@@ -289,7 +293,8 @@ def absolute_line(path: str, data_start: int, relative_line: int) -> int:
 def _resolve_error(exc: BaseException) -> BaseException:
     if isinstance(exc, BlockInputError):
         line = absolute_line(exc.source, exc.data_start, exc.relative_line)
-        return InputError(exc.reason, exc.source, line, exc.column, exc.column_number)
+        return InputError(exc.reason, exc.source, line, exc.column, exc.column_number,
+                          "Fix the row and run the job again; no _SUCCESS was written.")
     return exc
 
 

@@ -65,3 +65,16 @@ def test_scaling_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) ->
     result = json.loads((tmp_path / "scaling_quick.json").read_text())
     assert result["sizes"] == [10_000, 50_000]
     assert set(result["flatness"]) == set(scaling.VARIANTS)
+
+
+def test_distributed_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("distributed")
+    from benchmarks import distributed as bench
+
+    assert bench.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path),
+                       "--workdir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "distributed_quick.json").read_text())
+    assert {"overhead_1_worker", "speedup_2_workers_vs_single"} == set(result["ratios"])
+    assert len(result["stats"]) == 3
