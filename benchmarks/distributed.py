@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--blocksize", default="32MiB")
+    parser.add_argument("--blocksize", default="64MiB", help="the CLI default")
     parser.add_argument("--quick", action="store_true", help="50,000 rows, 1 repeat (smoke test)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--workdir", type=Path, default=None)

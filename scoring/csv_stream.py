@@ -444,7 +444,7 @@ class AtomicOutput(contextlib.AbstractContextManager):
                 os.unlink(self._tmp)
 
 
-def write_scored(handle: IO[bytes], kept: pl.DataFrame, probability: np.ndarray, label: np.ndarray,
+def write_scored(handle: IO[bytes] | str, kept: pl.DataFrame, probability: np.ndarray, label: np.ndarray,
                  header: bool) -> None:
     """Append kept columns, probability (shortest float32 round-trip text) and label as CSV."""
     frame = kept.with_columns(
