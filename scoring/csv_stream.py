@@ -130,6 +130,35 @@ class Layout:
     def output_names(self) -> list[str]:
         return [*self.keep_names, *OUTPUT_COLUMNS]
 
+    # How polars reads these columns: by position (named column_1, ...), features straight to float32
+    # unless they are also passed through as text, and the last column always, to spot short rows.
+
+    @property
+    def polars_schema(self) -> dict[str, pl.DataType]:
+        kept = set(self.keep_index)
+        return {_col(i): pl.Float32 if i in self.feature_index and i not in kept else pl.String
+                for i in range(self.n_columns)}
+
+    @property
+    def projection(self) -> list[str]:
+        return [_col(i) for i in sorted({*self.feature_index, *self.keep_index, self.n_columns - 1})]
+
+    def feature_matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        """C-contiguous float32 [rows, features] in model order (NaN where a value did not parse)."""
+        features = frame.select([pl.col(_col(i)).cast(pl.Float32, strict=False) for i in self.feature_index])
+        return np.ascontiguousarray(features.to_numpy(), dtype=np.float32).reshape(frame.height, -1)
+
+    def doubtful(self, frame: pl.DataFrame, x: np.ndarray) -> bool:
+        """NaN/inf/empty values, or a null last column (maybe a short row): only the exact path can tell."""
+        return bool((x.size and not np.isfinite(x).all()) or (frame.height and frame[_col(self.n_columns - 1)].null_count()))
+
+    def kept_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select([pl.col(_col(i)).alias(self.names[i]) for i in self.keep_index])
+
+
+def _col(i: int) -> str:
+    return f"column_{i + 1}"  # polars' own names for headerless columns
+
 
 def _quote_list(names: list[str], limit: int = 5) -> str:
     shown = ", ".join(repr(n) for n in names[:limit])
@@ -282,10 +311,6 @@ class Parsed:
         return len(self.features)
 
 
-def _col(i: int) -> str:
-    return f"column_{i + 1}"  # polars' own names for headerless columns
-
-
 def parse_block(block: Block, layout: Layout, stages: Stages = UNTIMED) -> Parsed:
     """Parse with polars straight to float32; any doubt (bad value, ragged row) falls back to the exact
     path, which finds every bad row with its line and column. Both parse numbers with the same parser."""
@@ -297,27 +322,17 @@ def parse_block(block: Block, layout: Layout, stages: Stages = UNTIMED) -> Parse
 
 
 def _parse_fast(data: bytes, layout: Layout, stages: Stages = UNTIMED) -> Parsed | None:
-    kept = set(layout.keep_index)
-    schema = {_col(i): (pl.String if i in kept or i not in layout.feature_index else pl.Float32)
-              for i in range(layout.n_columns)}
-    last = layout.n_columns - 1
-    wanted = sorted({*layout.feature_index, *layout.keep_index, last})
     try:
         with stages("parse"):
-            frame = pl.read_csv(data, has_header=False, schema=schema, columns=[_col(i) for i in wanted],
+            frame = pl.read_csv(data, has_header=False, schema=layout.polars_schema, columns=layout.projection,
                                 raise_if_empty=False)
     except pl.exceptions.PolarsError:  # any doubt: the exact path decides
         return None
     with stages("convert"):
-        features = frame.select([pl.col(_col(i)).cast(pl.Float32, strict=False) for i in layout.feature_index])
-        x = np.ascontiguousarray(features.to_numpy(), dtype=np.float32)
-    # NaN covers empty values (null), non-numbers in string-read columns, and "nan" itself.
-    if x.size and not np.isfinite(x).all():
+        x = layout.feature_matrix(frame)
+    if layout.doubtful(frame, x):
         return None
-    if frame.height and frame[_col(last)].null_count():  # maybe a short (ragged) row: check exactly
-        return None
-    return Parsed(x.reshape(frame.height, len(layout.feature_index)),
-                  frame.select([pl.col(_col(i)).alias(layout.names[i]) for i in layout.keep_index]))
+    return Parsed(x, layout.kept_columns(frame))
 
 
 def _records(block: Block, source: str) -> Iterator[tuple[int, list[str]]]:
