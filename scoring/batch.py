@@ -103,6 +103,14 @@ def check_options(threshold: float | None, batch_rows: int, threads: int, on_err
         raise ScoringError(f"--on-error must be one of {list(ON_ERROR)}, got {on_error!r}.")
 
 
+def check_distinct(source: str | Path, output: str | Path, rejects: str | Path | None) -> None:
+    """Never replace the input with the output (or the rejects): that would lose the data being read."""
+    paths = [p for p in (source, output, rejects) if p is not None and str(p) != "-"]
+    resolved = [Path(p).resolve() for p in paths]
+    if len(set(resolved)) < len(resolved):
+        raise ScoringError(f"Input, output and rejects must be different files, got {', '.join(map(str, paths))}.")
+
+
 def open_blocks(src: Source, feature_names: list[str], header: bool, keep: list[str] | None, keep_all: bool,
                 batch_rows: int) -> tuple[Layout, Iterator[Block]]:
     """Read the first line, match the columns, and stream the rest in blocks of about ``batch_rows`` rows."""
@@ -135,6 +143,7 @@ def score_csv(
         if str(output) == "-":
             raise ScoringError("--on-error skip with output '-' needs --rejects PATH for the rejected rows.")
         rejects = f"{output}.rejects.csv"
+    check_distinct(source, output, rejects)
     options = _Options(rt, threshold, batch_rows, keep, keep_all, header, on_error, progress)
     summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)
     if engine == "auto" and streaming.eligible(str(source), str(output), header, on_error):

@@ -267,6 +267,14 @@ def test_bad_options(wdbc_csv, export_dir, tmp_path, capsys) -> None:
     assert code == 2 and "does not exist" in err
 
 
+def test_output_never_replaces_the_input(wdbc_csv, export_dir, tmp_path, capsys) -> None:
+    src = tmp_path / "in.csv"
+    src.write_bytes(wdbc_csv.read_bytes())
+    code, err = run([src, tmp_path / "." / "in.csv", "--model", export_dir], capsys)
+    assert code == 2 and "Input, output and rejects must be different files" in err
+    assert src.read_bytes() == wdbc_csv.read_bytes()
+
+
 # --- processes ----------------------------------------------------------------------------------
 
 
