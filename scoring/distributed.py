@@ -378,6 +378,9 @@ def score_distributed(
             client.cancel(futures)
             raise _resolve_error(exc) from None
         result = future.result()
+        # Release at once: a finished block whose result is still wanted would be recomputed if the
+        # worker holding it died later.
+        future.release()
         summary.rows += result["rows"]
         summary.positives += result["positives"]
     if merge:
