@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
-import subprocess
 import sys
 import tempfile
 import time

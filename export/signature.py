@@ -11,7 +11,6 @@ INPUT_NAME = "features"
 N_FEATURES = len(FEATURE_NAMES)
 #: Output names, in the order we report them (never rely on an artifact's output order).
 OUTPUT_NAMES = ("probability", "logit", "label")
-OUTPUT_DTYPES = {"probability": "float32", "logit": "float32", "label": "int64"}
 INPUT_SIGNATURE = (tf.TensorSpec([None, N_FEATURES], tf.float32, name=INPUT_NAME),)
 SIGNATURE_KEY = "serving_default"
 

@@ -63,15 +63,9 @@ class Scored:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def score_block(block: Block, layout: Layout, runtime: Runtime, threshold: float | None = None,
-                on_error: str = "stop", batch_rows: int = DEFAULT_BATCH_ROWS, stages: Stages = UNTIMED) -> Scored:
-    """Parse, validate and score one block of CSV records: the unit both the CLI and Dask run."""
-    return score_parsed(parse_block(block, layout, stages), layout, runtime, threshold, on_error, batch_rows, stages)
-
-
 def score_parsed(parsed: Parsed, layout: Layout, runtime: Runtime, threshold: float | None, on_error: str,
                  batch_rows: int, stages: Stages = UNTIMED) -> Scored:
-    """Apply the error policy to a parsed block, then run the model on its good rows."""
+    """Apply the error policy to a parsed block of records, then run the model on its good rows."""
     if parsed.rejects and on_error == "stop":
         raise parsed.rejects[0].error(layout.source)
     with stages("infer"):

@@ -13,7 +13,6 @@ import numpy as np
 import polars as pl
 
 from scoring.csv_stream import Layout
-from scoring.runtimes import Runtime
 from scoring.timing import Stages
 
 COMPRESSED = (".gz", ".bz2")
