@@ -17,12 +17,13 @@ import polars as pl
 
 from scoring import streaming
 from scoring.artifacts import resolve_model
-from scoring.csv_stream import (
-    AtomicOutput, Block, Layout, Parsed, Reject, Source, empty_output, iter_blocks, parse_block,
-    read_first_line, resolve_layout, split_fields, write_rejects, write_scored,
-)
+from scoring.blocks import Block, iter_blocks
 from scoring.errors import ScoringError
+from scoring.layout import Layout, resolve_layout, split_fields
+from scoring.output import AtomicOutput, empty_output, write_rejects, write_scored
+from scoring.parsing import Parsed, Reject, parse_block
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
+from scoring.sources import Source, read_first_line
 from scoring.timing import UNTIMED, Stages
 
 DEFAULT_BATCH_ROWS = 65_536

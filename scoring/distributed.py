@@ -23,8 +23,8 @@ from typing import Any
 
 from scoring.artifacts import ModelRef, read_sidecar, resolve_model
 from scoring.batch import score_csv
-from scoring.csv_stream import Layout, resolve_layout, split_fields
 from scoring.errors import InputError, ScoringError
+from scoring.layout import Layout, resolve_layout, split_fields
 from scoring.runtimes import RUNTIMES, load_runtime
 
 PLUGIN_NAME = "wdbc-model"
@@ -393,7 +393,7 @@ def score_distributed(
 
 def merge_parts(out_dir: Path) -> Path:
     """Concatenate the part files, in order, into one CSV (header once), atomically."""
-    from scoring.csv_stream import AtomicOutput
+    from scoring.output import AtomicOutput
 
     parts = sorted(out_dir.glob("part-*.csv"))
     target = out_dir / MERGED

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from scoring.csv_stream import Layout
+from scoring.layout import Layout
 from scoring.timing import Stages
 
 COMPRESSED = (".gz", ".bz2")
