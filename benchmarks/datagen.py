@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from model.data import FEATURE_NAMES, features_of, load_wdbc
+from model.data import load_dataset
+from model.wdbc import FEATURE_NAMES
 
 
 def make_frame(rows: int, seed: int = 0) -> pl.DataFrame:
     """``id`` plus the 30 features: WDBC rows resampled, with 5% Gaussian noise per feature."""
-    base = features_of(load_wdbc()).astype(np.float64)
+    base = load_dataset().x.astype(np.float64)
     rng = np.random.default_rng(seed)
     sample = base[rng.integers(0, len(base), rows)]
     sample += rng.normal(0.0, 0.05, sample.shape) * base.std(axis=0)

@@ -18,7 +18,8 @@ import numpy as np
 from benchmarks.common import (
     RESULTS, interleaved, machine_info, machine_line, markdown_table, run_measured, summarize, write_result,
 )
-from model.data import features_of, load_wdbc
+from model.data import load_dataset
+from model.wdbc import load_bundled
 from scoring.artifacts import DEFAULT_EXPORT_DIR, resolve_model
 from scoring.errors import ModelError
 
@@ -106,7 +107,7 @@ def load_variants(export: Path) -> dict[str, Predict]:
 
 def make_inputs(batches: tuple[int, ...], seed: int = 0) -> dict[int, np.ndarray]:
     """Real WDBC rows drawn with replacement: C-contiguous float32 [batch, 30], realistic logits."""
-    rows = features_of(load_wdbc()).astype(np.float32)
+    rows = load_dataset().x
     rng = np.random.default_rng(seed)
     return {b: np.ascontiguousarray(rows[rng.integers(0, len(rows), size=b)]) for b in batches}
 
@@ -199,7 +200,7 @@ def startup(export: Path, s: Settings) -> dict[str, dict[str, Any]]:
     """
     with tempfile.TemporaryDirectory(prefix="model_throughput_") as tmp:
         source = Path(tmp) / "ten_rows.csv"
-        load_wdbc().drop(columns=["label"]).head(10).to_csv(source, index=False)
+        load_bundled().head(10).write_csv(source)
         commands = {r: startup_command(r, export, source, Path(tmp) / f"scored_{r}.csv") for r in RUNTIMES}
         commands[INTERPRETER] = [sys.executable, "-c", "pass"]
         for _ in range(s.startup_warmup):  # page cache, .pyc files

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import FEATURE_NAMES
+from model.wdbc import FEATURE_NAMES
 
 FEATURES = list(FEATURE_NAMES)
 CHUNK_ROWS = 65_536

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from benchmarks.common import RESULTS, interleaved, machine_info, machine_line, markdown_table, summarize, write_result
 from benchmarks.tutorial import tutorial_train
-from model.data import load_wdbc, split
+from model.data import load_dataset, split
 from model.fit import CompiledTrainer, FitConfig, fit_classifier
 from model.logistic import Classifier
 
 
 def run(epochs: int, repeats: int) -> dict:
-    rows = split(load_wdbc())
+    rows = split(load_dataset())
     args = (rows.x_train, rows.y_train, rows.x_test, rows.y_test)
     config = FitConfig(epochs=epochs)
     warm = CompiledTrainer(Classifier(rows.x_train.shape[1]), config)

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from export.errors import ExportError, ParityError
 from export.onnx import DEFAULT_OPSET
-from export.pipeline import ONNX_FILE, PARITY_REPORT, SAVED_MODEL, export_model
+from export.pipeline import export_model
 from model.errors import DataError
 from model.files import check_writable_parent
+from scoring.artifacts import ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR
+from scoring.errors import ScoringError
 
 DEFAULT_MODEL = Path("artifacts/model")
 DEFAULT_OUT = Path("artifacts/export")
@@ -36,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     except ParityError as exc:
         print(f"ParityError: {exc}", file=sys.stderr)
         return 1
-    except (DataError, ExportError, OSError) as exc:
+    except (DataError, ExportError, ScoringError, OSError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
         m = report["max"]
-        print(f"wrote {args.out}/{SAVED_MODEL}/, {args.out}/{ONNX_FILE} (opset {args.opset}), {args.out}/{PARITY_REPORT}")
+        print(f"wrote {args.out}/{SAVED_MODEL_DIR}/, {args.out}/{ONNX_FILE} (opset {args.opset}), {args.out}/{PARITY_REPORT}")
         print(f"parity: probability max |diff| {m['probability_max_abs_diff']:.3g}, logit max rel diff "
               f"{m['logit_max_rel_diff']:.3g}, {len(report['comparisons'])} comparisons, all within tolerance")
     return 0

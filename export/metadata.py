@@ -1,31 +1,31 @@
-"""Metadata that travels with each artifact, and artifact fingerprints (SHA-256)."""
+"""The metadata each artifact carries: facts of the trained model (from its checkpoint) and of the export."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-from export.signature import INPUT_NAME, OUTPUT_NAMES
 from model.files import package_versions
+from model.logistic import Classifier
+from scoring.artifacts import EXPORT_FORMAT, INPUT_NAME, OUTPUT_NAMES
 
-FORMAT = "wdbc-logreg-export/1"
-#: Sidecar of the SavedModel, inside its assets/ directory.
-SIDECAR = Path("assets") / "wdbc_metadata.json"
 VERSIONED = ("tensorflow", "tf2onnx", "onnx", "onnxruntime", "numpy", "protobuf")
 
 
-def base_metadata(info: dict[str, Any], opset: int) -> dict[str, Any]:
-    """What both artifacts carry: from the trained model's model.json plus export facts."""
+def base_metadata(classifier: Classifier, info: dict[str, Any], opset: int) -> dict[str, Any]:
+    """What both artifacts carry. Threshold and width come from the checkpoint's variables, the names and
+    label from model.json, which the training manifest binds to that checkpoint."""
     return {
-        "format": FORMAT,
+        "format": EXPORT_FORMAT,
         "feature_names": list(info["feature_names"]),
-        "n_features": len(info["feature_names"]),
+        "n_features": classifier.n_features,
+        "feature_aliases": info.get("feature_aliases") or {},
         "input_name": INPUT_NAME,
         "output_names": list(OUTPUT_NAMES),
-        "threshold": float(info["threshold"]),
+        "threshold": float(classifier.threshold.numpy()),
+        "label_column": info["label_column"],
+        "positive_class": info["positive_class"],
+        "negative_class": info["negative_class"],
         "label_meaning": info["label_meaning"],
         "positive_label": 1,
         "metrics": info["metrics"],
@@ -35,31 +35,3 @@ def base_metadata(info: dict[str, Any], opset: int) -> dict[str, Any]:
         "versions": package_versions(*VERSIONED),
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def as_onnx_props(metadata: dict[str, Any]) -> dict[str, str]:
-    """ONNX metadata_props are strings: scalars as text, everything else as JSON."""
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_saved_model(directory: Path) -> str:
-    """SHA-256 over the SavedModel's files (relative path and content), excluding its own sidecar.
-
-    The sidecar holds the ONNX file's hash, and the ONNX file holds this one, so the sidecar cannot
-    be part of it.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        relative = path.relative_to(directory)
-        if relative == SIDECAR:
-            continue
-        digest.update(str(relative).encode() + b"\0" + sha256_file(path).encode())
-    return digest.hexdigest()

@@ -12,8 +12,9 @@ import onnx
 import tf2onnx
 
 from export.errors import ExportError
-from export.metadata import as_onnx_props
-from export.signature import INPUT_NAME, INPUT_SIGNATURE, OUTPUT_NAMES, ServingModule
+from export.signature import INPUT_NAME, OUTPUT_NAMES, ServingModule
+from scoring.artifacts import BATCH_DIM, as_onnx_props
+from scoring.errors import first_line
 
 #: Pinned opset: supported by tf2onnx 1.17 and by onnxruntime >= 1.14.
 DEFAULT_OPSET = 17
@@ -23,10 +24,13 @@ def export_onnx(module: ServingModule, path: Path, metadata: dict[str, Any], ops
     """Convert ``module.serve`` with tf2onnx, check the graph, attach metadata and write ``path``."""
     model = convert(module, opset)
     check_graph(model, opset)
+    name_batch_dimension(model)
     for key, value in as_onnx_props(metadata).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
-    model.doc_string = "WDBC logistic regression: features[N,30] -> probability, logit, label (1 = malignant)."
+    n = module.classifier.n_features
+    model.doc_string = (f"Logistic regression: {INPUT_NAME}[{BATCH_DIM},{n}] float32 -> probability, logit, label "
+                        f"(1 = {metadata.get('positive_class', 'positive')!r}); see metadata_props.")
     onnx.checker.check_model(model, full_check=True)
     onnx.save_model(model, str(path))
     return path
@@ -36,9 +40,9 @@ def convert(module: ServingModule, opset: int) -> onnx.ModelProto:
     """tf2onnx's from_function on the tf.function whose concrete function the SavedModel serves."""
     try:
         with _quiet_tf2onnx():
-            model, _ = tf2onnx.convert.from_function(module.serve, input_signature=INPUT_SIGNATURE, opset=opset)
+            model, _ = tf2onnx.convert.from_function(module.serve, input_signature=module.input_signature, opset=opset)
     except Exception as exc:  # tf2onnx raises bare Exceptions/ValueErrors for unsupported opsets and graphs.
-        raise ExportError(f"tf2onnx could not convert the serving function at opset {opset}: {_first_line(exc)}") from None
+        raise ExportError(f"tf2onnx could not convert the serving function at opset {opset}: {first_line(exc)}") from None
     return model
 
 
@@ -61,9 +65,19 @@ def check_graph(model: onnx.ModelProto, opset: int) -> None:
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
-        problems.append(f"onnx.checker: {_first_line(exc)}")
+        problems.append(f"onnx.checker: {first_line(exc)}")
     if problems:
         raise ExportError("The converted ONNX graph is invalid: " + "; ".join(problems))
+
+
+def name_batch_dimension(model: onnx.ModelProto) -> None:
+    """Give the dynamic row dimension one readable name everywhere (tf2onnx writes ``unk__15``, ``unk__16``, ...)."""
+    generated = {dim.dim_param for value in (*model.graph.input, *model.graph.output)
+                 for dim in value.type.tensor_type.shape.dim[:1] if dim.dim_param}
+    for value in (*model.graph.input, *model.graph.output, *model.graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param in generated:
+                dim.dim_param = BATCH_DIM
 
 
 @contextlib.contextmanager
@@ -76,8 +90,3 @@ def _quiet_tf2onnx() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -6,18 +6,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from export.metadata import base_metadata, sha256_file, sha256_saved_model
+from export.metadata import base_metadata
 from export.onnx import DEFAULT_OPSET, export_onnx
 from export.saved_model import export_saved_model, write_sidecar
 from export.signature import ServingModule
 from export.validate import Tolerance, max_differences, validate_parity
-from model.checkpoint import load_classifier
-from model.data import features_of, load_wdbc
+from model.checkpoint import load_classifier, load_reference_rows
 from model.files import atomic_directory
-
-SAVED_MODEL = "saved_model"
-ONNX_FILE = "model.onnx"
-PARITY_REPORT = "parity.json"
+from scoring.artifacts import (
+    ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR, ModelRef, sha256_file, sha256_saved_model,
+)
+from scoring.runtimes import load_runtime
 
 
 def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET,
@@ -26,14 +25,15 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
 
     Both artifacts come from one concrete function: the SavedModel's ``serving_default`` and the
     function tf2onnx converts are the same object (tests check it). Parity is checked after both
-    are written, by loading them back; a breach raises ParityError and ``out`` is left untouched.
+    are written, by loading them back on rows of the training table; a breach raises ParityError
+    and ``out`` is left untouched. Last, both are loaded the way a scorer loads them (verified).
     """
     classifier, info = load_classifier(model_dir)
     module = ServingModule(classifier)
-    metadata = base_metadata(info, opset)
-    reference = features_of(load_wdbc())
+    metadata = base_metadata(classifier, info, opset)
+    reference = load_reference_rows(model_dir, classifier.n_features)
     with atomic_directory(out) as staging:
-        saved_model, onnx_path = staging / SAVED_MODEL, staging / ONNX_FILE
+        saved_model, onnx_path = staging / SAVED_MODEL_DIR, staging / ONNX_FILE
         export_saved_model(module, saved_model)
         saved_model_sha = sha256_saved_model(saved_model)
         export_onnx(module, onnx_path, {**metadata, "saved_model_sha256": saved_model_sha}, opset)
@@ -43,4 +43,6 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
         report["max"] = max_differences(report)
         report["artifacts"] = {"onnx_sha256": onnx_sha, "saved_model_sha256": saved_model_sha, "opset": opset}
         (staging / PARITY_REPORT).write_text(json.dumps(report, indent=2) + "\n")
+        for runtime in ("onnx", "tf"):  # what every scorer checks on load must hold from the start
+            load_runtime(ModelRef(runtime, staging / {"onnx": ONNX_FILE, "tf": SAVED_MODEL_DIR}[runtime], staging))
     return report

@@ -8,8 +8,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from export.metadata import SIDECAR
 from export.signature import SIGNATURE_KEY, ServingModule
+from scoring.artifacts import SIDECAR
 
 
 def export_saved_model(module: ServingModule, path: Path) -> Path:

@@ -1,35 +1,79 @@
-"""WDBC loading (bundled copy, or a UCI-format file/URL), feature names and the tutorial's split."""
+"""The training data: which columns are features and label, checked, as a float32 matrix; the split."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
+from model import wdbc
 from model.errors import DataError
+from model.tables import Table, read_table
 
-_BASE_FEATURES = (
-    "radius", "texture", "perimeter", "area", "smoothness",
-    "compactness", "concavity", "concave_points", "symmetry", "fractal_dimension",
-)
-_STATISTICS = ("mean", "ste", "largest")
+MISSING = ("error", "drop")
+#: Label values that need no --positive: the second of each pair is class 1.
+_OBVIOUS = ({"0", "1"}, {"false", "true"})
 
-#: The 30 feature names in model order: every other module reads them from here or from an artifact.
-FEATURE_NAMES: tuple[str, ...] = tuple(f"{f}_{s}" for s in _STATISTICS for f in _BASE_FEATURES)
-#: Column layout of UCI's headerless ``wdbc.data``.
-UCI_COLUMNS: tuple[str, ...] = ("id", "diagnosis", *FEATURE_NAMES)
-#: Label meaning, recorded with every artifact.
-LABEL_MEANING = {0: "benign (B)", 1: "malignant (M)"}
-#: The bundled source's name in reports.
-BUNDLED = "sklearn.datasets.load_breast_cancer"
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What to train on: a table (None = the bundled WDBC copy) and how to read it (the CLI's data options)."""
+
+    path: str | None = None
+    label: str | None = None
+    positive: str | None = None
+    features: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    id_column: str | None = None
+    sep: str | None = None
+    fmt: str = "auto"
+    missing: str = "error"
+    test_path: str | None = None
+    test_fraction: float = 0.25
+    stratify: bool = False
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The label column and which of its two values is class 1."""
+
+    column: str
+    positive: Any
+    negative: Any
+    meaning: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label_column": self.column, "positive_class": self.positive, "negative_class": self.negative,
+                "label_meaning": self.meaning}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Checked rows: features (float32, model order) and labels (float32 0/1), with what was noticed."""
+
+    x: np.ndarray
+    y: np.ndarray
+    feature_names: tuple[str, ...]
+    labels: Labels
+    source: str
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def aliases(self) -> dict[str, list[str]]:
+        """Other names of the features, where they are known (WDBC's), for the scorer's column matching."""
+        return {n: wdbc.ALIASES[n] for n in self.feature_names if n in wdbc.ALIASES}
 
 
 @dataclass(frozen=True)
 class Split:
-    """Train and test rows as float32 matrices and {0,1} labels."""
+    """Train and test rows as float32 matrices and {0,1} labels, with their row numbers in the table."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -37,103 +81,258 @@ class Split:
     y_test: np.ndarray
     train_index: np.ndarray
     test_index: np.ndarray
+    method: str
 
 
-def load_wdbc(source: str | Path | None = None) -> pd.DataFrame:
-    """Load the 569 WDBC rows as ``id, diagnosis, label, <30 features>``.
-
-    ``source=None`` uses the copy bundled with scikit-learn (same rows and order as UCI's
-    ``wdbc.data``; it carries no patient ids, so ``id`` is the 1-based row number). Otherwise
-    ``source`` is a path or URL of a headerless UCI-format file.
-    """
-    if source is None:
-        return _load_bundled()
-    return _load_uci(source)
+def load_dataset(spec: DataSpec = DataSpec()) -> Dataset:
+    """Read ``spec.path`` (or the bundled WDBC copy), pick label and features, and check every value."""
+    if spec.missing not in MISSING:
+        raise DataError(f"--missing must be one of {list(MISSING)}, got {spec.missing!r}.")
+    table = Table(wdbc.load_bundled(), wdbc.BUNDLED, "bundled") if spec.path is None else \
+        read_table(spec.path, spec.sep, spec.fmt)
+    return prepare(table, spec)
 
 
-def _load_bundled() -> pd.DataFrame:
-    from sklearn.datasets import load_breast_cancer
-
-    bunch = load_breast_cancer()
-    frame = pd.DataFrame(bunch.data, columns=list(FEATURE_NAMES))
-    # scikit-learn's target is 0 = malignant; the tutorial's label is 1 = malignant.
-    label = 1 - bunch.target.astype(np.int64)
-    frame.insert(0, "label", label)
-    frame.insert(0, "diagnosis", np.where(label == 1, "M", "B"))
-    frame.insert(0, "id", np.arange(1, len(frame) + 1, dtype=np.int64))
-    return frame
-
-
-def _load_uci(source: str | Path) -> pd.DataFrame:
-    try:
-        raw = pd.read_csv(source, header=None, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise DataError(f"WDBC data file not found: {source}. Pass an existing UCI 'wdbc.data' path or URL, or omit --data to use the bundled copy.") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"Could not read WDBC data from {source}: {exc}") from None
-    if raw.shape[1] != len(UCI_COLUMNS):
-        raise DataError(
-            f"Expected {len(UCI_COLUMNS)} columns (id, diagnosis, {len(FEATURE_NAMES)} features) "
-            f"in {source}, got {raw.shape[1]}. Is this a headerless UCI 'wdbc.data' file?"
-        )
-    raw.columns = list(UCI_COLUMNS)
-    bad = ~raw["diagnosis"].isin(["M", "B"])
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"Expected diagnosis 'M' or 'B' in {source}, line {row + 1}, column 2, "
-            f"got {raw['diagnosis'].iloc[row]!r}."
-        )
-    features = _parse_features(raw, source)
-    frame = pd.DataFrame(features, columns=list(FEATURE_NAMES))
-    frame.insert(0, "label", (raw["diagnosis"] == "M").to_numpy().astype(np.int64))
-    frame.insert(0, "diagnosis", raw["diagnosis"].to_numpy())
-    frame.insert(0, "id", raw["id"].to_numpy())
-    return frame
+def prepare(table: Table, spec: DataSpec, feature_names: tuple[str, ...] | None = None) -> Dataset:
+    """Label, features and values of ``table`` checked; ``feature_names`` forces the columns (a test table)."""
+    frame, rows = _drop_blank_rows(table.frame)
+    is_wdbc = table.kind in ("bundled", "uci")
+    label_column = _label_column(table, spec, is_wdbc)
+    names = feature_names or spec.features
+    features, skipped = (list(names), []) if names else _auto_features(frame, label_column, spec)
+    _check_exist(table, [*features, *spec.exclude], "columns")
+    if label_column in features:
+        raise DataError(f"{table.source}: the label column {label_column!r} cannot also be a feature; "
+                        "leave it out of --features.")
+    values = {name: _numeric(table, frame, rows, name) for name in features}
+    keep, dropped = _complete_rows(table, frame, rows, values, label_column, spec.missing)
+    labels, y = _labels(table, frame[label_column].filter(keep), rows[keep], spec, is_wdbc)
+    x = np.column_stack([values[n][keep] for n in features]).astype(np.float32) if features else None
+    if x is None or x.shape[1] == 0:
+        raise DataError(f"{table.source}: no numeric feature columns besides the label; pass --features.")
+    constant = [n for n, column in zip(features, x.T) if column.size and column.min() == column.max()]
+    notes = {"rows_read": int(table.frame.height), "rows_dropped_missing": dropped, "constant_columns": constant,
+             "skipped_non_numeric_columns": skipped}
+    return Dataset(np.ascontiguousarray(x), y, tuple(features), labels, table.source, notes)
 
 
-def _parse_features(raw: pd.DataFrame, source: str | Path) -> np.ndarray:
-    values = raw[list(FEATURE_NAMES)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        name = FEATURE_NAMES[col]
-        raise DataError(
-            f"Expected a finite number for {name!r} in {source}, line {row + 1}, column {col + 3}, "
-            f"got {raw[name].iloc[row]!r}."
-        )
+def _drop_blank_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """polars reads a blank CSV line as a row of nulls; drop those, remembering every row's place in the file."""
+    rows = np.arange(frame.height)
+    blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series().to_numpy() if frame.width else None
+    if blank is None or not blank.any():
+        return frame, rows
+    return frame.filter(~pl.Series(blank)), rows[~blank]
+
+
+def _label_column(table: Table, spec: DataSpec, is_wdbc: bool) -> str:
+    if spec.label is None and is_wdbc:
+        return wdbc.LABEL_COLUMN
+    if spec.label is None:
+        binary = [c for c in table.frame.columns if table.frame[c].drop_nulls().n_unique() == 2]
+        hint = f" Columns with two values: {_quote(binary)}." if binary else ""
+        raise DataError(f"{table.source}: which column is the label? Pass --label COLUMN.{hint}")
+    _check_exist(table, [spec.label], "label column")
+    return spec.label
+
+
+def _auto_features(frame: pl.DataFrame, label: str, spec: DataSpec) -> tuple[list[str], list[str]]:
+    """Every numeric column except the label, the id and --exclude; text columns are skipped (and reported)."""
+    id_column = spec.id_column or next((c for c in frame.columns if c.strip().lower() == "id"), None)
+    left_out = {label, id_column, *spec.exclude}
+    features, skipped = [], []
+    for name in frame.columns:
+        column = frame[name]
+        if name in left_out or (column.null_count() == column.len() and not name.strip()):
+            continue  # an unnamed, empty column is what a trailing separator on every line makes
+        if column.dtype == pl.String and _parse_share(column) < 0.5:
+            skipped.append(name)
+        else:
+            features.append(name)
+    return features, skipped
+
+
+def _parse_share(column: pl.Series) -> float:
+    """The share of a text column's non-empty values that are numbers."""
+    text = column.str.strip_chars().replace("", None).drop_nulls()
+    return float(text.cast(pl.Float64, strict=False).is_not_null().mean()) if text.len() else 0.0
+
+
+def _numeric(table: Table, frame: pl.DataFrame, rows: np.ndarray, name: str) -> np.ndarray:
+    """A feature column as float64 (NaN where missing); a value that is not a number is an error with its line."""
+    column = frame[name]
+    if column.dtype == pl.String:
+        text = column.str.strip_chars().replace("", None)
+        values = text.cast(pl.Float64, strict=False)
+        bad = (values.is_null() & text.is_not_null()).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{table.where(int(rows[row]))}, column {frame.columns.index(name) + 1} ({name!r}): "
+                            f"expected a number, got {column[row]!r}. Fix the value, or leave the column out with "
+                            f"--exclude {_cli_name(name)}.")
+        column = values
+    elif not (column.dtype.is_numeric() or column.dtype == pl.Boolean):
+        raise DataError(f"{table.source}: column {name!r} has type {column.dtype}, expected numbers. "
+                        f"Leave it out with --exclude {_cli_name(name)}.")
+    values = column.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    infinite = np.isinf(values)
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
+        raise DataError(f"{table.where(int(rows[row]))}, column {frame.columns.index(name) + 1} ({name!r}): "
+                        f"expected a finite number, got {values[row]}.")
     return values
 
 
-def split(frame: pd.DataFrame, frac: float = 0.75, random_state: int = 1) -> Split:
-    """The tutorial's split: ``frame.sample(frac=0.75, random_state=1)`` for training, the rest for test."""
-    train = frame.sample(frac=frac, random_state=random_state)
-    test = frame.drop(train.index)
-    return Split(
-        x_train=features_of(train),
-        y_train=train["label"].to_numpy(np.float32),
-        x_test=features_of(test),
-        y_test=test["label"].to_numpy(np.float32),
-        train_index=train.index.to_numpy(),
-        test_index=test.index.to_numpy(),
-    )
+def _complete_rows(table: Table, frame: pl.DataFrame, rows: np.ndarray, values: dict[str, np.ndarray],
+                   label: str, policy: str) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows with every feature and the label present; missing ones are an error unless ``policy == 'drop'``."""
+    missing = {name: np.isnan(v) for name, v in values.items()}
+    missing[label] = frame[label].is_null().to_numpy()
+    counts = {name: int(m.sum()) for name, m in missing.items() if m.any()}
+    if not counts:
+        return np.ones(frame.height, dtype=bool), {}
+    if policy == "error":
+        parts = [f"{name!r} {n} row{'s' * (n > 1)} (first at {_line(table, rows, missing[name])})"
+                 for name, n in sorted(counts.items(), key=lambda kv: -kv[1])[:5]]
+        more = f" and {len(counts) - 5} more columns" if len(counts) > 5 else ""
+        raise DataError(f"{table.source}: missing values in {len(counts)} column{'s' * (len(counts) > 1)}: "
+                        f"{', '.join(parts)}{more}. Pass --missing drop to train on the complete rows, "
+                        "or fill them in.")
+    keep = ~np.logical_or.reduce(list(missing.values()))
+    if not keep.any():
+        raise DataError(f"{table.source}: every row has a missing value; nothing is left to train on.")
+    return keep, {"rows": int((~keep).sum()), "per_column": counts}
 
 
-def features_of(frame: pd.DataFrame) -> np.ndarray:
-    """The feature matrix in model order, as C-contiguous float32."""
-    return np.ascontiguousarray(frame[list(FEATURE_NAMES)].to_numpy(np.float32))
+def _line(table: Table, rows: np.ndarray, mask: np.ndarray) -> str:
+    return table.where(int(rows[int(np.flatnonzero(mask)[0])])).split(", ", 1)[1]
 
 
-def fingerprint(frame: pd.DataFrame) -> str:
-    """SHA-256 of the features (float64) and labels: identifies the data a model was trained on."""
-    digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(frame[list(FEATURE_NAMES)].to_numpy(np.float64)).tobytes())
-    digest.update(frame["label"].to_numpy(np.int64).tobytes())
+def _labels(table: Table, column: pl.Series, rows: np.ndarray, spec: DataSpec, is_wdbc: bool
+            ) -> tuple[Labels, np.ndarray]:
+    """Exactly two label values; which one is class 1 is obvious (0/1, false/true) or given by --positive."""
+    counts = column.value_counts(sort=True)
+    values = counts[column.name].to_list()
+    where = f"{table.source}, label column {column.name!r}"
+    if len(values) != 2:
+        listed = ", ".join(f"{v!r} ({n} row{'s' * (n > 1)}, first at {_line(table, rows, (column == v).to_numpy())})"
+                           for v, n in zip(values[:5], counts["count"].to_list()))
+        more = f" and {len(values) - 5} more" if len(values) > 5 else ""
+        raise DataError(f"{where}: expected exactly two classes, found {len(values)}: {listed}{more}. "
+                        "Only binary classification is supported.")
+    positive = _positive_value(values, spec.positive or (wdbc.POSITIVE if is_wdbc else None), where)
+    negative = next(v for v in values if v != positive)
+    y = (column == positive).to_numpy().astype(np.float32)
+    meaning = wdbc.CLASS_MEANING if is_wdbc else {}
+    labels = Labels(column.name, positive, negative,
+                    {"0": _described(negative, meaning), "1": _described(positive, meaning)})
+    return labels, y
+
+
+def _positive_value(values: list[Any], wanted: str | None, where: str) -> Any:
+    texts = [_text(v) for v in values]
+    if wanted is not None:
+        if wanted not in texts:
+            raise DataError(f"{where}: --positive {wanted!r} is not one of its values {_quote(texts)}.")
+        return values[texts.index(wanted)]
+    lowered = [t.lower() for t in texts]
+    for pair in _OBVIOUS:
+        if set(lowered) == pair:
+            return values[lowered.index(sorted(pair)[1])]
+    raise DataError(f"{where}: found the values {_quote(sorted(texts))}; pass --positive VALUE to say which one "
+                    "is class 1 (the class whose probability the model gives).")
+
+
+def _text(value: Any) -> str:
+    """A label value as the user would type it: true, 1 (also for 1.0), M."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _described(value: Any, meaning: dict[str, str]) -> str:
+    return f"{meaning[value]} ({value})" if value in meaning else str(value)
+
+
+def _check_exist(table: Table, names: list[str], what: str) -> None:
+    columns = table.frame.columns
+    missing = [n for n in dict.fromkeys(names) if n not in columns]
+    if not missing:
+        return
+    hints = [f"{close[0]!r} for {n!r}" for n in missing[:5]
+             if (close := difflib.get_close_matches(n, columns, n=1, cutoff=0.6))]
+    hint = f" Did you mean {', '.join(hints)}?" if hints else f" It has {_quote(columns)}."
+    raise DataError(f"{table.source}: no {what} {_quote(missing)}.{hint}")
+
+
+def _quote(names: list[Any], limit: int = 5) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _cli_name(name: str) -> str:
+    return name if name.replace("_", "").isalnum() else repr(name)
+
+
+def split(data: Dataset, test_fraction: float = 0.25, stratify: bool = False, seed: int = 1) -> Split:
+    """The tutorial's split by default: ``frame.sample(frac=0.75, random_state=1)`` trains, the rest tests.
+
+    ``stratify`` keeps the class ratio in both parts (scikit-learn's ``train_test_split``).
+    """
+    n = len(data.y)
+    if not 0.0 < test_fraction < 1.0:
+        raise DataError(f"--test-fraction must be between 0 and 1, got {test_fraction}.")
+    _check_class_sizes(data, 2, "to split into training and test rows")
+    if stratify:
+        from sklearn.model_selection import train_test_split
+
+        train, test = train_test_split(np.arange(n), test_size=test_fraction, stratify=data.y, random_state=seed)
+        method = f"stratified: sklearn train_test_split(test_size={test_fraction}, random_state={seed})"
+    else:
+        train = pd.RangeIndex(n).to_series().sample(frac=1 - test_fraction, random_state=seed).index.to_numpy()
+        test = np.setdiff1d(np.arange(n), train)
+        method = f"frame.sample(frac={1 - test_fraction:g}, random_state={seed}); test = the remaining rows"
+    if len(np.unique(data.y[train])) < 2:
+        raise DataError(f"{data.source}: the training rows hold only one class; pass --stratify to keep both "
+                        "classes in each part, or use more rows.")
+    return Split(np.ascontiguousarray(data.x[train]), data.y[train], np.ascontiguousarray(data.x[test]),
+                 data.y[test], train, test, method)
+
+
+def separate_test(train: Dataset, test: Dataset) -> Split:
+    """Every row of ``train`` trains and every row of ``test`` (a table of its own, ``--test``) tests."""
+    _check_class_sizes(train, 1, "to train")
+    if len(np.unique(train.y)) < 2:
+        raise DataError(f"{train.source}: the training rows hold only one class.")
+    return Split(train.x, train.y, test.x, test.y, np.arange(len(train.y)), np.arange(len(test.y)),
+                 f"all rows of {train.source} train; all rows of {test.source} test")
+
+
+def _check_class_sizes(data: Dataset, at_least: int, purpose: str) -> None:
+    for value, cls in ((data.labels.positive, 1), (data.labels.negative, 0)):
+        count = int((data.y == cls).sum())
+        if count < at_least:
+            raise DataError(f"{data.source}: class {value!r} has {count} row{'s' * (count != 1)}; at least "
+                            f"{at_least} of each class are needed {purpose}.")
+
+
+def fingerprint(data: Dataset) -> str:
+    """SHA-256 of the feature names, the float32 features and the labels: names the data a model saw."""
+    digest = hashlib.sha256(json.dumps(list(data.feature_names)).encode())
+    digest.update(np.ascontiguousarray(data.x).tobytes())
+    digest.update(data.y.astype(np.uint8).tobytes())
     return digest.hexdigest()
 
 
+def class_balance(labels: Labels, y: np.ndarray) -> dict[str, int]:
+    """Rows of each class in ``y`` (0/1), by the class's value."""
+    return {str(labels.positive): int((y == 1).sum()), str(labels.negative): int((y == 0).sum())}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m model.data OUT.csv [--data SOURCE]``: write the WDBC rows as a CSV with a header."""
+    """``python -m model.data OUT.csv [--data SOURCE]``: write a table (default: WDBC) as a CSV with a header."""
     import argparse
     import sys
 
@@ -142,13 +341,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="UCI-format wdbc.data path or URL (default: the bundled copy)")
     args = parser.parse_args(argv)
     try:
-        frame = load_wdbc(args.data)
+        frame = wdbc.load_bundled() if args.data is None else read_table(args.data).frame
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        frame.drop(columns=["label"]).to_csv(args.output, index=False)
+        frame.write_csv(args.output)
     except (DataError, OSError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {len(frame)} rows to {args.output}")
+    print(f"wrote {frame.height} rows to {args.output}")
     return 0
 
 

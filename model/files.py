@@ -1,8 +1,9 @@
-"""Atomic output directories and environment facts shared by the training and export CLIs."""
+"""Atomic output directories, the training manifest, and environment facts shared by the training and export CLIs."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import shutil
@@ -10,6 +11,9 @@ import tempfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+
+from model.errors import DataError
+from scoring.artifacts import sha256_file
 
 
 @contextlib.contextmanager
@@ -57,3 +61,40 @@ def package_versions(*names: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "logreg-training-manifest/1"
+
+
+def write_manifest(directory: Path) -> Path:
+    """Record the SHA-256 of every file in ``directory``: the files of one run, which the export checks."""
+    files = {str(p.relative_to(directory)): sha256_file(p)
+             for p in sorted(directory.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    path = directory / MANIFEST
+    path.write_text(json.dumps({"format": MANIFEST_FORMAT, "files": files}, indent=2) + "\n")
+    return path
+
+
+def verify_manifest(directory: Path, needed: tuple[str, ...]) -> None:
+    """Every file the manifest lists is there, unchanged; ``needed`` (relative paths) are among them.
+
+    A file from another run (a model.json copied beside another run's checkpoint) is refused here.
+    """
+    hint = f"Train again with `python -m model.train --out {directory}`; do not mix files of different runs."
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+        listed = dict(manifest["files"])
+    except FileNotFoundError:
+        raise DataError(f"{directory} has no {MANIFEST} (the list of the run's files and their hashes). {hint}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"Could not read {directory / MANIFEST}: {exc}. {hint}") from None
+    missing = [name for name in needed if name not in listed]
+    if missing:
+        raise DataError(f"{directory / MANIFEST} does not list {', '.join(missing)}. {hint}")
+    for name, digest in listed.items():
+        path = directory / name
+        if not path.is_file():
+            raise DataError(f"{path} is missing (listed in {MANIFEST}). {hint}")
+        if sha256_file(path) != digest:
+            raise DataError(f"{path} is not the file this run wrote (its SHA-256 differs from {MANIFEST}'s). {hint}")

@@ -19,8 +19,9 @@ def write_report(directory: Path, report: dict[str, Any]) -> None:
     """Write report.json and the plots into ``directory``."""
     (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     plot_curves(report["history"], directory / PLOTS[0])
-    plot_confusion(report["metrics"], directory / PLOTS[1])
-    plot_tradeoff(report["threshold_curve"], report["threshold"], directory / PLOTS[2])
+    classes = (report["label_meaning"]["0"], report["label_meaning"]["1"])
+    plot_confusion(report["metrics"], classes, directory / PLOTS[1])
+    plot_tradeoff(report["threshold_curve"], report["threshold"], classes, directory / PLOTS[2])
 
 
 def plot_curves(history: dict[str, list[float]], path: Path) -> None:
@@ -37,7 +38,8 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_confusion(metrics: dict[str, dict[str, Any]], path: Path) -> None:
+def plot_confusion(metrics: dict[str, dict[str, Any]], classes: tuple[str, str], path: Path) -> None:
+    """Both confusion matrices, normalized by the actual class; ``classes`` names class 0 and class 1."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4.3))
     for ax, (name, m) in zip(np.atleast_1d(axes), metrics.items()):
         counts = np.array(m["confusion_matrix"])
@@ -46,8 +48,8 @@ def plot_confusion(metrics: dict[str, dict[str, Any]], path: Path) -> None:
         for (i, j), value in np.ndenumerate(norm):
             ax.text(j, i, f"{value:.3f}\n({counts[i, j]})", ha="center", va="center",
                     color="white" if value > 0.5 else "black")
-        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["benign", "malignant"],
-               yticklabels=["benign", "malignant"], xlabel="predicted", ylabel="actual",
+        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=classes, yticklabels=classes,
+               xlabel="predicted", ylabel="actual",
                title=f"{name}: FPR {m['fpr']:.3f}, FNR {m['fnr']:.3f}")
     fig.suptitle(f"Confusion matrices, normalized by actual class (threshold {m['threshold']:.4g})")
     fig.tight_layout()
@@ -55,10 +57,11 @@ def plot_confusion(metrics: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_tradeoff(curve: dict[str, list[float]], threshold: float, path: Path) -> None:
+def plot_tradeoff(curve: dict[str, list[float]], threshold: float, classes: tuple[str, str], path: Path) -> None:
+    """FPR and FNR on the training rows as the threshold moves, with the chosen one marked."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(curve["threshold"], curve["fpr"], label="FPR (benign flagged)")
-    ax.plot(curve["threshold"], curve["fnr"], label="FNR (malignant missed)")
+    ax.plot(curve["threshold"], curve["fpr"], label=f"FPR ({classes[0]} flagged)")
+    ax.plot(curve["threshold"], curve["fnr"], label=f"FNR ({classes[1]} missed)")
     ax.axvline(threshold, color="grey", linestyle="--", label=f"chosen {threshold:.4g}")
     ax.set(xlabel="threshold", ylabel="rate", title="Training set: FPR/FNR vs. threshold")
     ax.grid(alpha=0.3)

@@ -13,18 +13,22 @@ from typing import Any
 import numpy as np
 
 from model.baseline import sklearn_baselines
-from model.checkpoint import save_classifier
-from model.data import BUNDLED, FEATURE_NAMES, LABEL_MEANING, fingerprint, load_wdbc, split
+from model.checkpoint import save_classifier, save_reference_rows
+from model.data import (
+    MISSING, DataSpec, Dataset, Split, class_balance, fingerprint, load_dataset, prepare, separate_test, split,
+)
 from model.errors import ConfigError, DataError
-from model.files import atomic_directory, check_writable_parent, package_versions
+from model.files import atomic_directory, check_writable_parent, package_versions, write_manifest
 from model.fit import FitConfig, History, fit_classifier
 from model.logistic import Classifier
 from model.metrics import evaluate, threshold_for_fnr, threshold_curve
 from model.report import PLOTS, write_report
 from model.selection import DEFAULT_L2_GRID, cross_validate_l2
+from model.tables import FORMATS, read_table
+from scoring.sources import separator_option
 
 DEFAULT_OUT = Path("artifacts/model")
-VERSIONED = ("tensorflow", "numpy", "pandas", "scikit-learn")
+VERSIONED = ("tensorflow", "numpy", "pandas", "polars", "scikit-learn")
 
 
 @dataclass
@@ -36,6 +40,7 @@ class TrainResult:
     history: History
     trace_count: int
     report: dict[str, Any]
+    dataset: Dataset
 
 
 def validate_config(config: FitConfig, target_fnr: float | None, cv_folds: int) -> None:
@@ -56,19 +61,25 @@ def validate_config(config: FitConfig, target_fnr: float | None, cv_folds: int) 
 
 
 def train(
-    config: FitConfig = FitConfig(),
-    data: str | Path | None = None,
+    config: FitConfig | None = None,
+    data: DataSpec | str | Path | None = None,
     l2_cv: bool = False,
     cv_folds: int = 5,
     target_fnr: float | None = None,
     on_block: Any = None,
 ) -> TrainResult:
-    """Load WDBC, split it as the tutorial does, (optionally) pick L2 by CV, train and evaluate."""
+    """Load the table (default: WDBC), split it, (optionally) pick L2 by CV, train and evaluate.
+
+    ``data`` is a DataSpec, or just a path (a UCI ``wdbc.data`` or a table whose label is obvious).
+    """
+    config = config or FitConfig()
     validate_config(config, target_fnr, cv_folds)
-    frame = load_wdbc(data)
-    rows = split(frame)
+    spec = data if isinstance(data, DataSpec) else DataSpec(path=None if data is None else str(data))
+    dataset = load_dataset(spec)
+    rows = _split(dataset, spec)
     selection = None
     if l2_cv:
+        _check_folds(dataset, rows, cv_folds)
         best, scores = cross_validate_l2(rows.x_train, rows.y_train, config, DEFAULT_L2_GRID, cv_folds)
         config = replace(config, l2=best)
         selection = {"method": f"{cv_folds}-fold stratified CV on training rows", "scores": scores, "chosen": best}
@@ -89,16 +100,10 @@ def train(
         "target_fnr": target_fnr,
         "threshold": threshold,
         "l2_selection": selection,
-        "data": {
-            "source": str(data) if data is not None else BUNDLED,
-            "fingerprint_sha256": fingerprint(frame),
-            "rows": len(frame),
-            "train_rows": len(rows.y_train),
-            "test_rows": len(rows.y_test),
-            "split": "frame.sample(frac=0.75, random_state=1); test = the remaining rows",
-        },
-        "feature_names": list(FEATURE_NAMES),
-        "label_meaning": {str(k): v for k, v in LABEL_MEANING.items()},
+        "data": data_report(dataset, rows),
+        "feature_names": list(dataset.feature_names),
+        "feature_aliases": dataset.aliases,
+        **dataset.labels.as_dict(),
         "metrics": {
             "train": evaluate(rows.y_train, train_logits, train_p, threshold),
             "test": evaluate(rows.y_test, test_logits, test_p, threshold),
@@ -110,16 +115,52 @@ def train(
         "trace_count": trainer.trace_count,
         "versions": package_versions(*VERSIONED),
     }
-    return TrainResult(classifier, config, history, trainer.trace_count, report)
+    return TrainResult(classifier, config, history, trainer.trace_count, report, dataset)
+
+
+def _split(dataset: Dataset, spec: DataSpec) -> Split:
+    if spec.test_path is None:
+        return split(dataset, spec.test_fraction, spec.stratify)
+    test_table = read_table(spec.test_path, spec.sep, spec.fmt)
+    return separate_test(dataset, prepare(test_table, spec, dataset.feature_names))
+
+
+def _check_folds(dataset: Dataset, rows: Split, folds: int) -> None:
+    for cls, value in ((1, dataset.labels.positive), (0, dataset.labels.negative)):
+        count = int((rows.y_train == cls).sum())
+        if count < folds:
+            raise DataError(f"--l2 cv with {folds} folds needs at least {folds} training rows of each class; "
+                            f"class {value!r} has {count}. Pass a smaller --cv-folds, or a number for --l2.")
+
+
+def data_report(dataset: Dataset, rows: Split) -> dict[str, Any]:
+    """Where the data came from and what was done with it: the report's ``data`` section."""
+    return {
+        "source": dataset.source,
+        "fingerprint_sha256": fingerprint(dataset),
+        "rows": len(dataset.y),
+        "train_rows": len(rows.y_train),
+        "test_rows": len(rows.y_test),
+        "split": rows.method,
+        "label_column": dataset.labels.column,
+        "positive_class": dataset.labels.positive,
+        "negative_class": dataset.labels.negative,
+        "class_balance": {part: class_balance(dataset.labels, y) for part, y in
+                          (("all", dataset.y), ("train", rows.y_train), ("test", rows.y_test))},
+        "n_features": len(dataset.feature_names),
+        "features": list(dataset.feature_names),
+        **dataset.notes,
+    }
 
 
 def save_run(result: TrainResult, out: str | Path) -> Path:
-    """Write checkpoint, model.json, report.json and plots to ``out`` atomically."""
+    """Write checkpoint, model.json, reference rows, report.json, plots and their manifest to ``out`` atomically."""
     report = result.report
     info = {
         "feature_names": report["feature_names"],
+        "feature_aliases": report["feature_aliases"],
         "threshold": report["threshold"],
-        "label_meaning": report["label_meaning"],
+        **result.dataset.labels.as_dict(),
         "metrics": {split: _headline(m) for split, m in report["metrics"].items()},
         "data_fingerprint_sha256": report["data"]["fingerprint_sha256"],
         "config": report["config"],
@@ -128,7 +169,9 @@ def save_run(result: TrainResult, out: str | Path) -> Path:
     }
     with atomic_directory(out) as staging:
         save_classifier(result.classifier, staging, info)
+        save_reference_rows(result.dataset.x, staging)
         write_report(staging, report)
+        write_manifest(staging)  # last: it fingerprints every file above
     return Path(out)
 
 
@@ -150,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = FitConfig()
     parser = argparse.ArgumentParser(
         prog="python -m model.train",
-        description="Train the WDBC logistic-regression classifier with a graph-compiled loop.",
+        description="Train a logistic-regression classifier with a graph-compiled loop, on WDBC (the default) "
+                    "or on your own numeric binary-classification table.",
     )
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training rows (default: %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="gradient-descent step (default: %(default)s)")
@@ -161,10 +205,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for weights and shuffling (default: %(default)s)")
     parser.add_argument("--target-fnr", type=float, default=None,
                         help="choose the highest threshold whose training FNR is at most this (default: threshold 0.5)")
-    parser.add_argument("--data", default=None, help="UCI-format wdbc.data path or URL (default: the copy bundled with scikit-learn)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress, only errors")
+    add_data_options(parser.add_argument_group("data (default: the WDBC copy bundled with scikit-learn)"))
     return parser
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name for name in (n.strip() for n in text.split(",")) if name)
+
+
+def add_data_options(group: Any) -> None:
+    """The options that say what to train on: one DataSpec field each."""
+    defaults = DataSpec()
+    group.add_argument("--data", default=None, metavar="PATH_OR_URL",
+                       help="CSV/TSV (.gz/.bz2 ok), Parquet, or UCI's headerless wdbc.data; a path or URL")
+    group.add_argument("--label", default=None, metavar="COLUMN", help="the column to predict (two distinct values)")
+    group.add_argument("--positive", default=None, metavar="VALUE",
+                       help="the label value that is class 1 (needed unless the values are 0/1 or false/true)")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument("--features", type=_names, default=None, metavar="A,B,...",
+                       help="exactly these feature columns, in this order (default: every numeric column except "
+                            "the label and the id)")
+    which.add_argument("--exclude", type=_names, default=(), metavar="A,B,...", help="columns that are not features")
+    group.add_argument("--id", dest="id_column", default=None, metavar="COLUMN",
+                       help="an id column, never a feature (default: a column named 'id')")
+    group.add_argument("--sep", type=separator_option, default=None,
+                       help="field separator: , ; | or tab (default: sniffed from the header)")
+    group.add_argument("--format", dest="fmt", choices=FORMATS, default=defaults.fmt,
+                       help="file format (default: from the name, .parquet, or the first line, UCI's wdbc.data)")
+    group.add_argument("--missing", choices=MISSING, default=defaults.missing,
+                       help="rows with a missing feature or label value: error (default) or drop them")
+    group.add_argument("--test", dest="test_path", default=None, metavar="PATH_OR_URL",
+                       help="a separate test table with the same columns (default: split --data)")
+    group.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
+                       help="share of the rows held out for testing (default: %(default)s)")
+    group.add_argument("--stratify", action="store_true", help="keep the class ratio in the training and test rows")
+
+
+def data_spec(args: argparse.Namespace) -> DataSpec:
+    """The DataSpec the parsed data options describe."""
+    return DataSpec(args.data, args.label, args.positive, args.features, args.exclude, args.id_column, args.sep,
+                    args.fmt, args.missing, args.test_path, args.test_fraction, args.stratify)
 
 
 def _progress(total: int, quiet: bool) -> Any:
@@ -198,10 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         validate_config(config, args.target_fnr, args.cv_folds)
         check_writable_parent(args.out)
-        result = train(config, args.data, l2_cv, args.cv_folds, args.target_fnr, _progress(config.epochs, args.quiet))
+        result = train(config, data_spec(args), l2_cv, args.cv_folds, args.target_fnr,
+                       _progress(config.epochs, args.quiet))
         save_run(result, args.out)
     except (ConfigError, DataError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
         print(summary(result.report, args.out))
@@ -209,16 +292,39 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summary(report: dict[str, Any], out: Path) -> str:
-    """Final metrics beside scikit-learn's, and what was written where."""
+    """What was trained on, final metrics beside scikit-learn's, and what was written where."""
+    data = report["data"]
+    balance = data["class_balance"]["all"]
+    lines = [f"data: {data['source']}: {data['rows']:,} rows ({data['train_rows']:,} train, {data['test_rows']:,} test), "
+             f"{data['n_features']} features; label {data['label_column']!r}: class 1 = {data['positive_class']!r} "
+             f"({balance[str(data['positive_class'])]:,} rows), class 0 = {data['negative_class']!r} "
+             f"({balance[str(data['negative_class'])]:,} rows)"]
+    lines += [f"note: {text}" for text in data_notes(data)]
     rows = [("ours (test)", report["metrics"]["test"])]
     rows += [(f"sklearn {name} (test)", m) for name, m in report["baseline_test"].items()]
-    lines = [f"{'model':<38} {'accuracy':>8} {'log loss':>8} {'ROC AUC':>8} {'FPR':>6} {'FNR':>6}"]
+    lines.append(f"{'model':<38} {'accuracy':>8} {'log loss':>8} {'ROC AUC':>8} {'FPR':>6} {'FNR':>6}")
     for name, m in rows:
-        lines.append(f"{name:<38} {m['accuracy']:>8.4f} {m['log_loss']:>8.4f} {m['roc_auc']:>8.4f} {m['fpr']:>6.3f} {m['fnr']:>6.3f}")
+        auc = f"{m['roc_auc']:>8.4f}" if m["roc_auc"] is not None else f"{'n/a':>8}"
+        lines.append(f"{name:<38} {m['accuracy']:>8.4f} {m['log_loss']:>8.4f} {auc} {m['fpr']:>6.3f} {m['fnr']:>6.3f}")
     lines.append(f"threshold {report['threshold']:.6g}, l2 {report['config']['l2']:g}, "
                  f"trained in {report['training_seconds']:.2f} s (traced {report['trace_count']}x)")
-    lines.append(f"wrote {out}/: model.json, checkpoint/, report.json, {', '.join(PLOTS)}")
+    lines.append(f"wrote {out}/: model.json, checkpoint/, reference_rows.npy, report.json, {', '.join(PLOTS)}, manifest.json")
     return "\n".join(lines)
+
+
+def data_notes(data: dict[str, Any]) -> list[str]:
+    """What a user should know about their data: constant, skipped and incomplete columns."""
+    notes = []
+    if data["constant_columns"]:
+        notes.append(f"constant columns (they carry no information): {', '.join(map(repr, data['constant_columns']))}")
+    if data["skipped_non_numeric_columns"]:
+        notes.append("skipped columns that are not numeric: "
+                     f"{', '.join(map(repr, data['skipped_non_numeric_columns']))} (pass --features to choose)")
+    if data["rows_dropped_missing"]:
+        dropped = data["rows_dropped_missing"]
+        notes.append(f"dropped {dropped['rows']:,} rows with missing values (--missing drop): "
+                     + ", ".join(f"{k!r} {v:,}" for k, v in dropped["per_column"].items()))
+    return notes
 
 
 if __name__ == "__main__":

@@ -1,28 +1,40 @@
-"""Find the exported model and read its metadata without importing TensorFlow."""
+"""The artifact contract, without TensorFlow: file names, metadata keys, fingerprints, and reading them back."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scoring.errors import ModelError
 
+#: Written into both artifacts' metadata; a loader refuses any other.
+EXPORT_FORMAT = "logreg-export/2"
 #: Where the README's main job (``python -m export``) writes the artifacts.
 DEFAULT_EXPORT_DIR = Path("artifacts/export")
 ONNX_FILE = "model.onnx"
 SAVED_MODEL_DIR = "saved_model"
-SIDECAR = Path("assets") / "wdbc_metadata.json"
+#: The SavedModel's metadata, plain JSON inside its assets/ (readable without TensorFlow).
+SIDECAR = Path("assets") / "metadata.json"
+PARITY_REPORT = "parity.json"
+#: The one input and the outputs, by name (an artifact's output order means nothing: tf2onnx sorts them).
+INPUT_NAME = "features"
+OUTPUT_NAMES = ("probability", "logit", "label")
+SIGNATURE_KEY = "serving_default"
+#: The name of the dynamic first dimension of every input and output in the ONNX graph.
+BATCH_DIM = "batch"
 MAKE_HINT = "Run `python -m model.train && python -m export` to make it, or pass --model PATH."
 
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A resolved model: which runtime loads it and from where."""
+    """A resolved model: which runtime loads it, from where, and the export directory it sits in (if any)."""
 
     runtime: str
     path: Path
+    export_dir: Path | None = None
 
 
 def resolve_model(model: str | Path | None, runtime: str | None) -> ModelRef:
@@ -43,7 +55,7 @@ def resolve_model(model: str | Path | None, runtime: str | None) -> ModelRef:
     candidates = {"onnx": path / ONNX_FILE, "tf": path / SAVED_MODEL_DIR}
     chosen = runtime or "onnx"
     if chosen in candidates and candidates[chosen].exists():
-        return ModelRef(chosen, candidates[chosen])
+        return ModelRef(chosen, candidates[chosen], path)
     raise ModelError(f"No {'ONNX file' if chosen == 'onnx' else 'SavedModel'} in {path} "
                      f"(looked for {candidates.get(chosen, path)}). {MAKE_HINT}")
 
@@ -54,40 +66,97 @@ def _checked(ref: ModelRef, runtime: str | None, hint: str) -> ModelRef:
     return ref
 
 
-def read_sidecar(saved_model: Path) -> dict[str, Any]:
-    """The SavedModel's metadata sidecar, as plain JSON."""
-    path = saved_model / SIDECAR
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelError(f"The SavedModel at {saved_model} has no metadata ({SIDECAR} is missing). {MAKE_HINT}") from None
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"Could not read the SavedModel metadata {path}: {exc}") from None
+# ----------------------------------------------------------------------------------------------
+# Fingerprints
 
 
-def decode_onnx_metadata(props: dict[str, str], path: Path) -> dict[str, Any]:
-    """ONNX metadata_props are strings; JSON-encoded values are decoded."""
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_saved_model(directory: Path) -> str:
+    """SHA-256 over the SavedModel's files (relative path and content), excluding its own sidecar.
+
+    The sidecar holds the ONNX file's hash, and the ONNX file holds this one, so the sidecar cannot
+    be part of it.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory)
+        if relative == SIDECAR:
+            continue
+        digest.update(str(relative).encode() + b"\0" + sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------
+# Metadata
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a scorer needs from an artifact's metadata, checked: columns, threshold and label meaning."""
+
+    feature_names: list[str]
+    threshold: float
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    label_column: str | None = None
+    positive_class: Any = 1
+    negative_class: Any = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def as_onnx_props(metadata: dict[str, Any]) -> dict[str, str]:
+    """ONNX metadata_props are strings: strings stay as they are, everything else is JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
+
+
+def decode_onnx_metadata(props: dict[str, str]) -> dict[str, Any]:
+    """The inverse of ``as_onnx_props``: JSON-encoded values are decoded, plain strings kept."""
     out: dict[str, Any] = {}
     for key, value in props.items():
         try:
             out[key] = json.loads(value)
         except ValueError:
             out[key] = value
-    if "feature_names" not in out:
-        raise ModelError(f"The ONNX model {path} has no 'feature_names' metadata; was it made by `python -m export`?")
     return out
 
 
-def check_metadata(meta: dict[str, Any], n_inputs: int | None, path: Path) -> tuple[list[str], float]:
-    """Feature names and threshold from the metadata, checked against the graph's input width."""
+def read_sidecar(saved_model: Path) -> dict[str, Any]:
+    """The SavedModel's metadata sidecar, as plain JSON."""
+    path = saved_model / SIDECAR
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"The SavedModel at {saved_model} has no metadata ({SIDECAR} is missing); was it made by "
+                         f"`python -m export`? {MAKE_HINT}") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"Could not read the SavedModel metadata {path}: {exc}") from None
+
+
+def model_info(meta: dict[str, Any], width: int | None, path: Path) -> ModelInfo:
+    """Check the metadata (format, unique feature names matching the graph's width, a threshold) and read it."""
+    if meta.get("format") != EXPORT_FORMAT:
+        raise ModelError(f"Expected an artifact of format {EXPORT_FORMAT!r} in {path}'s metadata, got "
+                         f"{meta.get('format')!r}; was it made by this version of `python -m export`? Re-export it.")
     names = meta.get("feature_names")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise ModelError(f"Expected 'feature_names' to be a list of column names in {path}'s metadata, got {names!r}.")
-    if n_inputs is not None and n_inputs != len(names):
-        raise ModelError(f"The model at {path} takes {n_inputs} features, but its metadata names {len(names)}; "
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ModelError(f"The metadata of {path} names the feature(s) {', '.join(map(repr, duplicates[:5]))} more than "
+                         "once; feature names must be unique. The artifact is damaged: re-export it.")
+    if width is not None and width != len(names):
+        raise ModelError(f"The model at {path} takes {width} features, but its metadata names {len(names)}; "
                          "the artifact is inconsistent. Re-export it.")
     try:
         threshold = float(meta["threshold"])
     except (KeyError, TypeError, ValueError):
         raise ModelError(f"Expected a numeric 'threshold' in {path}'s metadata, got {meta.get('threshold')!r}.") from None
-    return names, threshold
+    aliases = meta.get("feature_aliases") or {}
+    return ModelInfo(list(names), threshold, aliases if isinstance(aliases, dict) else {}, meta.get("label_column"),
+                     meta.get("positive_class", 1), meta.get("negative_class", 0), meta)

@@ -16,14 +16,14 @@ import numpy as np
 import polars as pl
 
 from scoring import streaming
-from scoring.artifacts import resolve_model
+from scoring.artifacts import ModelInfo, resolve_model
 from scoring.blocks import Block, iter_blocks
-from scoring.errors import ScoringError
-from scoring.layout import Layout, resolve_layout, split_fields
-from scoring.output import AtomicOutput, empty_output, write_rejects, write_scored
+from scoring.errors import InputError, ScoringError
+from scoring.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
+from scoring.output import AtomicOutput, Outputs, empty_output, write_rejects, write_scored
 from scoring.parsing import Parsed, Reject, parse_block
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
-from scoring.sources import Source, read_first_line
+from scoring.sources import Source, read_first_line, separator_option, sniff_separator
 from scoring.timing import UNTIMED, Stages
 
 DEFAULT_BATCH_ROWS = 65_536
@@ -106,11 +106,14 @@ def check_distinct(source: str | Path, output: str | Path, rejects: str | Path |
         raise ScoringError(f"Input, output and rejects must be different files, got {', '.join(map(str, paths))}.")
 
 
-def open_blocks(src: Source, feature_names: list[str], header: bool, keep: list[str] | None, keep_all: bool,
-                batch_rows: int) -> tuple[Layout, Iterator[Block]]:
+def open_blocks(src: Source, info: ModelInfo, columns: Columns, batch_rows: int) -> tuple[Layout, Iterator[Block]]:
     """Read the first line, match the columns, and stream the rest in blocks of about ``batch_rows`` rows."""
     first, rest = read_first_line(src)
-    layout = resolve_layout(split_fields(first, src.name, 1), feature_names, src.name, header, keep, keep_all)
+    header = columns.header
+    separator = columns.sep or sniff_separator(first.decode("utf-8", "replace"))
+    layout = resolve_layout(split_fields(first, src.name, 1, separator), info.feature_names, src.name, header,
+                            columns.keep, columns.keep_all, aliases=info.aliases, rename=columns.rename,
+                            separator=separator)
     pending = rest if header else first + b"\n" + rest
     sample = pending.split(b"\n", 1)[0] if pending else first
     row_bytes = max(len(sample) + 1, 2)  # a size estimate only: blocks always end on a record boundary
@@ -121,7 +124,8 @@ def score_csv(
     source: str | Path, output: str | Path, runtime: str | Runtime | None = None, model: str | Path | None = None,
     threshold: float | None = None, batch_rows: int = DEFAULT_BATCH_ROWS, keep: list[str] | None = None,
     keep_all: bool = False, header: bool = True, threads: int = 1, on_error: str = "stop",
-    rejects: str | Path | None = None, progress: bool = False, engine: str = "auto",
+    rejects: str | Path | None = None, progress: bool = False, engine: str = "auto", sep: str | None = None,
+    rename: dict[str, str] | None = None, verify: bool = True, label_values: bool = False,
 ) -> Summary:
     """Score ``source`` into ``output`` (atomically). ``runtime``: "onnx", "tf", a loaded Runtime, or None
     to follow ``model``. With ``on_error="skip"`` bad rows go to ``rejects`` (default ``<output>.rejects.csv``).
@@ -133,13 +137,15 @@ def score_csv(
     check_options(threshold, batch_rows, threads, on_error)
     if engine not in ENGINES:
         raise ScoringError(f"engine must be one of {list(ENGINES)}, got {engine!r}.")
-    rt = runtime if not isinstance(runtime, (str, type(None))) else load_runtime(resolve_model(model, runtime), threads)
+    rt = runtime if not isinstance(runtime, (str, type(None))) else \
+        load_runtime(resolve_model(model, runtime), threads, verify)
     if on_error == "skip" and rejects is None:
         if str(output) == "-":
             raise ScoringError("--on-error skip with output '-' needs --rejects PATH for the rejected rows.")
         rejects = f"{output}.rejects.csv"
     check_distinct(source, output, rejects)
-    options = _Options(rt, threshold, batch_rows, keep, keep_all, header, on_error, progress)
+    columns = Columns(header, sep, dict(rename or {}), keep, keep_all)
+    options = _Options(rt, threshold, batch_rows, columns, outputs_for(rt.info, label_values), on_error, progress)
     summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)
     if engine == "auto" and streaming.eligible(str(source), str(output), header, on_error):
         try:
@@ -157,15 +163,30 @@ class _Options:
     runtime: Runtime
     threshold: float | None
     batch_rows: int
-    keep: list[str] | None
-    keep_all: bool
-    header: bool
+    columns: Columns
+    outputs: Outputs
     on_error: str
     progress: bool
 
 
 def _layout(src: Source, o: _Options) -> tuple[Layout, Iterator[Block]]:
-    return open_blocks(src, o.runtime.feature_names, o.header, o.keep, o.keep_all, o.batch_rows)
+    layout, blocks = open_blocks(src, o.runtime.info, o.columns, o.batch_rows)
+    if o.outputs.class_column in layout.keep_names:
+        raise InputError(f"kept column {o.outputs.class_column!r} has the name of the --label-values output column; "
+                         "leave it out of --keep", src.name, 1)
+    return layout, blocks
+
+
+def outputs_for(info: ModelInfo, label_values: bool) -> Outputs:
+    """``--label-values`` adds ``predicted_<label column>`` with the model's class values (e.g. M/B)."""
+    if not label_values:
+        return Outputs()
+    column = f"predicted_{info.label_column}" if info.label_column else "predicted_class"
+    return Outputs(column, (_class_text(info.negative_class), _class_text(info.positive_class)))
+
+
+def _class_text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _score_streaming(source: str | Path, output: str | Path, o: _Options, summary: Summary) -> Summary:
@@ -182,7 +203,7 @@ def _score_streaming(source: str | Path, output: str | Path, o: _Options, summar
             if bar is not None:
                 bar.update(rows)
 
-        streaming.score_streaming(str(source), out.release(), layout,
+        streaming.score_streaming(str(source), out.release(), layout, o.outputs,
                                   lambda x: predict(o.runtime, x, o.threshold, o.batch_rows), stages, on_rows)
         out.commit()
     summary.seconds = time.perf_counter() - started
@@ -205,7 +226,8 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
         for parsed in _read_ahead(blocks, layout, stages):
             scored = score_parsed(parsed, layout, o.runtime, o.threshold, o.on_error, o.batch_rows, stages)
             with stages("write"):
-                write_scored(out.handle, scored.kept, scored.probability, scored.label, header=not wrote_header)
+                write_scored(out.handle, o.outputs, scored.kept, scored.probability, scored.label,
+                             header=not wrote_header)
             wrote_header = True
             summary.rows += len(scored.label)
             summary.positives += int(scored.label.sum())
@@ -215,7 +237,8 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
             if bar is not None:
                 bar.update((src.position() if src.size else summary.rows) - bar.n)
         if not wrote_header:  # header-only input: header-only output
-            write_scored(out.handle, empty_output(layout), np.empty(0, np.float32), np.empty(0, np.int64), True)
+            write_scored(out.handle, o.outputs, empty_output(layout), np.empty(0, np.float32), np.empty(0, np.int64),
+                         True)
         if reject_out:
             reject_out.commit()
         out.commit()
@@ -269,6 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--keep-all", action="store_true", help="pass every input column through")
     parser.add_argument("--no-header", action="store_true",
                         help="the input has no header: the last columns are the features in model order")
+    parser.add_argument("--sep", type=separator_option, default=None,
+                        help="input field separator: , ; | or tab (default: sniffed from the first line)")
+    parser.add_argument("--rename", type=rename_option, default={}, metavar="OLD=NEW,...",
+                        help="rename input columns before matching them to the model's features by name")
+    parser.add_argument("--rename-file", default=None, metavar="PATH",
+                        help="renames from a JSON object {old: new} or a two-column CSV (old,new)")
+    parser.add_argument("--label-values", action="store_true",
+                        help="also write predicted_<label column> with the class values the model was trained on")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip the model checks on load (sibling hashes, the graph's threshold)")
     parser.add_argument("--threads", type=int, default=1, help="inference threads (default: %(default)s)")
     parser.add_argument("--on-error", choices=ON_ERROR, default="stop",
                         help="stop (default): exit 2 at the first bad row; skip: write bad rows to --rejects")
@@ -289,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
             args.input, args.output, runtime=args.runtime, model=args.model, threshold=args.threshold,
             batch_rows=args.batch_rows, keep=args.keep, keep_all=args.keep_all, header=not args.no_header,
             threads=args.threads, on_error=args.on_error, rejects=args.rejects,
-            progress=not args.quiet and sys.stderr.isatty(),
+            progress=not args.quiet and sys.stderr.isatty(), sep=args.sep,
+            rename={**load_renames(args.rename_file), **args.rename}, verify=not args.no_verify,
+            label_values=args.label_values,
         )
     except ScoringError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)

@@ -24,3 +24,9 @@ class InputError(ScoringError):
         where = ", ".join(p for p in parts if p)
         text = f"{message} {hint}" if hint else message
         super().__init__(f"{where}: {text}" if where else text)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (libraries put tracebacks and hints after it), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import difflib
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from scoring.errors import InputError
+from scoring.errors import InputError, ScoringError
 
 OUTPUT_COLUMNS = ("probability", "label")
 
 
-def split_fields(line: bytes, source: str, line_number: int) -> list[str]:
+def split_fields(line: bytes, source: str, line_number: int, separator: str = ",") -> list[str]:
     try:
-        return next(csv.reader([line.decode("utf-8")]))
+        return next(csv.reader([line.decode("utf-8")], delimiter=separator))
     except UnicodeDecodeError as exc:
         raise InputError(f"expected UTF-8 text, found byte 0x{line[exc.start]:02x}", source, line_number) from None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """How the user says to find the columns: a header or not, the separator, renames, pass-through columns."""
+
+    header: bool = True
+    sep: str | None = None
+    rename: dict[str, str] = field(default_factory=dict)
+    keep: list[str] | None = None
+    keep_all: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,10 +45,17 @@ class Layout:
     feature_index: tuple[int, ...]
     keep_index: tuple[int, ...]
     has_header: bool
+    separator: str = ","
 
     @property
     def n_columns(self) -> int:
         return len(self.names)
+
+    @property
+    def n_required(self) -> int:
+        """Fields a record must have: unnamed empty columns at the end (a trailing separator) are optional."""
+        named = [i for i, name in enumerate(self.names) if name] if self.has_header else [len(self.names) - 1]
+        return max(named, default=len(self.names) - 1) + 1
 
     @property
     def keep_names(self) -> list[str]:
@@ -54,7 +76,7 @@ class Layout:
 
     @property
     def projection(self) -> list[str]:
-        return [_col(i) for i in sorted({*self.feature_index, *self.keep_index, self.n_columns - 1})]
+        return [_col(i) for i in sorted({*self.feature_index, *self.keep_index, self.n_required - 1})]
 
     def feature_matrix(self, frame: pl.DataFrame) -> np.ndarray:
         """C-contiguous float32 [rows, features] in model order (NaN where a value did not parse)."""
@@ -63,7 +85,8 @@ class Layout:
 
     def doubtful(self, frame: pl.DataFrame, x: np.ndarray) -> bool:
         """NaN/inf/empty values, or a null last column (maybe a short row): only the exact path can tell."""
-        return bool((x.size and not np.isfinite(x).all()) or (frame.height and frame[_col(self.n_columns - 1)].null_count()))
+        last = frame[_col(self.n_required - 1)]
+        return bool((x.size and not np.isfinite(x).all()) or (frame.height and last.null_count()))
 
     def kept_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.select([pl.col(_col(i)).alias(self.names[i]) for i in self.keep_index])
@@ -71,6 +94,11 @@ class Layout:
 
 def _col(i: int) -> str:
     return f"column_{i + 1}"  # polars' own names for headerless columns
+
+
+def normalize(name: str) -> str:
+    """A column name with what does not change its meaning folded away: case, surrounding space, space vs _."""
+    return re.sub(r"[\s_]+", "_", name.strip().casefold())
 
 
 def _quote_list(names: list[str], limit: int = 5) -> str:
@@ -82,33 +110,105 @@ def _check_present(wanted: list[str], names: list[str], what: str, source: str) 
     missing = sorted(set(wanted) - set(names), key=wanted.index)
     if not missing:
         return
+    raise InputError(f"missing {len(missing)} {what}: {_quote_list(missing)}.{_suggest(missing, names, wanted)}",
+                     source, 1)
+
+
+def _suggest(missing: list[str], names: list[str], wanted: list[str]) -> str:
     # Suggest only columns that are not wanted already: those are spoken for.
-    candidates = [n for n in names if n not in wanted]
+    candidates = {normalize(n): n for n in names if n not in wanted}
     hints = []
     for name in missing[:5]:
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(normalize(name), list(candidates), n=1, cutoff=0.75)
         if close:
-            hints.append(f"{close[0]!r} for {name!r}")
-    hint = f" Did you mean {', '.join(hints)}?" if hints else ""
-    raise InputError(f"missing {len(missing)} {what}: {_quote_list(missing)}.{hint}", source, 1)
+            hints.append(f"{candidates[close[0]]!r} for {name!r}")
+    return f" Did you mean {', '.join(hints)}?" if hints else ""
+
+
+def match_features(names: list[str], feature_names: list[str], aliases: dict[str, list[str]], source: str
+                   ) -> list[int]:
+    """The header column of every feature: its exact name first, else the one column whose name (or one of the
+    feature's aliases) matches up to case, spaces/underscores and surrounding space. Never a guess between two."""
+    exact = {name: i for i, name in enumerate(names)}
+    taken = {exact[f] for f in feature_names if f in exact}
+    by_normal: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        if i not in taken:
+            by_normal.setdefault(normalize(name), []).append(i)
+    found: dict[str, int] = {}
+    missing = []
+    for feature in feature_names:
+        if feature in exact:
+            found[feature] = exact[feature]
+            continue
+        spellings = [feature, *aliases.get(feature, [])]
+        candidates = sorted({i for s in spellings for i in by_normal.get(normalize(s), [])})
+        if len(candidates) > 1:
+            raise InputError(f"feature {feature!r} matches {len(candidates)} columns: "
+                             f"{_quote_list([names[i] for i in candidates])}; the scorer will not guess. Pass "
+                             f"--rename to say which one is {feature!r} (or drop the other).", source, 1)
+        if candidates:
+            found[feature] = candidates[0]
+        else:
+            missing.append(feature)
+    if missing:
+        hint = _suggest(missing, names, feature_names) or \
+            " Pass --rename 'your name=model name' for columns named differently."
+        raise InputError(f"missing {len(missing)} feature columns the model needs: {_quote_list(missing)}.{hint}",
+                         source, 1)
+    claimed: dict[int, list[str]] = {}
+    for feature, i in found.items():
+        claimed.setdefault(i, []).append(feature)
+    for i, features in claimed.items():
+        if len(features) > 1:
+            raise InputError(f"column {names[i]!r} matches the features {_quote_list(features)}; pass --rename to "
+                             "say which one it is.", source, 1)
+    return [found[f] for f in feature_names]
+
+
+def apply_renames(names: list[str], rename: dict[str, str], source: str) -> list[str]:
+    """Header names after ``--rename old=new``: every old name must be a column."""
+    unknown = [old for old in rename if old not in names]
+    if unknown:
+        raise InputError(f"--rename names {_quote_list(unknown)}, which the header does not have.{_suggest(unknown, names, [])}",
+                         source, 1)
+    return [rename.get(name, name) for name in names]
+
+
+def _check_unique(names: list[str], source: str) -> None:
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names, start=1):
+        if name:  # unnamed columns (a trailing separator) are never matched, so they may repeat
+            seen.setdefault(name, []).append(i)
+    dupes = {n: cols for n, cols in seen.items() if len(cols) > 1}
+    if dupes:
+        detail = "; ".join(f"{n!r} in columns {', '.join(map(str, c))}" for n, c in sorted(dupes.items())[:5])
+        raise InputError(f"duplicate column names: {detail}. Column names must be unique.", source, 1)
+
+
+def _check_single_field(fields: list[str], separator: str, source: str) -> None:
+    """A header read as one field that holds another separator was read with the wrong separator."""
+    from scoring.sources import SEPARATORS
+
+    others = [s for s in SEPARATORS if s != separator and len(fields) == 1 and s in fields[0]]
+    if others:
+        shown = "tab" if others[0] == "\t" else repr(others[0])
+        raise InputError(f"the header is one field, {fields[0][:60]!r}, which contains {shown}: the file seems to use "
+                         f"{shown} as separator, not {separator!r}. Pass --sep {shown}.", source, 1)
 
 
 def resolve_layout(first_fields: list[str], feature_names: list[str], source: str, has_header: bool = True,
-                   keep: list[str] | None = None, keep_all: bool = False) -> Layout:
+                   keep: list[str] | None = None, keep_all: bool = False, *,
+                   aliases: dict[str, list[str]] | None = None, rename: dict[str, str] | None = None,
+                   separator: str = ",") -> Layout:
     """Match columns by name (header) or position (headerless: features are the last columns)."""
     n_features = len(feature_names)
     if has_header:
-        names = [n.strip() for n in first_fields]
-        seen: dict[str, list[int]] = {}
-        for i, name in enumerate(names, start=1):
-            seen.setdefault(name, []).append(i)
-        dupes = {n: cols for n, cols in seen.items() if len(cols) > 1}
-        if dupes:
-            detail = "; ".join(f"{n!r} in columns {', '.join(map(str, c))}" for n, c in sorted(dupes.items())[:5])
-            raise InputError(f"duplicate column names: {detail}. Column names must be unique.", source, 1)
-        _check_present(feature_names, names, "feature columns the model needs", source)
-        features = [names.index(f) for f in feature_names]
-        default_keep = ["id"] if "id" in names else []
+        names = apply_renames([n.strip() for n in first_fields], rename or {}, source)
+        _check_unique(names, source)
+        _check_single_field(first_fields, separator, source)
+        features = match_features(names, feature_names, aliases or {}, source)
+        default_keep = [n for n in names if normalize(n) == "id"][:1]
     else:
         if len(first_fields) < n_features:
             raise InputError(f"expected at least {n_features} columns (the model's features, last), "
@@ -117,7 +217,7 @@ def resolve_layout(first_fields: list[str], feature_names: list[str], source: st
         features = list(range(len(names) - n_features, len(names)))
         default_keep = names[: len(names) - n_features]
     if keep_all:
-        keep_names = list(names)
+        keep_names = [n for n in names if n]
     elif keep is not None:
         _check_present(keep, names, "--keep columns", source)
         keep_names = list(dict.fromkeys(keep))
@@ -127,4 +227,38 @@ def resolve_layout(first_fields: list[str], feature_names: list[str], source: st
     if clash:
         raise InputError(f"kept column {clash[0]!r} has the name of an output column; "
                          f"rename it or leave it out of --keep", source, 1)
-    return Layout(source, tuple(names), tuple(features), tuple(names.index(n) for n in keep_names), has_header)
+    return Layout(source, tuple(names), tuple(features), tuple(names.index(n) for n in keep_names), has_header,
+                  separator)
+
+
+def rename_option(text: str) -> dict[str, str]:
+    """``--rename old=new,old2=new2`` as a mapping (names with commas or '=' go in --rename-file)."""
+    pairs = [item for item in text.split(",") if item.strip()]
+    if not all("=" in item for item in pairs):
+        raise argparse.ArgumentTypeError(f"expected OLD=NEW pairs separated by commas, got {text!r}")
+    return {old.strip(): new.strip() for old, new in (item.split("=", 1) for item in pairs)}
+
+
+def load_renames(path: str | None) -> dict[str, str]:
+    """Renames from a JSON object ``{"old": "new"}`` or a CSV with two columns (old, new; a header is optional)."""
+    if path is None:
+        return {}
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ScoringError(f"Cannot read --rename-file {path}: {exc.strerror}.") from None
+    if text.lstrip().startswith("{"):
+        try:
+            mapping = json.loads(text)
+        except ValueError as exc:
+            raise ScoringError(f"--rename-file {path}: expected a JSON object of old: new names, got {exc}.") from None
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+            raise ScoringError(f"--rename-file {path}: expected string names on both sides.")
+        return mapping
+    rows = [row for row in csv.reader(text.splitlines()) if row]
+    if rows and [c.strip().lower() for c in rows[0]] in (["old", "new"], ["from", "to"]):
+        rows = rows[1:]
+    bad = next((i for i, row in enumerate(rows, start=1) if len(row) != 2), None)
+    if bad is not None:
+        raise ScoringError(f"--rename-file {path}: expected two fields (old,new) on every line, see row {bad}.")
+    return {old.strip(): new.strip() for old, new in rows}

@@ -8,6 +8,7 @@ import io
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -79,14 +80,30 @@ class AtomicOutput(contextlib.AbstractContextManager):
                 os.unlink(self._tmp)
 
 
-def write_scored(handle: IO[bytes] | str, kept: pl.DataFrame, probability: np.ndarray, label: np.ndarray,
-                 header: bool) -> None:
-    """Append kept columns, probability (shortest float32 round-trip text) and label as CSV."""
-    frame = kept.with_columns(
-        pl.Series("probability", probability, dtype=pl.Float32),
-        pl.Series("label", label, dtype=pl.Int64),
-    )
-    frame.write_csv(handle, include_header=header)
+@dataclass(frozen=True)
+class Outputs:
+    """The columns after the kept ones: probability, label (0/1) and, if asked for, the class value (M/B)."""
+
+    class_column: str | None = None
+    classes: tuple[str, str] = ("0", "1")
+
+    def schema(self, keep_names: list[str]) -> dict[str, pl.DataType]:
+        extra = {self.class_column: pl.String} if self.class_column else {}
+        return {**{name: pl.String for name in keep_names}, "probability": pl.Float32, "label": pl.Int64, **extra}
+
+    def frame(self, kept: pl.DataFrame, probability: np.ndarray, label: np.ndarray) -> pl.DataFrame:
+        """Kept columns, then the scores; built from Series so that a frame with no kept column has the rows too."""
+        columns = [*kept.get_columns(), pl.Series("probability", probability, dtype=pl.Float32),
+                   pl.Series("label", label, dtype=pl.Int64)]
+        if self.class_column:
+            columns.append(pl.Series(self.class_column, np.asarray(self.classes, dtype=object)[label], dtype=pl.String))
+        return pl.DataFrame(columns)
+
+
+def write_scored(handle: IO[bytes] | str, outputs: Outputs, kept: pl.DataFrame, probability: np.ndarray,
+                 label: np.ndarray, header: bool) -> None:
+    """Append kept columns, probability (shortest float32 round-trip text), label (and class) as CSV."""
+    outputs.frame(kept, probability, label).write_csv(handle, include_header=header)
 
 
 def empty_output(layout: Layout) -> pl.DataFrame:

@@ -57,8 +57,8 @@ def parse_block(block: Block, layout: Layout, stages: Stages = UNTIMED) -> Parse
 def _parse_fast(data: bytes, layout: Layout, stages: Stages = UNTIMED) -> Parsed | None:
     try:
         with stages("parse"):
-            frame = pl.read_csv(data, has_header=False, schema=layout.polars_schema, columns=layout.projection,
-                                raise_if_empty=False)
+            frame = pl.read_csv(data, has_header=False, separator=layout.separator, schema=layout.polars_schema,
+                                columns=layout.projection, raise_if_empty=False)
     except pl.exceptions.PolarsError:  # any doubt: the exact path decides
         return None
     with stages("convert"):
@@ -68,14 +68,14 @@ def _parse_fast(data: bytes, layout: Layout, stages: Stages = UNTIMED) -> Parsed
     return Parsed(x, layout.kept_columns(frame))
 
 
-def _records(block: Block, source: str) -> Iterator[tuple[int, list[str]]]:
+def _records(block: Block, source: str, separator: str = ",") -> Iterator[tuple[int, list[str]]]:
     """(1-based line, fields) for every non-blank record, with exact lines even across quoted newlines."""
     try:
         text = block.data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = block.first_line + block.data.count(b"\n", 0, exc.start)
         raise InputError(f"expected UTF-8 text, found byte 0x{block.data[exc.start]:02x}", source, line) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     consumed = 0
     for fields in reader:
         line, consumed = block.first_line + consumed, reader.line_num
@@ -102,7 +102,9 @@ def _parse_exact(block: Block, layout: Layout) -> Parsed:
     rejects: list[Reject] = []
     good: list[list[str]] = []
     lines: list[int] = []
-    for line, fields in _records(block, layout.source):
+    for line, fields in _records(block, layout.source, layout.separator):
+        if layout.n_required <= len(fields) < layout.n_columns:
+            fields += [""] * (layout.n_columns - len(fields))  # only unnamed, empty trailing columns are absent
         if len(fields) != layout.n_columns:
             what = "as in the header" if layout.has_header else "as in the first line"
             rejects.append(Reject(line, None, None, f"expected {layout.n_columns} fields ({what}), saw {len(fields)}",

@@ -7,32 +7,53 @@ from typing import Protocol
 
 import numpy as np
 
-from scoring.artifacts import ModelRef, check_metadata, decode_onnx_metadata, read_sidecar
-from scoring.errors import ModelError
+from scoring.artifacts import (
+    INPUT_NAME, ModelInfo, ModelRef, decode_onnx_metadata, model_info, read_sidecar,
+)
+from scoring.errors import ModelError, first_line
+from scoring.verify import check_threshold, onnx_threshold, read_onnx, verify_export_dir
 
-INPUT_NAME = "features"
 OUTPUTS = ("probability", "label")
 
 
 class Runtime(Protocol):
-    """A loaded model: its feature names and threshold, and one call per batch."""
+    """A loaded model: its checked metadata, and one call per batch."""
 
     name: str
     path: Path
-    feature_names: list[str]
-    threshold: float
+    info: ModelInfo
+
+    @property
+    def feature_names(self) -> list[str]: ...
+
+    @property
+    def threshold(self) -> float: ...
 
     def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """``features``: C-contiguous float32 [N, n_features] in model order -> probability, label."""
         ...
 
 
-class OnnxRuntime:
+class _Loaded:
+    """What both runtimes share: the metadata, read once and checked."""
+
+    info: ModelInfo
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.info.feature_names
+
+    @property
+    def threshold(self) -> float:
+        return self.info.threshold
+
+
+class OnnxRuntime(_Loaded):
     """onnxruntime; never imports TensorFlow. Sequential, single-threaded by default (fastest here)."""
 
     name = "onnx"
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, verify: bool = True) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -48,20 +69,21 @@ class OnnxRuntime:
         if [i.name for i in inputs] != [INPUT_NAME]:
             raise ModelError(f"Expected one input {INPUT_NAME!r} in {path}, got {[i.name for i in inputs]}.")
         width = inputs[0].shape[1] if len(inputs[0].shape) == 2 and isinstance(inputs[0].shape[1], int) else None
-        meta = decode_onnx_metadata(self._session.get_modelmeta().custom_metadata_map, path)
-        self.feature_names, self.threshold = check_metadata(meta, width, path)
+        self.info = model_info(decode_onnx_metadata(self._session.get_modelmeta().custom_metadata_map), width, path)
+        if verify:
+            check_threshold(onnx_threshold(read_onnx(path)), self.info.threshold, path)
 
     def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
         probability, label = self._session.run(list(OUTPUTS), {INPUT_NAME: features})
         return {"probability": probability, "label": label}
 
 
-class TensorFlowRuntime:
+class TensorFlowRuntime(_Loaded):
     """The SavedModel's ``serving_default`` signature; TensorFlow is imported only here."""
 
     name = "tf"
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, verify: bool = True) -> None:
         meta = read_sidecar(path)  # before importing TF: a bad artifact fails fast
         import tensorflow as tf
 
@@ -71,29 +93,40 @@ class TensorFlowRuntime:
         except RuntimeError:
             pass  # already initialized in this process (e.g. tests): keep its setting
         try:
-            self._signature = tf.saved_model.load(str(path)).signatures["serving_default"]
-        except (OSError, KeyError, ValueError, tf.errors.OpError) as exc:
-            raise ModelError(f"Could not load the SavedModel {path}: {str(exc).strip().splitlines()[0]}") from None
+            loaded = tf.saved_model.load(str(path))
+            self._signature = loaded.signatures["serving_default"]
+        except Exception as exc:  # noqa: BLE001 - TF raises many types (OpError, ValueError, IndexError, ...)
+            raise ModelError(f"Could not load the SavedModel {path}: {first_line(exc)}") from None
         spec = self._signature.structured_input_signature[1].get(INPUT_NAME)
         if spec is None:
             raise ModelError(f"Expected a {INPUT_NAME!r} input in {path}'s serving_default signature.")
         self._tf = tf
         self.path = path
-        self.feature_names, self.threshold = check_metadata(meta, spec.shape[-1], path)
+        self.info = model_info(meta, spec.shape[-1], path)
+        if verify:
+            variable = getattr(getattr(loaded, "classifier", None), "threshold", None)
+            check_threshold(None if variable is None else float(variable.numpy()), self.info.threshold, path)
 
     def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
         out = self._signature(**{INPUT_NAME: self._tf.constant(features)})
         return {name: out[name].numpy() for name in OUTPUTS}
 
 
+
 #: Runtimes by CLI name.
 RUNTIMES: dict[str, type] = {"onnx": OnnxRuntime, "tf": TensorFlowRuntime}
 
 
-def load_runtime(ref: ModelRef, threads: int = 1) -> Runtime:
-    """Instantiate the runtime ``ref.runtime`` for ``ref.path``; an unknown name lists the valid ones."""
+def load_runtime(ref: ModelRef, threads: int = 1, verify: bool = True) -> Runtime:
+    """Instantiate the runtime ``ref.runtime`` for ``ref.path``, checking the artifact unless ``verify`` is off.
+
+    Loading from an export directory also checks that its two artifacts are siblings. An unknown runtime name
+    lists the valid ones.
+    """
     try:
         cls = RUNTIMES[ref.runtime]
     except KeyError:
         raise ModelError(f"Unknown runtime {ref.runtime!r}; expected one of {sorted(RUNTIMES)}.") from None
-    return cls(ref.path, threads=threads)
+    if verify and ref.export_dir is not None:
+        verify_export_dir(ref.export_dir)
+    return cls(ref.path, threads=threads, verify=verify)

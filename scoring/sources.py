@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import bz2
 import contextlib
+import csv
 import gzip
 import os
 import sys
@@ -14,6 +16,8 @@ from scoring.errors import InputError
 
 BOM = b"\xef\xbb\xbf"
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open}
+#: Field separators a header is sniffed for (what spreadsheets and databases write), the first preferred on a tie.
+SEPARATORS = (",", ";", "\t", "|")
 
 
 class Source(contextlib.AbstractContextManager):
@@ -81,3 +85,17 @@ def read_first_line(source: Source) -> tuple[bytes, bytes]:
         raise InputError("the file is empty; expected a header line naming the feature columns "
                          "(or pass --no-header for headerless data)", source.name, 1)
     return line.rstrip(b"\r"), rest
+
+
+def sniff_separator(header: str) -> str:
+    """The separator that splits the header line into the most fields (``,`` when none splits it)."""
+    counts = {sep: len(next(csv.reader([header], delimiter=sep), [])) for sep in SEPARATORS}
+    return max(SEPARATORS, key=lambda sep: counts[sep])  # max keeps the first of equals: ',' wins ties
+
+
+def separator_option(text: str) -> str:
+    """``--sep``: one of the separators, with ``tab`` or ``\\t`` for a tab."""
+    value = {"tab": "\t", "\\t": "\t"}.get(text.lower(), text)
+    if value not in SEPARATORS:
+        raise argparse.ArgumentTypeError(f"expected one of , ; | tab, got {text!r}")
+    return value

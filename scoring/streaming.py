@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from scoring.layout import Layout
+from scoring.output import Outputs
 from scoring.timing import Stages
 
 COMPRESSED = (".gz", ".bz2")
@@ -29,8 +30,8 @@ def eligible(source: str, output: str, has_header: bool, on_error: str) -> bool:
             and not any(str(p).lower().endswith(COMPRESSED) for p in ends) and Path(source).is_file())
 
 
-def score_streaming(source: str, target: Path, layout: Layout, predict: Callable[[np.ndarray], tuple],
-                    stages: Stages, on_rows: Callable[[int, int], None]) -> None:
+def score_streaming(source: str, target: Path, layout: Layout, outputs: Outputs,
+                    predict: Callable[[np.ndarray], tuple], stages: Stages, on_rows: Callable[[int, int], None]) -> None:
     """Stream ``source`` to ``target``; ``predict(x) -> (probability, label)``; ``on_rows(rows, positives)``."""
     def score(frame: pl.DataFrame) -> pl.DataFrame:
         with stages("convert"):
@@ -40,12 +41,12 @@ def score_streaming(source: str, target: Path, layout: Layout, predict: Callable
         with stages("infer"):
             probability, label = predict(x)
         on_rows(len(label), int(label.sum()))
-        return layout.kept_columns(frame).with_columns(pl.Series("probability", probability, dtype=pl.Float32),
-                                                       pl.Series("label", label, dtype=pl.Int64))
+        return outputs.frame(layout.kept_columns(frame), probability, label)
 
-    out_schema = {**{name: pl.String for name in layout.keep_names}, "probability": pl.Float32, "label": pl.Int64}
+    out_schema = outputs.schema(layout.keep_names)
     try:
-        lazy = pl.scan_csv(source, has_header=False, skip_rows=1, schema=layout.polars_schema)
+        lazy = pl.scan_csv(source, has_header=False, skip_rows=1, separator=layout.separator,
+                           schema=layout.polars_schema)
         lazy.select(layout.projection).map_batches(score, schema=out_schema, streamable=True).sink_csv(target)
     except Exception as exc:  # polars wraps the UDF's exception; parse errors are ComputeErrors
         raise Declined from exc

@@ -35,10 +35,10 @@ def export_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="session")
 def wdbc_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 569 WDBC rows as a CSV with a header: id, diagnosis, 30 features."""
-    from model.data import load_wdbc
+    from model.wdbc import load_bundled
 
     path = tmp_path_factory.mktemp("data") / "wdbc.csv"
-    load_wdbc().drop(columns=["label"]).to_csv(path, index=False)
+    load_bundled().write_csv(path)
     return path
 
 

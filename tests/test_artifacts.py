@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring.artifacts import check_metadata, resolve_model
+from scoring.artifacts import EXPORT_FORMAT, model_info, resolve_model
 from scoring.errors import ModelError
 
 
@@ -35,8 +35,14 @@ def test_missing_and_wrong_paths(tmp_path: Path) -> None:
 
 
 def test_metadata_checks() -> None:
-    assert check_metadata({"feature_names": ["a", "b"], "threshold": "0.5"}, 2, Path("m")) == (["a", "b"], 0.5)
+    meta = {"format": EXPORT_FORMAT, "feature_names": ["a", "b"], "threshold": "0.5", "label_column": "y"}
+    info = model_info(meta, 2, Path("m"))
+    assert (info.feature_names, info.threshold, info.label_column) == (["a", "b"], 0.5, "y")
     with pytest.raises(ModelError, match="takes 3 features, but its metadata names 2"):
-        check_metadata({"feature_names": ["a", "b"], "threshold": 0.5}, 3, Path("m"))
+        model_info(meta, 3, Path("m"))
     with pytest.raises(ModelError, match="Expected a numeric 'threshold'"):
-        check_metadata({"feature_names": ["a"], "threshold": "high"}, 1, Path("m"))
+        model_info({**meta, "threshold": "high"}, 2, Path("m"))
+    with pytest.raises(ModelError, match=r"names the feature\(s\) 'a' more than once"):
+        model_info({**meta, "feature_names": ["a", "b", "a"]}, 3, Path("m"))
+    with pytest.raises(ModelError, match=r"Expected an artifact of format 'logreg-export/2' .* got 'wdbc-logreg-export/1'"):
+        model_info({**meta, "format": "wdbc-logreg-export/1"}, 2, Path("m"))

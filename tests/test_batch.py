@@ -16,7 +16,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from model.data import FEATURE_NAMES, UCI_COLUMNS, load_wdbc
+from model.wdbc import FEATURE_NAMES, UCI_COLUMNS, load_bundled
 from scoring.batch import main, score_csv
 
 
@@ -92,7 +92,7 @@ def test_columns_in_any_order_with_extras_and_keep(runtime, wdbc_csv: Path, tmp_
 
 
 def test_headerless_uci_layout(runtime, tmp_path: Path) -> None:
-    frame = load_wdbc()
+    frame = load_bundled().to_pandas()
     src = tmp_path / "wdbc.data"
     frame[list(UCI_COLUMNS)].to_csv(src, header=False, index=False)
     out = tmp_path / "out.csv"
@@ -157,7 +157,7 @@ def _write_bad(wdbc_csv: Path, tmp_path: Path, case: str) -> Path:
     header = lines[0].split(",")
     src = tmp_path / "bad.csv"
     if case == "missing":
-        header = [("radius mean" if h == "radius_mean" else h) for h in header]
+        header = [("radius_maen" if h == "radius_mean" else h) for h in header]
         lines[0] = ",".join(h for h in header if h != "area_largest")
         lines = [lines[0]] + [",".join(f for i, f in enumerate(l.split(",")) if header[i] != "area_largest")
                               for l in lines[1:]]
@@ -179,7 +179,7 @@ def _write_bad(wdbc_csv: Path, tmp_path: Path, case: str) -> Path:
     ("case", "message"),
     [
         ("missing", r"bad.csv, line 1: missing 2 feature columns the model needs: 'radius_mean', 'area_largest'\. "
-                    r"Did you mean 'radius mean' for 'radius_mean'\?"),
+                    r"Did you mean 'radius_maen' for 'radius_mean'\?"),
         ("duplicate", r"bad.csv, line 1: duplicate column names: 'texture_mean' in columns 2, 4"),
         ("text", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a number, got 'abc'"),
         ("blank", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a number, got an empty value"),

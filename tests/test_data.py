@@ -1,4 +1,4 @@
-"""Tests for model.data: the bundled copy, the UCI loader and the tutorial's split."""
+"""Tests for model.data: label and feature choice on any table, every refusal with its place, the split."""
 
 from __future__ import annotations
 
@@ -6,74 +6,258 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
-from model.data import FEATURE_NAMES, UCI_COLUMNS, fingerprint, load_wdbc, split
+from model.data import DataSpec, fingerprint, load_dataset, separate_test, split
 from model.errors import DataError
+from model.tables import read_table
+from model.wdbc import FEATURE_NAMES, load_bundled
 
 
 @pytest.fixture(scope="module")
-def bundled() -> pd.DataFrame:
-    return load_wdbc()
+def bundled():
+    return load_dataset()
 
 
-def write_uci(frame: pd.DataFrame, path: Path) -> Path:
-    frame[list(UCI_COLUMNS)].to_csv(path, header=False, index=False, float_format="%.17g")
-    return path
+def write(tmp_path: Path, frame: pl.DataFrame | str, name: str = "t.csv") -> str:
+    path = tmp_path / name
+    if isinstance(frame, str):
+        path.write_text(frame)
+    elif name.endswith(".parquet"):
+        frame.write_parquet(path)
+    else:
+        frame.write_csv(path)
+    return str(path)
 
 
-def test_feature_names_are_the_tutorials_with_the_typo_fixed() -> None:
-    assert len(FEATURE_NAMES) == 30
-    assert FEATURE_NAMES[0] == "radius_mean" and FEATURE_NAMES[-1] == "fractal_dimension_largest"
-    assert "concave_points_ste" in FEATURE_NAMES
-    assert not any("poinits" in name for name in FEATURE_NAMES)
-    assert len(set(FEATURE_NAMES)) == 30
+def table(rows: int = 40, seed: int = 0) -> pl.DataFrame:
+    """A small table with a string label, an id, a text column and two numeric features (one integer)."""
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({
+        "ID": [f"p{i}" for i in range(rows)],
+        "städte name": rng.choice(["Köln", "Bonn", "Ulm"], rows),
+        "Blood Pressure": np.round(rng.normal(120, 15, rows), 1),
+        "age": rng.integers(20, 80, rows),
+        "outcome": np.where(np.arange(rows) % 3 == 0, "Yes", "No"),
+    })
 
 
-def test_bundled_copy_has_569_rows_with_malignant_as_1(bundled: pd.DataFrame) -> None:
-    assert bundled.shape == (569, 3 + 30)
-    assert list(bundled.columns[:3]) == ["id", "diagnosis", "label"]
-    assert int(bundled["label"].sum()) == 212  # UCI: 212 malignant, 357 benign
-    assert (bundled["label"] == (bundled["diagnosis"] == "M")).all()
-    # First UCI row (id 842302) is malignant with radius_mean 17.99.
-    assert bundled.loc[0, "diagnosis"] == "M" and bundled.loc[0, "radius_mean"] == 17.99
+# --- the default and WDBC files ---------------------------------------------------------------
 
 
-def test_split_is_the_tutorials(bundled: pd.DataFrame) -> None:
-    rows = split(bundled)
-    assert (len(rows.y_train), len(rows.y_test)) == (427, 142)
-    expected_train = bundled.sample(frac=0.75, random_state=1).index.to_numpy()
-    np.testing.assert_array_equal(rows.train_index, expected_train)
-    assert not set(rows.train_index) & set(rows.test_index)
-    assert rows.x_train.dtype == np.float32 and rows.x_train.flags.c_contiguous
+def test_default_is_the_bundled_wdbc_copy(bundled) -> None:
+    assert bundled.x.shape == (569, 30) and bundled.x.dtype == np.float32 and bundled.x.flags.c_contiguous
+    assert bundled.feature_names == FEATURE_NAMES
+    assert int(bundled.y.sum()) == 212
+    assert (bundled.labels.column, bundled.labels.positive, bundled.labels.negative) == ("diagnosis", "M", "B")
+    assert bundled.labels.meaning == {"0": "benign (B)", "1": "malignant (M)"}
+    assert bundled.aliases["radius_ste"] == ["radius_se", "radius error"]
 
 
-def test_uci_file_round_trips_to_the_bundled_rows(bundled: pd.DataFrame, tmp_path: Path) -> None:
-    path = write_uci(bundled, tmp_path / "wdbc.data")
-    loaded = load_wdbc(path)
-    assert fingerprint(loaded) == fingerprint(bundled)
-    assert load_wdbc(path.as_uri()).shape == bundled.shape  # a URL (file://) goes through the same reader
+def test_the_projects_own_wdbc_csv_trains_on_identical_rows(bundled, tmp_path: Path) -> None:
+    path = write(tmp_path, load_bundled())
+    with pytest.raises(DataError, match=r"which column is the label\? Pass --label COLUMN\. Columns with two values: "
+                                        r"'diagnosis'"):
+        load_dataset(DataSpec(path))
+    with pytest.raises(DataError, match=r"label column 'diagnosis': found the values 'B', 'M'; pass --positive VALUE"):
+        load_dataset(DataSpec(path, label="diagnosis"))
+    data = load_dataset(DataSpec(path, label="diagnosis", positive="M"))
+    assert fingerprint(data) == fingerprint(bundled) and data.feature_names == FEATURE_NAMES
+
+
+def test_uci_file_round_trips_to_the_bundled_rows(bundled, tmp_path: Path) -> None:
+    path = write(tmp_path, load_bundled().write_csv(include_header=False), "wdbc.data")
+    assert fingerprint(load_dataset(DataSpec(path))) == fingerprint(bundled)
 
 
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        (lambda lines: [l.rsplit(",", 1)[0] for l in lines], r"Expected 32 columns .* got 31"),
+        (lambda lines: [line.rsplit(",", 1)[0] for line in lines], r"expected 32 fields a line .* got 31"),
         (lambda lines: lines[:4] + [lines[4].replace(",M,", ",X,").replace(",B,", ",X,")] + lines[5:],
-         r"diagnosis 'M' or 'B' .* line 5, column 2, got 'X'"),
+         r"expected exactly two classes, found 3: 'B' \(357 rows, first at line 20\), 'M' \(211 rows, first at line 1\),"
+         r" 'X' \(1 row, first at line 5\)\. Only binary classification is supported"),
         (lambda lines: lines[:6] + [",".join(lines[6].split(",")[:4] + ["abc"] + lines[6].split(",")[5:])] + lines[7:],
-         r"finite number for 'perimeter_mean' .* line 7, column 5, got 'abc'"),
+         r"wdbc.data, line 7, column 5 \('perimeter_mean'\): expected a number, got 'abc'\. .* --exclude perimeter_mean"),
     ],
     ids=["ragged", "bad-diagnosis", "non-numeric"],
 )
-def test_malformed_uci_file_names_line_and_column(bundled, tmp_path, mutate, match) -> None:
-    lines = write_uci(bundled, tmp_path / "good.data").read_text().splitlines()
-    bad = tmp_path / "bad.data"
-    bad.write_text("\n".join(mutate(lines)) + "\n")
+def test_malformed_uci_file_names_line_and_column(tmp_path: Path, mutate, match: str) -> None:
+    lines = load_bundled().write_csv(include_header=False).splitlines()
+    path = write(tmp_path, "\n".join(mutate(lines)) + "\n", "wdbc.data")
     with pytest.raises(DataError, match=match):
-        load_wdbc(bad)
+        load_dataset(DataSpec(path))
 
 
-def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="not found.*omit --data to use the bundled copy"):
-        load_wdbc(tmp_path / "nope.data")
+# --- labels -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("values", "positive"), [
+    ([0, 1], 1), ([0.0, 1.0], 1.0), (["false", "true"], "true"), (["FALSE", "TRUE"], "TRUE"), ([False, True], True),
+])
+def test_obvious_labels_need_no_positive(tmp_path: Path, values: list, positive) -> None:
+    frame = table(12).with_columns(pl.Series("outcome", [values[i % 3 == 0] for i in range(12)]))
+    data = load_dataset(DataSpec(write(tmp_path, frame, "t.parquet"), label="outcome"))
+    assert data.labels.positive == positive
+    np.testing.assert_array_equal(data.y, (np.arange(12) % 3 == 0).astype(np.float32))
+
+
+def test_other_labels_need_positive_which_must_be_one_of_them(tmp_path: Path) -> None:
+    path = write(tmp_path, table())
+    with pytest.raises(DataError, match=r"label column 'outcome': found the values 'No', 'Yes'; pass --positive VALUE"):
+        load_dataset(DataSpec(path, label="outcome"))
+    with pytest.raises(DataError, match=r"--positive 'yes' is not one of its values 'No', 'Yes'"):
+        load_dataset(DataSpec(path, label="outcome", positive="yes"))
+    data = load_dataset(DataSpec(path, label="outcome", positive="No"))  # either value may be class 1
+    assert (data.labels.positive, data.labels.negative) == ("No", "Yes")
+    assert int(data.y.sum()) == 26 and data.labels.meaning == {"0": "Yes", "1": "No"}
+
+
+def test_more_than_two_classes_are_listed_with_counts(tmp_path: Path) -> None:
+    frame = table(10).with_columns(pl.Series("outcome", ["a"] * 5 + ["b"] * 3 + ["c"] * 2))
+    with pytest.raises(DataError, match=r"expected exactly two classes, found 3: 'a' \(5 rows, first at line 2\), "
+                                        r"'b' \(3 rows, first at line 7\), 'c' \(2 rows, first at line 10\)\. "
+                                        r"Only binary classification"):
+        load_dataset(DataSpec(write(tmp_path, frame), label="outcome"))
+    one = table(4).with_columns(pl.lit("a").alias("outcome"))
+    with pytest.raises(DataError, match=r"found 1: 'a' \(4 rows"):
+        load_dataset(DataSpec(write(tmp_path, one), label="outcome"))
+
+
+def test_unknown_label_column_suggests_a_close_one(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"no label column 'outcom'\. Did you mean 'outcome' for 'outcom'\?"):
+        load_dataset(DataSpec(write(tmp_path, table()), label="outcom"))
+
+
+# --- features ---------------------------------------------------------------------------------
+
+
+def test_features_are_the_numeric_columns_but_label_and_id(tmp_path: Path) -> None:
+    data = load_dataset(DataSpec(write(tmp_path, table()), label="outcome", positive="Yes"))
+    assert data.feature_names == ("Blood Pressure", "age")  # names kept exactly, in table order
+    assert data.notes["skipped_non_numeric_columns"] == ["städte name"]
+    frame = table()
+    np.testing.assert_array_equal(data.x, frame.select("Blood Pressure", "age").to_numpy().astype(np.float32))
+
+
+def test_features_and_exclude_choose_exactly(tmp_path: Path) -> None:
+    path = write(tmp_path, table())
+    chosen = load_dataset(DataSpec(path, label="outcome", positive="Yes", features=("age", "Blood Pressure")))
+    assert chosen.feature_names == ("age", "Blood Pressure")
+    excluded = load_dataset(DataSpec(path, label="outcome", positive="Yes", exclude=("age",)))
+    assert excluded.feature_names == ("Blood Pressure",)
+    with pytest.raises(DataError, match=r"no columns 'Age'\. Did you mean 'age' for 'Age'\?"):
+        load_dataset(DataSpec(path, label="outcome", positive="Yes", features=("Age",)))
+    with pytest.raises(DataError, match=r"the label column 'outcome' cannot also be a feature"):
+        load_dataset(DataSpec(path, label="outcome", positive="Yes", features=("age", "outcome")))
+    with pytest.raises(DataError, match=r"line 2, column 2 \('städte name'\): expected a number, got 'Ulm'\. Fix the "
+                                        r"value, or leave the column out with --exclude 'städte name'\."):
+        load_dataset(DataSpec(path, label="outcome", positive="Yes", features=("städte name",)))
+
+
+def test_id_column_option_and_default(tmp_path: Path) -> None:
+    frame = table().with_columns(pl.Series("ID", range(40)))  # a numeric id is still not a feature
+    path = write(tmp_path, frame)
+    assert "ID" not in load_dataset(DataSpec(path, label="outcome", positive="Yes")).feature_names
+    data = load_dataset(DataSpec(path, label="outcome", positive="Yes", id_column="age"))
+    assert data.feature_names == ("ID", "Blood Pressure")
+
+
+def test_a_stray_text_value_is_located_even_after_a_quoted_newline(tmp_path: Path) -> None:
+    text = 'id,note,x,y\n1,"two\nlines",1.5,0\n2,ok,2.5,1\n3,ok,abc,0\n4,ok,3.5,1\n'
+    with pytest.raises(DataError, match=r"t.csv, line 5, column 3 \('x'\): expected a number, got 'abc'\. Fix the "
+                                        r"value, or leave the column out with --exclude x\."):
+        load_dataset(DataSpec(write(tmp_path, text), label="y"))
+
+
+def test_a_stray_value_after_many_rows_is_found(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{i % 2}\n" for i in range(12_000))
+    with pytest.raises(DataError, match=r"line 12002, column 1 \('x'\): expected a number, got 'oops'"):
+        load_dataset(DataSpec(write(tmp_path, "x,y\n" + rows + "oops,1\n"), label="y"))
+
+
+def test_infinite_values_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"line 3, column 1 \('x'\): expected a finite number, got inf"):
+        load_dataset(DataSpec(write(tmp_path, "x,y\n1,0\ninf,1\n2,1\n"), label="y"))
+
+
+def test_missing_values_are_counted_per_column_or_dropped(tmp_path: Path) -> None:
+    text = "a,b,y\n1,2,0\n,3,1\n4,,0\n5,,1\n6,7,\n8,9,1\n10,11,0\n"
+    path = write(tmp_path, text)
+    with pytest.raises(DataError, match=r"missing values in 3 columns: 'b' 2 rows \(first at line 4\), 'a' 1 row "
+                                        r"\(first at line 3\), 'y' 1 row \(first at line 6\)\. Pass --missing drop"):
+        load_dataset(DataSpec(path, label="y"))
+    data = load_dataset(DataSpec(path, label="y", missing="drop"))
+    assert data.x.tolist() == [[1, 2], [8, 9], [10, 11]] and data.y.tolist() == [0, 1, 0]
+    assert data.notes["rows_dropped_missing"] == {"rows": 4, "per_column": {"a": 1, "b": 2, "y": 1}}
+
+
+def test_constant_columns_are_noted_and_trailing_empty_columns_ignored(tmp_path: Path) -> None:
+    text = "a,k,y,\n1,5,0,\n2,5,1,\n3,5,0,\n4,5,1,\n"  # a trailing comma on every line, as spreadsheets write
+    data = load_dataset(DataSpec(write(tmp_path, text), label="y"))
+    assert data.feature_names == ("a", "k") and data.notes["constant_columns"] == ["k"]
+
+
+def test_blank_lines_are_not_rows(tmp_path: Path) -> None:
+    data = load_dataset(DataSpec(write(tmp_path, "a,y\n1,0\n\n2,1\n\n3,0\n"), label="y"))
+    assert data.x[:, 0].tolist() == [1, 2, 3]
+
+
+def test_one_feature_and_a_thousand(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    wide = pl.DataFrame({f"f {i}": rng.normal(size=50) for i in range(1000)}).with_columns(
+        pl.Series("y", np.arange(50) % 2))
+    assert load_dataset(DataSpec(write(tmp_path, wide), label="y")).x.shape == (50, 1000)
+    assert load_dataset(DataSpec(write(tmp_path, "x,y\n1,0\n2,1\n"), label="y")).x.shape == (2, 1)
+
+
+# --- the split --------------------------------------------------------------------------------
+
+
+def test_default_split_is_the_tutorials(bundled) -> None:
+    rows = split(bundled)
+    assert (len(rows.y_train), len(rows.y_test)) == (427, 142)
+    expected_train = pd.DataFrame(np.zeros(569)).sample(frac=0.75, random_state=1).index.to_numpy()
+    np.testing.assert_array_equal(rows.train_index, expected_train)
+    assert not set(rows.train_index) & set(rows.test_index)
+    assert rows.x_train.dtype == np.float32 and rows.x_train.flags.c_contiguous
+
+
+def test_stratified_split_keeps_the_class_ratio(tmp_path: Path) -> None:
+    frame = table(200).with_columns(pl.Series("outcome", np.where(np.arange(200) < 20, "Yes", "No")))
+    data = load_dataset(DataSpec(write(tmp_path, frame), label="outcome", positive="Yes"))
+    rows = split(data, test_fraction=0.25, stratify=True)
+    assert (int(rows.y_train.sum()), int(rows.y_test.sum())) == (15, 5)
+    assert len(rows.y_test) == 50
+
+
+def test_too_few_rows_of_a_class(tmp_path: Path) -> None:
+    frame = table(30).with_columns(pl.Series("outcome", ["Yes"] + ["No"] * 29))
+    data = load_dataset(DataSpec(write(tmp_path, frame), label="outcome", positive="Yes"))
+    with pytest.raises(DataError, match=r"class 'Yes' has 1 row; at least 2 of each class are needed to split"):
+        split(data)
+    two = frame.with_columns(pl.Series("outcome", ["Yes", "Yes"] + ["No"] * 28))
+    data = load_dataset(DataSpec(write(tmp_path, two), label="outcome", positive="Yes"))
+    with pytest.raises(DataError, match=r"the training rows hold only one class; pass --stratify"):
+        split(data, test_fraction=0.5, seed=1)  # this seed puts both 'Yes' rows in the test part
+    assert int(split(data, test_fraction=0.5, stratify=True).y_train.sum()) == 1
+
+
+def test_separate_test_table(tmp_path: Path) -> None:
+    spec = DataSpec(write(tmp_path, table(40, seed=1), "train.csv"), label="outcome", positive="Yes")
+    train = load_dataset(spec)
+    test_frame = table(10, seed=2).select("outcome", "age", "Blood Pressure")  # other order, fewer columns
+    from model.data import prepare
+
+    test = prepare(read_table(write(tmp_path, test_frame, "test.csv")), spec, train.feature_names)
+    rows = separate_test(train, test)
+    assert rows.x_train.shape == (40, 2) and rows.x_test.shape == (10, 2)
+    np.testing.assert_array_equal(rows.x_test[:, 0], test_frame["Blood Pressure"].to_numpy().astype(np.float32))
+
+
+def test_fingerprint_changes_with_any_label(bundled) -> None:
+    from dataclasses import replace
+
+    flipped = replace(bundled, y=np.where(np.arange(569) == 7, 1 - bundled.y, bundled.y).astype(np.float32))
+    assert fingerprint(flipped) != fingerprint(bundled) and len(fingerprint(bundled)) == 64

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.data import FEATURE_NAMES, main
+from model.data import main
+from model.wdbc import FEATURE_NAMES
 
 
 def test_writes_wdbc_csv_with_header(tmp_path: Path, capsys) -> None:
@@ -18,4 +19,4 @@ def test_writes_wdbc_csv_with_header(tmp_path: Path, capsys) -> None:
 
 def test_bad_source_is_one_line(tmp_path: Path, capsys) -> None:
     assert main([str(tmp_path / "o.csv"), "--data", str(tmp_path / "missing.data")]) == 2
-    assert capsys.readouterr().err.startswith("DataError: WDBC data file not found")
+    assert capsys.readouterr().err.startswith("DataError: Data file not found")

@@ -11,17 +11,18 @@ import onnxruntime as ort
 import pytest
 import tensorflow as tf
 
-from export.metadata import SIDECAR, sha256_file, sha256_saved_model
 from export.onnx import DEFAULT_OPSET, export_onnx
 from export.saved_model import export_saved_model
-from export.signature import INPUT_SIGNATURE, OUTPUT_NAMES, ServingModule
+from export.signature import OUTPUT_NAMES, ServingModule
 from model.checkpoint import load_classifier
-from model.data import FEATURE_NAMES, features_of, load_wdbc
+from model.data import load_dataset
+from model.wdbc import FEATURE_NAMES
+from scoring.artifacts import SIDECAR, sha256_file, sha256_saved_model
 
 
 @pytest.fixture(scope="module")
 def wdbc_x() -> np.ndarray:
-    return features_of(load_wdbc())
+    return load_dataset().x
 
 
 def test_saved_model_serves_with_plain_tf_api(export_dir: Path, wdbc_x: np.ndarray) -> None:
@@ -31,7 +32,7 @@ def test_saved_model_serves_with_plain_tf_api(export_dir: Path, wdbc_x: np.ndarr
     assert sorted(out) == sorted(OUTPUT_NAMES)
     assert out["probability"].dtype == tf.float32 and out["probability"].shape == (569,)
     assert out["logit"].dtype == tf.float32 and out["label"].dtype == tf.int64
-    labels = load_wdbc()["label"].to_numpy()
+    labels = load_dataset().y
     assert np.mean(out["label"].numpy() == labels) > 0.97
 
 
@@ -83,7 +84,7 @@ def test_both_exports_use_the_same_concrete_function(model_dir: Path, tmp_path: 
     concrete = module.concrete_function()
     export_saved_model(module, tmp_path / "sm")
     export_onnx(module, tmp_path / "m.onnx", {"feature_names": info["feature_names"]})
-    assert module.serve.get_concrete_function(*INPUT_SIGNATURE) is concrete
+    assert module.serve.get_concrete_function(*module.input_signature) is concrete
 
 
 def test_onnx_runs_at_other_batch_sizes(export_dir: Path, wdbc_x: np.ndarray) -> None:

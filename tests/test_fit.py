@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.data import load_wdbc, split
+from model.data import load_dataset, split
 from model.fit import CompiledTrainer, FitConfig, fit_classifier
 from model.logistic import Classifier
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return split(load_wdbc())
+    return split(load_dataset())
 
 
 def weights(clf: Classifier) -> tuple[np.ndarray, np.ndarray]:

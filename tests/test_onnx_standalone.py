@@ -7,7 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from model.data import load_wdbc
+from model.data import load_dataset
+from model.wdbc import load_bundled
 
 # What another service would write: no project code, no TensorFlow, names from the metadata.
 CLIENT = textwrap.dedent(
@@ -37,10 +38,10 @@ CLIENT = textwrap.dedent(
 def test_onnx_model_runs_without_tensorflow(export_dir: Path, tmp_path: Path) -> None:
     import json
 
-    frame = load_wdbc()
+    frame = load_bundled().to_pandas()
     csv = tmp_path / "rows.csv"
     # Reverse the feature columns so only the metadata's names can put them in model order.
-    frame[["id", *reversed(frame.columns[3:])]].head(50).to_csv(csv, index=False)
+    frame[["id", *reversed(frame.columns[2:])]].head(50).to_csv(csv, index=False)
     script = tmp_path / "client.py"
     script.write_text(CLIENT)
     done = subprocess.run([sys.executable, str(script), str(export_dir / "model.onnx"), str(csv)],
@@ -50,10 +51,8 @@ def test_onnx_model_runs_without_tensorflow(export_dir: Path, tmp_path: Path) ->
     # Same labels as the project's own ONNX call on correctly ordered columns.
     import onnxruntime as ort
 
-    from model.data import features_of
-
     expected = ort.InferenceSession(str(export_dir / "model.onnx")).run(
-        ["label", "probability"], {"features": features_of(frame.head(50))})
+        ["label", "probability"], {"features": load_dataset().x[:50]})
     assert result["labels"] == expected[0].tolist()
     assert result["p0"] == float(expected[1][0])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.data import FEATURE_NAMES
+from model.wdbc import FEATURE_NAMES
 from scoring.blocks import Block
 from scoring.errors import InputError
 from scoring.layout import resolve_layout

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.data import FEATURE_NAMES, features_of, load_wdbc
+from model.data import load_dataset
+from model.wdbc import FEATURE_NAMES
 from scoring.artifacts import ModelRef
 from scoring.errors import ModelError
 from scoring.runtimes import load_runtime
@@ -17,7 +18,7 @@ def test_runtime_reads_names_and_threshold_from_metadata(runtime) -> None:
 
 
 def test_runtimes_agree_on_wdbc(loaded_runtimes) -> None:
-    x = features_of(load_wdbc())
+    x = load_dataset().x
     a, b = (loaded_runtimes[n].predict(x) for n in ("onnx", "tf"))
     np.testing.assert_array_equal(a["label"], b["label"])
     np.testing.assert_allclose(a["probability"], b["probability"], atol=1e-6, rtol=0)

@@ -44,14 +44,20 @@ def test_target_fnr_threshold_is_recorded_and_met_on_training_rows() -> None:
 
 def test_cv_choice_never_sees_test_rows(tmp_path: Path) -> None:
     """Flipping every test label must not change the CV scores or the chosen strength."""
-    from model.data import UCI_COLUMNS, load_wdbc, split
+    import polars as pl
 
-    frame = load_wdbc()
-    test_rows = split(frame).test_index
-    flipped = frame.copy()
-    flipped.loc[test_rows, "diagnosis"] = np.where(flipped.loc[test_rows, "label"] == 1, "B", "M")
+    from model.data import load_dataset, split
+    from model.wdbc import load_bundled
+
+    test_rows = split(load_dataset()).test_index
+    frame = load_bundled()
+    flip = pl.Series(np.isin(np.arange(frame.height), test_rows))
+    flipped = frame.with_columns(pl.when(flip).then(pl.when(pl.col("diagnosis") == "M").then(pl.lit("B"))
+                                                    .otherwise(pl.lit("M"))).otherwise(pl.col("diagnosis"))
+                                 .alias("diagnosis"))
+    assert (flipped["diagnosis"] != frame["diagnosis"]).sum() == len(test_rows)
     path = tmp_path / "flipped.data"
-    flipped[list(UCI_COLUMNS)].to_csv(path, header=False, index=False, float_format="%.17g")
+    flipped.write_csv(path, include_header=False)
     config = FitConfig(epochs=20)
     a = train(config, l2_cv=True, cv_folds=3).report["l2_selection"]
     b = train(config, data=path, l2_cv=True, cv_folds=3).report["l2_selection"]
@@ -80,14 +86,14 @@ def test_cli_writes_model_report_and_plots(tmp_path: Path, capsys) -> None:
         (["--target-fnr", "1.5"], r"--target-fnr must be in \[0, 1\], got 1.5"),
         (["--batch-size", "0"], "--batch-size must be a positive integer"),
         (["--l2", "-1"], "--l2 must be a finite number >= 0"),
-        (["--data", "/nonexistent/wdbc.data"], "WDBC data file not found: /nonexistent/wdbc.data"),
+        (["--data", "/nonexistent/wdbc.data"], "DataError: Data file not found: /nonexistent/wdbc.data"),
     ],
 )
 def test_cli_bad_arguments_give_one_line_error(tmp_path: Path, capsys, args, match) -> None:
     out = tmp_path / "run"
     assert main([*args, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ")
+    assert len(err) == 1 and re.match(r"(ConfigError|DataError): ", err[0])
     assert re.search(match, err[0]), err[0]
     assert not out.exists()
 

@@ -13,7 +13,7 @@ from onnx import numpy_helper
 from export.errors import ParityError
 from export.pipeline import export_model
 from export.validate import Tolerance, compare, validate_parity
-from model.data import features_of, load_wdbc
+from model.data import load_dataset
 
 
 def test_compare_allows_label_flips_only_at_the_threshold() -> None:
@@ -40,7 +40,7 @@ def test_a_perturbed_onnx_weight_is_caught(export_dir: Path, tmp_path: Path) -> 
     bad = tmp_path / "perturbed.onnx"
     perturb_onnx_weights(export_dir / "model.onnx", bad, 1e-3)
     with pytest.raises(ParityError, match=r"probability max \|diff\| \S+ > 1e-06.*logit max rel diff \S+ > 1e-05"):
-        validate_parity(export_dir / "saved_model", bad, features_of(load_wdbc()), 0.5)
+        validate_parity(export_dir / "saved_model", bad, load_dataset().x, 0.5)
 
 
 def test_parity_failure_leaves_the_previous_export_untouched(model_dir: Path, export_dir: Path, tmp_path: Path) -> None:

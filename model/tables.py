@@ -1,0 +1,145 @@
+"""Reading a user's table (CSV/TSV, .gz/.bz2, Parquet, UCI ``wdbc.data``; a path or URL) with polars."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from model import wdbc
+from model.errors import DataError
+from scoring.errors import first_line
+from scoring.sources import BOM, SEPARATORS, sniff_separator
+
+FORMATS = ("auto", "csv", "parquet", "uci")
+_DECOMPRESS = {".gz": gzip.decompress, ".bz2": bz2.decompress}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as read, every column by its header name; ``text`` is kept to turn rows into file lines."""
+
+    frame: pl.DataFrame
+    source: str
+    kind: str
+    separator: str | None = None
+    text: bytes | None = None
+
+    def where(self, row: int) -> str:
+        """``source, line N`` for a 0-based data row (``row N`` where the format has no lines)."""
+        if self.text is None:
+            return f"{self.source}, row {row + 1}"
+        return f"{self.source}, line {line_of_row(self.text, row, self.separator or ',', self.kind == 'csv')}"
+
+
+def line_of_row(text: bytes, row: int, separator: str, header: bool) -> int:
+    """The 1-based line where data row ``row`` starts, exact across quoted newlines (the error path only)."""
+    reader = csv.reader(io.StringIO(text.decode("utf-8", "replace"), newline=""), delimiter=separator)
+    line = 1
+    for index, _ in enumerate(reader):
+        if index == row + header:
+            return line
+        line = reader.line_num + 1
+    return line
+
+
+def read_table(source: str | Path, sep: str | None = None, fmt: str = "auto") -> Table:
+    """Read ``source``; the format follows the name (``.parquet``) or the first line (UCI's headerless layout)."""
+    name = str(source)
+    if fmt not in FORMATS:
+        raise DataError(f"--format must be one of {list(FORMATS)}, got {fmt!r}.")
+    if sep is not None and sep not in SEPARATORS:
+        raise DataError(f"--sep must be one of {[*SEPARATORS]} (tab as '\\t'), got {sep!r}.")
+    data = _read_bytes(name)
+    if fmt == "parquet" or (fmt == "auto" and name.lower().endswith((".parquet", ".pq"))):
+        return _read_parquet(name, data)
+    text = data.removeprefix(BOM)
+    first = text.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+    if not first.strip():
+        raise DataError(f"{name}, line 1: the file is empty or starts with a blank line; expected a header line "
+                        "naming the columns.")
+    if fmt == "uci" or (fmt == "auto" and wdbc.looks_like_uci(first.split(","))):
+        return Table(_read_uci(name, text), name, "uci", ",", text)
+    separator = sep or sniff_separator(first)
+    return Table(_read_csv(name, text, separator), name, "csv", separator, text)
+
+
+def _read_bytes(name: str) -> bytes:
+    try:
+        if "://" in name:
+            with urllib.request.urlopen(name, timeout=60) as response:
+                data = response.read()
+        else:
+            data = Path(name).read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"Data file not found: {name}. Pass an existing CSV, Parquet or UCI 'wdbc.data' path or "
+                        "URL, or omit --data to use the bundled WDBC copy.") from None
+    except IsADirectoryError:
+        raise DataError(f"{name} is a directory; expected a CSV or Parquet file.") from None
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        raise DataError(f"Could not read {name}: {getattr(exc, 'strerror', None) or exc}") from None
+    suffix = Path(name.split("?", 1)[0]).suffix.lower()
+    if suffix in _DECOMPRESS:
+        try:
+            data = _DECOMPRESS[suffix](data)
+        except (OSError, EOFError, ValueError) as exc:
+            raise DataError(f"Could not decompress {name}: {exc}") from None
+    return data
+
+
+def _read_uci(name: str, text: bytes) -> pl.DataFrame:
+    """UCI's headerless ``wdbc.data``: id, diagnosis, 30 features (values are checked later, with their lines)."""
+    frame = _read_csv(name, text, ",", header=False)
+    if frame.width != len(wdbc.UCI_COLUMNS):
+        raise DataError(f"{name}: expected {len(wdbc.UCI_COLUMNS)} fields a line (the UCI 'wdbc.data' layout: id, "
+                        f"diagnosis, {len(wdbc.FEATURE_NAMES)} features), got {frame.width}. For a table with a "
+                        "header, make its first line name the columns.")
+    return frame.rename(dict(zip(frame.columns, wdbc.UCI_COLUMNS)))
+
+
+def _read_csv(name: str, text: bytes, separator: str, header: bool = True) -> pl.DataFrame:
+    # Types are inferred from the first 10,000 rows; a value further down that does not fit (a stray 'x' in a
+    # numeric column) makes polars refuse, and a second read that looks at every row settles the types.
+    for rows in (10_000, None):
+        try:
+            return pl.read_csv(text, separator=separator, has_header=header, infer_schema_length=rows,
+                               try_parse_dates=False)
+        except pl.exceptions.ComputeError as exc:
+            error = exc
+        except pl.exceptions.PolarsError as exc:
+            error = exc
+            break
+    ragged = _ragged_record(text, separator)
+    if ragged is not None:
+        line, expected, saw = ragged
+        raise DataError(f"{name}, line {line}: expected {expected} fields (as in the first line), saw {saw}. "
+                        f"Fix the row, or check the separator (read with {separator!r}; pass --sep).")
+    raise DataError(f"Could not read {name} as CSV with separator {separator!r}: {first_line(error)}")
+
+
+def _ragged_record(text: bytes, separator: str) -> tuple[int, int, int] | None:
+    """(line, fields expected, fields seen) of the first non-blank record whose width differs from the header's."""
+    reader = csv.reader(io.StringIO(text.decode("utf-8", "replace"), newline=""), delimiter=separator)
+    expected, line = None, 1
+    for fields in reader:
+        if expected is None:
+            expected = len(fields)
+        elif fields and len(fields) != expected:
+            return line, expected, len(fields)
+        line = reader.line_num + 1
+    return None
+
+
+def _read_parquet(name: str, data: bytes) -> Table:
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"Could not read {name} as Parquet: {first_line(exc)}") from None
+    return Table(frame, name, "parquet")
