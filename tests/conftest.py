@@ -59,3 +59,14 @@ def loaded_runtimes(export_dir: Path) -> dict:
 @pytest.fixture()
 def runtime(runtime_name: str, loaded_runtimes: dict):
     return loaded_runtimes[runtime_name]
+
+
+@pytest.fixture(scope="session")
+def other_export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another run's export (5 epochs, threshold for FNR 0): what a mixed-up artifact folder gets mixed with."""
+    from export.pipeline import export_model
+
+    root = tmp_path_factory.mktemp("other")
+    save_run(train(FitConfig(epochs=5), target_fnr=0.0), root / "model")
+    export_model(root / "model", root / "export")
+    return root / "export"

@@ -41,7 +41,8 @@ def test_onnx_graph_has_one_dynamic_input_named_outputs_and_pinned_opset(export_
     onnx.checker.check_model(model, full_check=True)
     assert [i.name for i in model.graph.input] == ["features"]
     dims = model.graph.input[0].type.tensor_type.shape.dim
-    assert not dims[0].HasField("dim_value") and dims[1].dim_value == 30  # batch axis dynamic
+    assert dims[0].dim_param == "batch" and dims[1].dim_value == 30  # batch axis dynamic, and readable
+    assert [o.type.tensor_type.shape.dim[0].dim_param for o in model.graph.output] == ["batch"] * 3
     assert sorted(o.name for o in model.graph.output) == sorted(OUTPUT_NAMES)
     assert {o.domain: o.version for o in model.opset_import}[""] == DEFAULT_OPSET
 

@@ -1,0 +1,133 @@
+"""``python -m scoring.inspect MODEL [--json]``: what a consumer of an exported model needs to know, verified."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from scoring.artifacts import (
+    INPUT_NAME, ONNX_FILE, SAVED_MODEL_DIR, model_info, read_sidecar, sha256_file, sha256_saved_model,
+)
+from scoring.errors import ScoringError
+from scoring.verify import check_threshold, onnx_metadata, onnx_threshold, read_onnx, verify_export_dir
+
+
+def describe(model: str | Path) -> dict[str, Any]:
+    """Every fact ``main`` prints, as a dict; raises ModelError (as a scorer would) if the artifact fails a check."""
+    path = Path(model)
+    onnx_path, saved_model = _locate(path)
+    facts: dict[str, Any] = {"model": str(path), "onnx": str(onnx_path) if onnx_path else None,
+                             "saved_model": str(saved_model) if saved_model else None, "checks": []}
+    if onnx_path and saved_model:
+        facts["hashes"] = verify_export_dir(path)
+        facts["checks"].append("model.onnx and saved_model/ name each other's SHA-256 and agree on their metadata")
+    if onnx_path:
+        proto = read_onnx(onnx_path)
+        meta = onnx_metadata(proto)
+        facts["inputs"], facts["outputs"] = _values(proto.graph.input), _values(proto.graph.output)
+        width = facts["inputs"][0]["shape"][-1] if facts["inputs"] and facts["inputs"][0]["shape"] else None
+        info = model_info(meta, width if isinstance(width, int) else None, onnx_path)
+        check_threshold(onnx_threshold(proto), info.threshold, onnx_path)
+        facts["checks"].append("the ONNX graph applies the metadata's threshold")
+        facts.setdefault("hashes", {"onnx_sha256": sha256_file(onnx_path)})
+    else:
+        meta = read_sidecar(saved_model)
+        info = model_info(meta, None, saved_model)
+        n = len(info.feature_names)
+        facts["inputs"] = [{"name": INPUT_NAME, "dtype": "float32", "shape": ["batch", n]}]
+        facts["outputs"] = [{"name": name, "dtype": dtype, "shape": ["batch"]}
+                            for name, dtype in (("probability", "float32"), ("logit", "float32"), ("label", "int64"))]
+        facts["hashes"] = {"saved_model_sha256": sha256_saved_model(saved_model)}
+        facts["checks"].append("the SavedModel's own threshold is checked when TensorFlow loads it "
+                               "(python -m scoring.batch --runtime tf)")
+    keys = ("format", "feature_names", "feature_aliases", "threshold", "label_column", "positive_class",
+            "negative_class", "label_meaning", "metrics", "data_fingerprint_sha256", "training_config", "opset",
+            "versions", "exported_at")
+    facts.update({key: meta.get(key) for key in keys})
+    return facts
+
+
+def _locate(path: Path) -> tuple[Path | None, Path | None]:
+    if path.is_file() and path.suffix == ".onnx":
+        return path, None
+    if (path / "saved_model.pb").is_file():
+        return None, path
+    onnx_path, saved_model = path / ONNX_FILE, path / SAVED_MODEL_DIR
+    if onnx_path.is_file() or saved_model.is_dir():
+        return (onnx_path if onnx_path.is_file() else None), (saved_model if saved_model.is_dir() else None)
+    raise ScoringError(f"No model at {path}: expected an ONNX file, a SavedModel directory or an export directory "
+                       "(made by `python -m export`).")
+
+
+def _values(values: Any) -> list[dict[str, Any]]:
+    """Name, dtype and shape (dimension names where dynamic) of graph inputs or outputs."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    out = []
+    for value in values:
+        tensor = value.type.tensor_type
+        shape = [d.dim_param or d.dim_value for d in tensor.shape.dim]
+        out.append({"name": value.name, "dtype": str(tensor_dtype_to_np_dtype(tensor.elem_type)), "shape": shape})
+    return out
+
+
+def render(facts: dict[str, Any]) -> str:
+    """The human-readable report."""
+    def signature(values: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{v['name']} {v['dtype']} [{', '.join(map(str, v['shape']))}]" for v in values)
+
+    names = facts["feature_names"] or []
+    meaning = facts.get("label_meaning") or {}
+    lines = [
+        f"model:     {facts['model']}" + "".join(f"\n  {k}: {facts[k]}" for k in ("onnx", "saved_model") if facts[k]),
+        f"format:    {facts['format']}, opset {facts['opset']}, exported {facts['exported_at']}",
+        f"input:     {signature(facts['inputs'])}",
+        f"outputs:   {signature(facts['outputs'])}  (use them by name)",
+        f"features:  {len(names)}, in this order: {', '.join(names)}",
+    ]
+    if facts.get("feature_aliases"):
+        lines.append(f"aliases:   other names matched by the scorer for {len(facts['feature_aliases'])} features "
+                     "(metadata key feature_aliases)")
+    lines += [
+        f"threshold: {facts['threshold']} (label = probability > threshold, applied in the graph)",
+        f"label:     column {facts['label_column']!r}: 1 = {facts['positive_class']!r} ({meaning.get('1', '?')}), "
+        f"0 = {facts['negative_class']!r} ({meaning.get('0', '?')})",
+    ]
+    for split, m in (facts.get("metrics") or {}).items():
+        lines.append(f"metrics:   {split}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                         for k, v in m.items()))
+    lines.append("versions:  " + ", ".join(f"{k} {v}" for k, v in (facts.get("versions") or {}).items()))
+    lines += [f"sha256:    {k.removesuffix('_sha256')} {v}" for k, v in facts["hashes"].items()]
+    lines += [f"verified:  {check}" for check in facts["checks"]]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scoring.inspect",
+                                     description="Show (and verify) what an exported model takes, gives and means.")
+    parser.add_argument("model", nargs="?", default="artifacts/export",
+                        help="export directory, ONNX file or SavedModel directory (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the facts as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        facts = describe(args.model)
+    except ScoringError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print(json.dumps(facts, indent=2) if args.json else render(facts))
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Tests for scoring.verify: mixed, tampered and inconsistent artifacts are refused on load, on both runtimes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from scoring.artifacts import SIDECAR, ModelRef, resolve_model
+from scoring.batch import main as score_main
+from scoring.errors import ModelError
+from scoring.runtimes import load_runtime
+
+
+def copy_export(export_dir: Path, target: Path) -> Path:
+    shutil.copytree(export_dir, target)
+    return target
+
+
+def edit_onnx_metadata(path: Path, **changes: object) -> None:
+    model = onnx.load(str(path))
+    for prop in model.metadata_props:
+        if prop.key in changes:
+            value = changes[prop.key]
+            prop.value = value if isinstance(value, str) else json.dumps(value)
+    onnx.save(model, str(path))
+
+
+def edit_sidecar(saved_model: Path, **changes: object) -> None:
+    path = saved_model / SIDECAR
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def swapped(names: list[str]) -> list[str]:
+    return [names[1], names[0], *names[2:]]
+
+
+def test_siblings_from_two_exports_are_refused_on_both_runtimes(export_dir, other_export_dir, tmp_path,
+                                                                  runtime_name) -> None:
+    """The issue's case: model.onnx of one run beside saved_model/ of another scored 262 vs 208 positives."""
+    mixed = copy_export(export_dir, tmp_path / "mixed")
+    shutil.copy(other_export_dir / "model.onnx", mixed / "model.onnx")
+    with pytest.raises(ModelError, match=r"mixed/model.onnx and .*mixed/saved_model are not from the same export: "
+                                         r".*saved_model's metadata names an ONNX file with SHA-256 [0-9a-f]{12}\.\.\., "
+                                         r"but .*model.onnx has [0-9a-f]{12}\.\.\..*Re-export both"):
+        load_runtime(resolve_model(mixed, runtime_name))
+    # --no-verify is the escape hatch: it loads what it is told to.
+    assert load_runtime(resolve_model(mixed, runtime_name), verify=False).threshold > 0
+
+
+def test_mixed_folder_through_the_cli_is_one_line_and_writes_nothing(export_dir, other_export_dir, wdbc_csv,
+                                                                      tmp_path, capsys, runtime_name) -> None:
+    mixed = copy_export(export_dir, tmp_path / "mixed")
+    shutil.rmtree(mixed / "saved_model")
+    shutil.copytree(other_export_dir / "saved_model", mixed / "saved_model")
+    out = tmp_path / "out.csv"
+    assert score_main([str(wdbc_csv), str(out), "--model", str(mixed), "--runtime", runtime_name]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ModelError: ") and "not from the same export" in err[0]
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["mixed"]
+
+
+def test_swapped_feature_names_are_refused(export_dir, tmp_path, runtime_name) -> None:
+    for where in ("onnx", "sidecar"):
+        folder = copy_export(export_dir, tmp_path / where)
+        names = json.loads((folder / "saved_model" / SIDECAR).read_text())["feature_names"]
+        if where == "onnx":
+            edit_onnx_metadata(folder / "model.onnx", feature_names=swapped(names))
+            match = r"model.onnx has [0-9a-f]{12}.*their metadata differ in feature_names"
+        else:
+            edit_sidecar(folder / "saved_model", feature_names=swapped(names))
+            match = r"not from the same export: their metadata differ in feature_names"
+        with pytest.raises(ModelError, match=match):
+            load_runtime(resolve_model(folder, runtime_name))
+
+
+def test_lone_onnx_threshold_must_be_the_graphs(export_dir, tmp_path) -> None:
+    lone = tmp_path / "lone.onnx"
+    shutil.copy(export_dir / "model.onnx", lone)
+    edit_onnx_metadata(lone, threshold=0.9)
+    with pytest.raises(ModelError, match=r"lone.onnx: the graph labels rows with probability > 0.5, but its metadata "
+                                         r"says the threshold is 0.9; the artifact is inconsistent"):
+        load_runtime(resolve_model(lone, None))
+
+
+def test_lone_saved_model_threshold_must_be_the_graphs(export_dir, tmp_path) -> None:
+    lone = tmp_path / "sm"
+    shutil.copytree(export_dir / "saved_model", lone)
+    edit_sidecar(lone, threshold=0.25)
+    with pytest.raises(ModelError, match=r"sm: the graph labels rows with probability > 0.5, but its metadata says "
+                                         r"the threshold is 0.25"):
+        load_runtime(resolve_model(lone, None))
+
+
+def test_duplicate_names_in_metadata_are_refused_not_a_crash(export_dir, wdbc_csv, tmp_path, capsys) -> None:
+    lone = tmp_path / "dup.onnx"
+    shutil.copy(export_dir / "model.onnx", lone)
+    names = json.loads((export_dir / "saved_model" / SIDECAR).read_text())["feature_names"]
+    edit_onnx_metadata(lone, feature_names=[names[0], *names[:-1]])
+    assert score_main([str(wdbc_csv), str(tmp_path / "o.csv"), "--model", str(lone)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"ModelError: The metadata of {lone} names the feature(s) 'radius_mean' more than once; feature "
+                   "names must be unique. The artifact is damaged: re-export it."]
+
+
+def test_empty_variables_file_is_a_model_error(export_dir, tmp_path) -> None:
+    """It was an IndexError traceback."""
+    lone = tmp_path / "sm"
+    shutil.copytree(export_dir / "saved_model", lone)
+    (lone / "variables" / "variables.data-00000-of-00001").write_bytes(b"")
+    with pytest.raises(ModelError, match=r"Could not load the SavedModel .*sm: "):
+        load_runtime(ModelRef("tf", lone))
+
+
+def test_old_format_is_refused_with_the_fix(export_dir, tmp_path) -> None:
+    lone = tmp_path / "old.onnx"
+    shutil.copy(export_dir / "model.onnx", lone)
+    edit_onnx_metadata(lone, format="wdbc-logreg-export/1")
+    with pytest.raises(ModelError, match=r"format 'logreg-export/2' .* got 'wdbc-logreg-export/1'.*Re-export it"):
+        load_runtime(resolve_model(lone, None))
+
+
+def test_a_verified_load_scores_as_an_unverified_one(export_dir) -> None:
+    x = np.random.default_rng(0).normal(10, 5, size=(64, 30)).astype(np.float32)
+    for runtime in ("onnx", "tf"):
+        ref = resolve_model(export_dir, runtime)
+        a, b = load_runtime(ref).predict(x), load_runtime(ref, verify=False).predict(x)
+        np.testing.assert_array_equal(a["probability"], b["probability"])
