@@ -9,12 +9,16 @@ from typing import Any
 import tensorflow as tf
 
 from export.signature import SIGNATURE_KEY, ServingModule
+from model.checkpoint import as_os_error
 from scoring.artifacts import SIDECAR
 
 
 def export_saved_model(module: ServingModule, path: Path) -> Path:
     """Save ``module`` with its one concrete serving function as the default signature."""
-    tf.saved_model.save(module, str(path), signatures={SIGNATURE_KEY: module.concrete_function()})
+    try:
+        tf.saved_model.save(module, str(path), signatures={SIGNATURE_KEY: module.concrete_function()})
+    except tf.errors.OpError as exc:  # e.g. ResourceExhaustedError on a full disk: TF's, not an OSError
+        raise as_os_error(exc) from None
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,10 @@ REFERENCE_ROWS = 10_000
 
 def save_classifier(classifier: Classifier, directory: Path, info: dict[str, Any]) -> None:
     """Write the variables under ``checkpoint/`` and ``info`` (feature names, threshold, ...) as model.json."""
-    tf.train.Checkpoint(classifier=classifier).write(str(directory / CHECKPOINT_PREFIX))
+    try:
+        tf.train.Checkpoint(classifier=classifier).write(str(directory / CHECKPOINT_PREFIX))
+    except tf.errors.OpError as exc:  # TF's file errors are not OSErrors; keep the CLI's one-line contract
+        raise as_os_error(exc) from None
     payload = {"format": FORMAT, "n_features": classifier.n_features, **info}
     (directory / MODEL_JSON).write_text(json.dumps(payload, indent=2) + "\n")
 
@@ -86,3 +90,10 @@ def _check_agrees(classifier: Classifier, info: dict[str, Any], info_path: Path)
     if float(np.float32(info.get("threshold", np.nan))) != stored:
         raise DataError(f"{info_path} says threshold {info.get('threshold')!r}, but the checkpoint holds {stored!r}; "
                         "the folder mixes files of different runs.")
+
+
+def as_os_error(exc: Exception) -> OSError:
+    """TensorFlow's I/O failures as the OSError they are (ENOSPC where the message says the disk is full)."""
+    message = first_line(exc)
+    code = errno.ENOSPC if "No space left on device" in message else errno.EIO
+    return OSError(code, message)

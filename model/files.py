@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
@@ -27,8 +28,12 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield staging
-    except BaseException:
+    except BaseException as exc:
+        # Judged before the cleanup frees the space again.
+        error = _write_error(exc, target) if isinstance(exc, OSError) else None
         shutil.rmtree(staging, ignore_errors=True)
+        if error is not None:
+            raise error from None
         raise
     os.chmod(staging, 0o755)  # mkdtemp makes it 0700; a finished artifact is as readable as any directory.
     if target.exists():
@@ -38,6 +43,16 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         os.replace(staging, target)
+
+
+def _write_error(exc: OSError, target: Path) -> OSError:
+    """One clear line for a failed write; a full disk is named as such even when a library's error does not say so
+    (PIL, for one, reports '17070 requested and 992 written')."""
+    kept = "the previous one is unchanged" if target.exists() else "nothing was written"
+    if exc.errno == errno.ENOSPC or shutil.disk_usage(target.parent).free < 1 << 20:
+        return OSError(errno.ENOSPC, f"No space left on device while writing {target} ({kept}). Free some space or "
+                                     "choose another --out.")
+    return OSError(exc.errno, f"Could not write {target}: {exc.strerror or exc} ({kept}).")
 
 
 def check_writable_parent(target: str | Path) -> None:

@@ -70,3 +70,25 @@ def other_export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     save_run(train(FitConfig(epochs=5), target_fnr=0.0), root / "model")
     export_model(root / "model", root / "export")
     return root / "export"
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path):
+    """``small_disk("64k")``: a real filesystem that fills up (a tmpfs of that size), unmounted after the test."""
+    import subprocess
+
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        where = tmp_path / f"disk-{len(mounts)}"
+        where.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the disk-full tests need root")
+        mounts.append(where)
+        return where
+
+    yield mount
+    for where in mounts:
+        subprocess.run(["umount", "-l", str(where)], check=False)

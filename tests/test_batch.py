@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import json
 import re
 import signal
 import subprocess
@@ -333,3 +334,109 @@ def test_one_million_rows_agree_across_runtimes(export_dir: Path, loaded_runtime
     diff = np.abs(a["probability"].to_numpy().astype(np.float64) - b["probability"].to_numpy())
     assert diff.max() <= 1e-6
     assert not np.isnan(a["probability"].to_numpy()).any()
+
+
+# --- tables people have: other names, separators, trailing commas -------------------------------
+
+
+def _kaggle_csv(path: Path) -> Path:
+    """The widely shared WDBC CSV: its own names ('radius_se', 'concave points_worst') and a trailing comma."""
+    from model.wdbc import ALIASES
+
+    frame = load_bundled().rename({n: a[0] for n, a in ALIASES.items() if "_" in a[0] or " " in a[0]})
+    path.write_text("".join(line + ",\n" for line in frame.write_csv().splitlines()))
+    return path
+
+
+def _sklearn_csv(path: Path) -> Path:
+    """scikit-learn's frame: 'mean radius', 'radius error', 'worst radius', ..., and its 'target' (0 = malignant)."""
+    from sklearn.datasets import load_breast_cancer
+
+    load_breast_cancer(as_frame=True).frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("layout", ["kaggle", "sklearn"])
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
+def test_widely_shared_wdbc_layouts_score_with_no_options(runtime, wdbc_csv: Path, tmp_path: Path, layout: str,
+                                                          engine: str) -> None:
+    src = (_kaggle_csv if layout == "kaggle" else _sklearn_csv)(tmp_path / f"{layout}.csv")
+    out, reference = tmp_path / "out.csv", tmp_path / "ref.csv"
+    summary = score_csv(src, out, runtime=runtime, engine=engine)
+    score_csv(wdbc_csv, reference, runtime=runtime, keep=[])
+    scored = pl.read_csv(out)
+    want = pl.read_csv(reference)
+    assert scored["probability"].equals(want["probability"]) and scored["label"].equals(want["label"])
+    if layout == "kaggle":
+        assert scored.columns == ["id", "probability", "label"] and summary.stages["engine"] == (
+            "polars-streaming" if engine == "auto" else "blocks")  # the trailing comma keeps the fast path
+    else:
+        assert scored.columns == ["probability", "label"]  # no id column: nothing to pass through
+
+
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_separators_are_sniffed_and_output_is_the_same(runtime, wdbc_csv: Path, tmp_path: Path,
+                                                       separator: str) -> None:
+    src, out, reference = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "ref.csv"
+    load_bundled().write_csv(src, separator=separator)
+    score_csv(src, out, runtime=runtime, keep=["id", "diagnosis"])
+    score_csv(wdbc_csv, reference, runtime=runtime, keep=["id", "diagnosis"])
+    assert out.read_bytes() == reference.read_bytes()  # output is always comma-separated
+
+
+def test_wrong_separator_says_which_one_to_use(export_dir: Path, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "semi.csv"
+    load_bundled().write_csv(src, separator=";")
+    code, err = run([src, tmp_path / "o.csv", "--model", export_dir, "--sep", ","], capsys)
+    assert code == 2 and err.strip().endswith("which contains ';': the file seems to use ';' as separator, not ','. "
+                                              "Pass --sep ';'.")
+    assert run([src, tmp_path / "o.csv", "--model", export_dir, "--sep", "tab"], capsys)[0] == 2
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_rename_option_and_rename_file(runtime, wdbc_csv: Path, tmp_path: Path, capsys) -> None:
+    frame = load_bundled().rename({"radius_mean": "r", "texture_mean": "t, mean"})
+    src = tmp_path / "in.csv"
+    frame.write_csv(src)
+    reference = tmp_path / "ref.csv"
+    score_csv(wdbc_csv, reference, runtime=runtime)
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"t, mean": "texture_mean"}))
+    out = tmp_path / "out.csv"
+    code, err = run([src, out, "--runtime", runtime.name, "--model", _export_of(runtime), "--rename",
+                     "r=radius_mean", "--rename-file", mapping, "--quiet"], capsys)
+    assert code == 0, err
+    assert out.read_bytes() == reference.read_bytes()
+    table = tmp_path / "map.csv"
+    table.write_text('old,new\nr,radius_mean\n"t, mean",texture_mean\n')
+    assert run([src, out, "--runtime", runtime.name, "--model", _export_of(runtime), "--rename-file", table,
+                "--quiet"], capsys)[0] == 0
+    assert out.read_bytes() == reference.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own usage error
+        run([src, out, "--model", _export_of(runtime), "--rename", "radius_mean"], capsys)
+    assert exit_info.value.code == 2
+    assert "--rename: expected OLD=NEW pairs separated by commas, got 'radius_mean'" in capsys.readouterr().err
+
+
+def _export_of(runtime) -> Path:
+    return runtime.path.parent  # export/model.onnx or export/saved_model
+
+
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
+def test_label_values_write_the_class_values(runtime, wdbc_csv: Path, tmp_path: Path, engine: str) -> None:
+    out = tmp_path / "out.csv"
+    score_csv(wdbc_csv, out, runtime=runtime, engine=engine, label_values=True, keep=["id", "diagnosis"])
+    scored = pl.read_csv(out)
+    assert scored.columns == ["id", "diagnosis", "probability", "label", "predicted_diagnosis"]
+    assert scored["predicted_diagnosis"].to_list() == ["M" if v else "B" for v in scored["label"]]
+    assert (scored["predicted_diagnosis"] == scored["diagnosis"]).mean() > 0.95
+
+
+def test_short_rows_missing_only_a_trailing_empty_column_are_fine(runtime, tmp_path: Path) -> None:
+    lines = _kaggle_csv(tmp_path / "k.csv").read_text().splitlines()
+    lines[5] = lines[5].rstrip(",")  # one row without the trailing comma
+    src = tmp_path / "mixed.csv"
+    src.write_text("\n".join(lines) + "\n")
+    summaries = [score_csv(src, tmp_path / f"{e}.csv", runtime=runtime, engine=e) for e in ("auto", "blocks")]
+    assert [s.rows for s in summaries] == [569, 569]
+    assert (tmp_path / "auto.csv").read_bytes() == (tmp_path / "blocks.csv").read_bytes()

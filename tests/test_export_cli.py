@@ -63,3 +63,23 @@ def test_cli_runs_as_a_module(model_dir: Path, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "e" / "model.onnx").is_file()
+
+
+@pytest.mark.parametrize("size", ["8k", "32k", "48k"])
+def test_full_disk_is_one_line_and_keeps_the_previous_export(model_dir: Path, export_dir: Path, small_disk, capsys,
+                                                              size: str) -> None:
+    """TensorFlow's own write errors (ResourceExhaustedError) were tracebacks."""
+    import shutil
+
+    disk = small_disk(size)
+    assert main(["--model", str(model_dir), "--out", str(disk / "export"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"OSError: [Errno 28] No space left on device while writing "
+                                               f"{disk / 'export'} (nothing was written)"), err
+    assert list(disk.iterdir()) == []
+    roomy = small_disk("120k")  # room for one export and part of a second
+    shutil.copytree(export_dir, roomy / "export")
+    before = sorted((p.relative_to(roomy), p.read_bytes()) for p in roomy.rglob("*") if p.is_file())
+    assert main(["--model", str(model_dir), "--out", str(roomy / "export"), "--quiet"]) == 2
+    assert "(the previous one is unchanged)" in capsys.readouterr().err
+    assert sorted((p.relative_to(roomy), p.read_bytes()) for p in roomy.rglob("*") if p.is_file()) == before

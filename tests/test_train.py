@@ -117,3 +117,13 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "model.train", "--epochs", "-1", "--out", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("size", ["16k", "64k", "128k"])
+def test_full_disk_is_one_line_and_leaves_nothing(small_disk, capsys, size: str) -> None:
+    disk = small_disk(size)  # full at different points: the checkpoint, the plots, the report
+    assert main(["--epochs", "2", "--quiet", "--out", str(disk / "model")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"OSError: [Errno 28] No space left on device while writing {disk / 'model'} (nothing was "
+                   "written). Free some space or choose another --out."]
+    assert list(disk.iterdir()) == []
