@@ -13,6 +13,7 @@ from scoring.artifacts import (
 from scoring.errors import ModelError, first_line
 from scoring.verify import check_threshold, onnx_threshold, read_onnx, verify_export_dir
 
+#: What the scorer asks for by default (``logit`` is there too, by name).
 OUTPUTS = ("probability", "label")
 
 
@@ -29,8 +30,8 @@ class Runtime(Protocol):
     @property
     def threshold(self) -> float: ...
 
-    def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
-        """``features``: C-contiguous float32 [N, n_features] in model order -> probability, label."""
+    def predict(self, features: np.ndarray, names: tuple[str, ...] = OUTPUTS) -> dict[str, np.ndarray]:
+        """``features``: C-contiguous float32 [N, n_features] in model order -> the named outputs."""
         ...
 
 
@@ -73,9 +74,8 @@ class OnnxRuntime(_Loaded):
         if verify:
             check_threshold(onnx_threshold(read_onnx(path)), self.info.threshold, path)
 
-    def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
-        probability, label = self._session.run(list(OUTPUTS), {INPUT_NAME: features})
-        return {"probability": probability, "label": label}
+    def predict(self, features: np.ndarray, names: tuple[str, ...] = OUTPUTS) -> dict[str, np.ndarray]:
+        return dict(zip(names, self._session.run(list(names), {INPUT_NAME: features})))
 
 
 class TensorFlowRuntime(_Loaded):
@@ -107,9 +107,9 @@ class TensorFlowRuntime(_Loaded):
             variable = getattr(getattr(loaded, "classifier", None), "threshold", None)
             check_threshold(None if variable is None else float(variable.numpy()), self.info.threshold, path)
 
-    def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, features: np.ndarray, names: tuple[str, ...] = OUTPUTS) -> dict[str, np.ndarray]:
         out = self._signature(**{INPUT_NAME: self._tf.constant(features)})
-        return {name: out[name].numpy() for name in OUTPUTS}
+        return {name: out[name].numpy() for name in names}
 
 
 

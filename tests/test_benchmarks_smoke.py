@@ -78,3 +78,17 @@ def test_distributed_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path
     result = json.loads((tmp_path / "distributed_quick.json").read_text())
     assert {"overhead_1_worker", "speedup_2_workers_vs_single"} == set(result["ratios"])
     assert len(result["stats"]) == 3
+
+
+def test_parity_counts_ulps_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from benchmarks import parity
+
+    a = np.array([1.0, -1.0, 0.0, -0.0, 1e-45], np.float32)
+    b = np.array([np.nextafter(np.float32(1.0), np.float32(2)), -1.0, -0.0, np.float32(-1e-45), 0.0], np.float32)
+    assert parity.ulp_distance(a, b).tolist() == [1, 0, 0, 1, 1]
+    assert parity.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "parity_quick.json").read_text())
+    assert result["rows"] == 20_000 and result["label"]["rows_differing"] == 0
+    assert result["logit"]["rows_equal"] + result["logit"]["rows_differing"] == 20_000
