@@ -16,6 +16,7 @@ import polars as pl
 from model import wdbc
 from model.errors import DataError
 from model.tables import Table, read_table
+from scoring.errors import first_line
 
 MISSING = ("error", "drop")
 #: Label values that need no --positive: the second of each pair is class 1.
@@ -93,20 +94,30 @@ def load_dataset(spec: DataSpec = DataSpec()) -> Dataset:
     return prepare(table, spec)
 
 
-def prepare(table: Table, spec: DataSpec, feature_names: tuple[str, ...] | None = None) -> Dataset:
-    """Label, features and values of ``table`` checked; ``feature_names`` forces the columns (a test table)."""
+def prepare(table: Table, spec: DataSpec, like: Dataset | None = None) -> Dataset:
+    """Label, features and values of ``table`` checked. ``like`` (the training data, for a --test table) fixes
+    the features and the two label values, of which a test table may hold only one."""
     frame, rows = _drop_blank_rows(table.frame)
+    if frame.height == 0:
+        raise DataError(f"{table.source}: the table has a header but no data rows.")
     is_wdbc = table.kind in ("bundled", "uci")
     label_column = _label_column(table, spec, is_wdbc)
-    names = feature_names or spec.features
+    names = like.feature_names if like is not None else spec.features
     features, skipped = (list(names), []) if names else _auto_features(frame, label_column, spec)
+    twice = sorted({n for n in features if features.count(n) > 1})
+    if twice:
+        raise DataError(f"--features names {_quote(twice)} more than once.")
     _check_exist(table, [*features, *spec.exclude], "columns")
     if label_column in features:
         raise DataError(f"{table.source}: the label column {label_column!r} cannot also be a feature; "
                         "leave it out of --features.")
     values = {name: _numeric(table, frame, rows, name) for name in features}
     keep, dropped = _complete_rows(table, frame, rows, values, label_column, spec.missing)
-    labels, y = _labels(table, frame[label_column].filter(keep), rows[keep], spec, is_wdbc)
+    column = frame[label_column].filter(keep)
+    if like is None:
+        labels, y = _labels(table, column, rows[keep], spec, is_wdbc)
+    else:
+        labels, y = like.labels, _labels_like(table, column, rows[keep], like.labels)
     x = np.column_stack([values[n][keep] for n in features]).astype(np.float32) if features else None
     if x is None or x.shape[1] == 0:
         raise DataError(f"{table.source}: no numeric feature columns besides the label; pass --features.")
@@ -229,6 +240,18 @@ def _labels(table: Table, column: pl.Series, rows: np.ndarray, spec: DataSpec, i
     return labels, y
 
 
+def _labels_like(table: Table, column: pl.Series, rows: np.ndarray, labels: Labels) -> np.ndarray:
+    """A test table's labels: only the training table's two values (either may be absent)."""
+    known = {_text(labels.positive), _text(labels.negative)}
+    texts = column.map_elements(_text, return_dtype=pl.String) if column.dtype != pl.String else column
+    unknown = ~texts.is_in(list(known)).to_numpy()
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise DataError(f"{table.where(int(rows[row]))}, label column {column.name!r}: expected one of the training "
+                        f"table's values {_quote(sorted(known))}, got {column[row]!r}.")
+    return (texts == _text(labels.positive)).to_numpy().astype(np.float32)
+
+
 def _positive_value(values: list[Any], wanted: str | None, where: str) -> Any:
     texts = [_text(v) for v in values]
     if wanted is not None:
@@ -288,7 +311,12 @@ def split(data: Dataset, test_fraction: float = 0.25, stratify: bool = False, se
     if stratify:
         from sklearn.model_selection import train_test_split
 
-        train, test = train_test_split(np.arange(n), test_size=test_fraction, stratify=data.y, random_state=seed)
+        try:
+            train, test = train_test_split(np.arange(n), test_size=test_fraction, stratify=data.y,
+                                           random_state=seed)
+        except ValueError as exc:  # e.g. fewer test rows than classes
+            raise DataError(f"{data.source}: cannot split {n} rows with --stratify and --test-fraction "
+                            f"{test_fraction}: {first_line(exc)}") from None
         method = f"stratified: sklearn train_test_split(test_size={test_fraction}, random_state={seed})"
     else:
         train = pd.RangeIndex(n).to_series().sample(frac=1 - test_fraction, random_state=seed).index.to_numpy()

@@ -46,8 +46,9 @@ def evaluate(y: np.ndarray, logits: np.ndarray, probability: np.ndarray, thresho
         "accuracy": float(np.mean(predicted == y)),
         "roc_auc": float(roc_auc_score(y, logits)) if both_classes else None,
         "threshold": float(threshold),
-        "fpr": fpr,
-        "fnr": fnr,
+        # None, not NaN, where a class is absent: JSON has no NaN.
+        "fpr": None if np.isnan(fpr) else fpr,
+        "fnr": None if np.isnan(fnr) else fnr,
         "confusion_matrix": cm.tolist(),
         "confusion_matrix_normalized": np.nan_to_num(cm_norm).tolist(),
     }

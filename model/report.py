@@ -50,11 +50,15 @@ def plot_confusion(metrics: dict[str, dict[str, Any]], classes: tuple[str, str],
                     color="white" if value > 0.5 else "black")
         ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=classes, yticklabels=classes,
                xlabel="predicted", ylabel="actual",
-               title=f"{name}: FPR {m['fpr']:.3f}, FNR {m['fnr']:.3f}")
+               title=f"{name}: FPR {_rate(m['fpr'])}, FNR {_rate(m['fnr'])}")
     fig.suptitle(f"Confusion matrices, normalized by actual class (threshold {m['threshold']:.4g})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def plot_tradeoff(curve: dict[str, list[float]], threshold: float, classes: tuple[str, str], path: Path) -> None:

@@ -107,6 +107,8 @@ def _read_uci(name: str, text: bytes) -> pl.DataFrame:
 def _read_csv(name: str, text: bytes, separator: str, header: bool = True) -> pl.DataFrame:
     # Types are inferred from the first 10,000 rows; a value further down that does not fit (a stray 'x' in a
     # numeric column) makes polars refuse, and a second read that looks at every row settles the types.
+    if header:
+        _check_unique_header(name, text, separator)
     for rows in (10_000, None):
         try:
             return pl.read_csv(text, separator=separator, has_header=header, infer_schema_length=rows,
@@ -122,6 +124,19 @@ def _read_csv(name: str, text: bytes, separator: str, header: bool = True) -> pl
         raise DataError(f"{name}, line {line}: expected {expected} fields (as in the first line), saw {saw}. "
                         f"Fix the row, or check the separator (read with {separator!r}; pass --sep).")
     raise DataError(f"Could not read {name} as CSV with separator {separator!r}: {first_line(error)}")
+
+
+def _check_unique_header(name: str, text: bytes, separator: str) -> None:
+    """polars renames a repeated column ('a_duplicated_0'); a user's table must say which one it means."""
+    fields = next(csv.reader(io.StringIO(text.split(b"\n", 1)[0].decode("utf-8", "replace")), delimiter=separator), [])
+    seen: dict[str, list[int]] = {}
+    for i, field in enumerate(fields, start=1):
+        if field.strip():
+            seen.setdefault(field.strip(), []).append(i)
+    repeated = {n: c for n, c in seen.items() if len(c) > 1}
+    if repeated:
+        detail = "; ".join(f"{n!r} in columns {', '.join(map(str, c))}" for n, c in sorted(repeated.items())[:5])
+        raise DataError(f"{name}, line 1: duplicate column names: {detail}. Column names must be unique.")
 
 
 def _ragged_record(text: bytes, separator: str) -> tuple[int, int, int] | None:

@@ -122,7 +122,7 @@ def _split(dataset: Dataset, spec: DataSpec) -> Split:
     if spec.test_path is None:
         return split(dataset, spec.test_fraction, spec.stratify)
     test_table = read_table(spec.test_path, spec.sep, spec.fmt)
-    return separate_test(dataset, prepare(test_table, spec, dataset.feature_names))
+    return separate_test(dataset, prepare(test_table, spec, like=dataset))
 
 
 def _check_folds(dataset: Dataset, rows: Split, folds: int) -> None:
@@ -304,12 +304,18 @@ def summary(report: dict[str, Any], out: Path) -> str:
     rows += [(f"sklearn {name} (test)", m) for name, m in report["baseline_test"].items()]
     lines.append(f"{'model':<38} {'accuracy':>8} {'log loss':>8} {'ROC AUC':>8} {'FPR':>6} {'FNR':>6}")
     for name, m in rows:
-        auc = f"{m['roc_auc']:>8.4f}" if m["roc_auc"] is not None else f"{'n/a':>8}"
-        lines.append(f"{name:<38} {m['accuracy']:>8.4f} {m['log_loss']:>8.4f} {auc} {m['fpr']:>6.3f} {m['fnr']:>6.3f}")
+        cells = [_cell(m[k], width, digits) for k, width, digits in
+                 (("accuracy", 8, 4), ("log_loss", 8, 4), ("roc_auc", 8, 4), ("fpr", 6, 3), ("fnr", 6, 3))]
+        lines.append(f"{name:<38} {' '.join(cells)}")
     lines.append(f"threshold {report['threshold']:.6g}, l2 {report['config']['l2']:g}, "
                  f"trained in {report['training_seconds']:.2f} s (traced {report['trace_count']}x)")
     lines.append(f"wrote {out}/: model.json, checkpoint/, reference_rows.npy, report.json, {', '.join(PLOTS)}, manifest.json")
     return "\n".join(lines)
+
+
+def _cell(value: float | None, width: int, digits: int) -> str:
+    """A metric for the summary table; n/a where it is undefined (a class absent from the test rows)."""
+    return f"{'n/a':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
 
 def data_notes(data: dict[str, Any]) -> list[str]:

@@ -250,7 +250,7 @@ def test_separate_test_table(tmp_path: Path) -> None:
     test_frame = table(10, seed=2).select("outcome", "age", "Blood Pressure")  # other order, fewer columns
     from model.data import prepare
 
-    test = prepare(read_table(write(tmp_path, test_frame, "test.csv")), spec, train.feature_names)
+    test = prepare(read_table(write(tmp_path, test_frame, "test.csv")), spec, like=train)
     rows = separate_test(train, test)
     assert rows.x_train.shape == (40, 2) and rows.x_test.shape == (10, 2)
     np.testing.assert_array_equal(rows.x_test[:, 0], test_frame["Blood Pressure"].to_numpy().astype(np.float32))
@@ -261,3 +261,31 @@ def test_fingerprint_changes_with_any_label(bundled) -> None:
 
     flipped = replace(bundled, y=np.where(np.arange(569) == 7, 1 - bundled.y, bundled.y).astype(np.float32))
     assert fingerprint(flipped) != fingerprint(bundled) and len(fingerprint(bundled)) == 64
+
+
+@pytest.mark.parametrize(("text", "spec", "match"), [
+    ("a,y\n", {}, r"the table has a header but no data rows"),
+    ("a,a,y\n1,2,0\n3,4,1\n", {}, r"line 1: duplicate column names: 'a' in columns 1, 2\. Column names must be unique"),
+    ("a,b,y\n1,2,0\n3,4,1\n", {"features": ("a", "a")}, r"--features names 'a' more than once"),
+])
+def test_tables_that_cannot_be_trained_on(tmp_path: Path, text: str, spec: dict, match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        load_dataset(DataSpec(write(tmp_path, text), label="y", **spec))
+
+
+def test_stratified_split_that_cannot_be_made_is_a_data_error(tmp_path: Path) -> None:
+    data = load_dataset(DataSpec(write(tmp_path, "a,y\n1,0\n2,1\n3,0\n4,1\n"), label="y"))
+    with pytest.raises(DataError, match=r"cannot split 4 rows with --stratify and --test-fraction 0.25: The test_size"):
+        split(data, stratify=True)
+
+
+def test_a_test_table_may_hold_one_class_but_no_other_value(tmp_path: Path) -> None:
+    from model.data import prepare
+
+    spec = DataSpec(write(tmp_path, "a,y\n1,no\n2,yes\n3,no\n4,yes\n", "train.csv"), label="y", positive="yes")
+    train = load_dataset(spec)
+    test = prepare(read_table(write(tmp_path, "y,a\nyes,5\nyes,6\n", "test.csv")), spec, like=train)
+    assert test.y.tolist() == [1, 1] and test.labels == train.labels
+    with pytest.raises(DataError, match=r"test.csv, line 3, label column 'y': expected one of the training table's "
+                                        r"values 'no', 'yes', got 'maybe'"):
+        prepare(read_table(write(tmp_path, "y,a\nyes,5\nmaybe,6\n", "test.csv")), spec, like=train)

@@ -127,3 +127,21 @@ def test_full_disk_is_one_line_and_leaves_nothing(small_disk, capsys, size: str)
     assert err == [f"OSError: [Errno 28] No space left on device while writing {disk / 'model'} (nothing was "
                    "written). Free some space or choose another --out."]
     assert list(disk.iterdir()) == []
+
+
+def test_a_four_row_table_trains_and_its_report_is_strict_json(tmp_path: Path, capsys) -> None:
+    """Undefined rates (no positive test row) are null, not NaN; the CV baseline needs 2 rows a class."""
+    data = tmp_path / "four.csv"
+    data.write_text("a,y\n1,0\n2,1\n3,0\n4,1\n")
+    out = tmp_path / "model"
+    assert main(["--data", str(data), "--label", "y", "--epochs", "2", "--out", str(out)]) == 0
+    summary = capsys.readouterr().out
+    assert "data: " in summary and "1 features; label 'y': class 1 = 1 (2 rows), class 0 = 0 (2 rows)" in summary
+
+    def no_nan(text: str) -> None:
+        raise AssertionError(f"{text} in report.json")
+
+    report = json.loads((out / "report.json").read_text(), parse_constant=no_nan)
+    test = report["metrics"]["test"]
+    assert test["n"] == 1 and None in (test["fpr"], test["fnr"]) and test["roc_auc"] is None
+    assert set(report["baseline_test"]) == {"LogisticRegression"}
