@@ -46,3 +46,24 @@ def test_metadata_checks() -> None:
         model_info({**meta, "feature_names": ["a", "b", "a"]}, 3, Path("m"))
     with pytest.raises(ModelError, match=r"Expected an artifact of format 'logreg-export/2' .* got 'wdbc-logreg-export/1'"):
         model_info({**meta, "format": "wdbc-logreg-export/1"}, 2, Path("m"))
+
+
+def test_saved_model_hash_covers_names_and_contents_but_not_the_sidecar(export_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from scoring.artifacts import SIDECAR, sha256_saved_model
+
+    copy = tmp_path / "sm"
+    shutil.copytree(export_dir / "saved_model", copy)
+    original = sha256_saved_model(copy)
+    (copy / SIDECAR).write_text("{}")
+    assert sha256_saved_model(copy) == original  # the sidecar holds the ONNX hash, so it cannot be in this one
+    data = copy / "variables" / "variables.data-00000-of-00001"
+    content = bytearray(data.read_bytes())
+    content[-1] ^= 1
+    data.write_bytes(bytes(content))
+    assert sha256_saved_model(copy) != original  # one flipped bit
+    data.rename(copy / "variables" / "renamed")
+    content[-1] ^= 1
+    (copy / "variables" / "renamed").write_bytes(bytes(content))
+    assert sha256_saved_model(copy) != original  # same bytes under another name

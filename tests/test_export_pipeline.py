@@ -94,3 +94,15 @@ def test_onnx_runs_at_other_batch_sizes(export_dir: Path, wdbc_x: np.ndarray) ->
     for size in (1, 7, 300):
         parts = [session.run(["probability"], {"features": wdbc_x[i:i + size]})[0] for i in range(0, 569, size)]
         np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_metadata_threshold_is_the_trained_models_not_a_default(other_export_dir: Path) -> None:
+    """The other run chose its threshold for FNR 0 on its training rows: the metadata must carry that value."""
+    from model.checkpoint import load_classifier
+
+    meta = ort.InferenceSession(str(other_export_dir / "model.onnx")).get_modelmeta().custom_metadata_map
+    classifier, info = load_classifier(other_export_dir.parent / "model")
+    assert float(meta["threshold"]) == float(classifier.threshold.numpy()) == info["threshold"]
+    assert float(meta["threshold"]) != 0.5
+    sidecar = json.loads((other_export_dir / "saved_model" / SIDECAR).read_text())
+    assert sidecar["threshold"] == float(meta["threshold"])

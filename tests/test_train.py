@@ -40,6 +40,15 @@ def test_target_fnr_threshold_is_recorded_and_met_on_training_rows() -> None:
     assert report["threshold"] < 0.5
     assert report["metrics"]["train"]["fnr"] <= 0.02
     assert result.classifier.threshold.numpy() == np.float32(report["threshold"])
+    # Chosen on the training rows, exactly as the chooser does it (the test rows never steer it).
+    from model.data import split
+    from model.metrics import threshold_for_fnr
+
+    rows = split(result.dataset)
+    train_p = result.classifier.outputs(rows.x_train)["probability"].numpy()
+    assert report["threshold"] == threshold_for_fnr(rows.y_train, train_p, 0.02)
+    test_p = result.classifier.outputs(rows.x_test)["probability"].numpy()
+    assert threshold_for_fnr(rows.y_test, test_p, 0.02) != report["threshold"]  # so the two choices are told apart
 
 
 def test_cv_choice_never_sees_test_rows(tmp_path: Path) -> None:

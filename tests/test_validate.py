@@ -59,3 +59,34 @@ def test_parity_failure_leaves_no_directory(model_dir: Path, tmp_path: Path) -> 
     with pytest.raises(ParityError):
         export_model(model_dir, tmp_path / "new", tolerance=Tolerance(probability=-1.0))
     assert list(tmp_path.iterdir()) == []
+
+
+def _outputs(p: list[float], logit: list[float], label: list[int]) -> dict[str, np.ndarray]:
+    return {"probability": np.array(p, np.float32), "logit": np.array(logit, np.float32), "label": np.array(label)}
+
+
+def test_each_kind_of_breach_is_reported_on_its_own() -> None:
+    """Every rule fires alone: a logit difference with equal probabilities, a NaN in one runtime only, and a
+    single label flip far from the threshold."""
+    tol = Tolerance()
+    base = _outputs([0.2, 0.95], [-1.386, 2.944], [0, 1])
+    from export.validate import breaches
+
+    logit_only = _outputs([0.2, 0.95], [-1.386, 2.95], [0, 1])
+    c = compare(base, logit_only, 0.5, tol)
+    assert [b.split(":")[1].split()[0] for b in breaches("x", c, tol)] == ["logit"]
+    nan_one_side = _outputs([0.2, np.nan], [-1.386, np.nan], [0, 1])
+    c = compare(base, nan_one_side, 0.5, tol)
+    assert c["nan_mismatches"] == 1 and breaches("x", c, tol) == ["x: NaN in one runtime only on 1 rows (allowed 0)"]
+    flipped = _outputs([0.2, 0.95], [-1.386, 2.944], [1, 1])
+    c = compare(base, flipped, 0.5, tol)
+    assert breaches("x", c, tol) == ["x: label differs on 1 rows away from the threshold (allowed 0)"]
+    assert breaches("x", compare(base, base, 0.5, tol), tol) == []
+
+
+def test_logit_tolerance_is_relative_and_only_below_the_range() -> None:
+    tol = Tolerance()
+    a = _outputs([0.5, 1.0], [0.0, 20.0], [0, 1])
+    b = _outputs([0.5, 1.0], [9e-6, 20.1], [0, 1])  # within 1e-5 of max(|logit|, 1); beyond 15 not compared
+    c = compare(a, b, 0.5, tol)
+    assert c["logit_max_rel_diff"] == pytest.approx(9e-6, rel=1e-3) and c["logit_rows_compared"] == 1
