@@ -84,8 +84,6 @@ class CompiledTrainer:
 
     def _run_epochs(self, x, y, x_eval, y_eval, first_epoch, count):  # noqa: ANN001, ANN202 (traced)
         self.trace_count += 1  # Python side effect: runs only while tracing.
-        x = self.classifier.normalize(x)
-        x_eval = self.classifier.normalize(x_eval)
         metrics = tf.TensorArray(tf.float32, size=tf.cast(count, tf.int32))
         for i in tf.range(count):
             self._epoch(x, y, first_epoch + i)
@@ -108,7 +106,9 @@ class CompiledTrainer:
         ``on_block(epochs_done, history)`` reports progress after every block of epochs.
         """
         self.classifier.logistic.reset(self.config.seed)
-        self.classifier.normalize.adapt(x)
+        x = self._normalized(x, adapt=True)
+        x_eval = self._normalized(x_eval)
+        y, y_eval = _float32(y), _float32(y_eval)
         history = History()
         done = 0
         while done < self.config.epochs:
@@ -118,6 +118,18 @@ class CompiledTrainer:
             if on_block is not None:
                 on_block(done, history)
         return history
+
+    def _normalized(self, x: np.ndarray, adapt: bool = False) -> tf.Tensor:
+        """``x`` standardized once per fit, not once per block: at a million rows that pass costs an epoch."""
+        x = _float32(x)
+        if adapt:
+            self.classifier.normalize.adapt(x)
+        return self.classifier.normalize(x)
+
+
+def _float32(a: np.ndarray) -> tf.Tensor:
+    """One float32 tensor per input, converted once (never a float64 copy of a float32 array)."""
+    return tf.convert_to_tensor(np.asarray(a, np.float32))
 
 
 def fit_classifier(
