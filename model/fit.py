@@ -9,19 +9,21 @@ import numpy as np
 import tensorflow as tf
 
 from model.logistic import Classifier
+from model.optimizers import make_optimizer
 
 HISTORY_KEYS = ("train_log_loss", "train_accuracy", "eval_log_loss", "eval_accuracy")
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    """The tutorial's hyperparameters by default, plus an optional L2 penalty on the weights."""
+    """The tutorial's hyperparameters by default, plus an optional L2 penalty and update rule."""
 
     epochs: int = 200
     learning_rate: float = 0.01
     batch_size: int = 64
     l2: float = 0.0
     seed: int = 22
+    optimizer: str = "sgd"  # a key of model.optimizers.OPTIMIZERS
 
 
 @dataclass
@@ -46,6 +48,7 @@ class CompiledTrainer:
         self.classifier = classifier
         self.config = config
         self.trace_count = 0
+        self.optimizer = make_optimizer(config.optimizer, classifier.logistic.trainable_variables, config.learning_rate)
         # A Variable, so cross-validation can try several strengths through one traced function.
         self.l2 = tf.Variable(config.l2, trainable=False, dtype=tf.float32, name="l2")
         n = classifier.n_features
@@ -79,8 +82,7 @@ class CompiledTrainer:
             index = order[start : start + batch]
             with tf.GradientTape() as tape:
                 loss = self._loss(tf.gather(x, index), tf.gather(y, index))
-            for grad, var in zip(tape.gradient(loss, variables), variables):
-                var.assign_sub(self.config.learning_rate * grad)
+            self.optimizer.apply(tape.gradient(loss, variables))
 
     def _run_epochs(self, x, y, x_eval, y_eval, first_epoch, count):  # noqa: ANN001, ANN202 (traced)
         self.trace_count += 1  # Python side effect: runs only while tracing.
@@ -106,6 +108,7 @@ class CompiledTrainer:
         ``on_block(epochs_done, history)`` reports progress after every block of epochs.
         """
         self.classifier.logistic.reset(self.config.seed)
+        self.optimizer.reset()
         x = self._normalized(x, adapt=True)
         x_eval = self._normalized(x_eval)
         y, y_eval = _float32(y), _float32(y_eval)
