@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -76,3 +77,12 @@ class Classifier(tf.Module):
         probability = tf.cast(tf.sigmoid(logit), tf.float32)
         label = tf.cast(probability > self.threshold, tf.int64)
         return {"probability": probability, "logit": tf.cast(logit, tf.float32), "label": label}
+
+    def outputs_in_blocks(self, x: np.ndarray, rows: int = 65_536) -> dict[str, np.ndarray]:
+        """``outputs`` over ``x`` as numpy arrays, computed ``rows`` rows at a time.
+
+        Each row is reduced on its own, so the values are one call's, bit for bit, without the float64
+        copies (8 bytes a value) of the whole table that one call makes.
+        """
+        blocks = [self.outputs(x[start : start + rows]) for start in range(0, len(x), rows)] or [self.outputs(x)]
+        return {name: np.concatenate([b[name].numpy() for b in blocks]) for name in blocks[0]}

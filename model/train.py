@@ -80,9 +80,9 @@ def train(
     )
     seconds = time.perf_counter() - started
     # Metrics and the threshold use the outputs exactly as the exported model will serve them.
-    train_out, test_out = classifier.outputs(rows.x_train), classifier.outputs(rows.x_test)
-    train_logits, train_p = train_out["logit"].numpy(), train_out["probability"].numpy()
-    test_logits, test_p = test_out["logit"].numpy(), test_out["probability"].numpy()
+    train_out, test_out = classifier.outputs_in_blocks(rows.x_train), classifier.outputs_in_blocks(rows.x_test)
+    train_logits, train_p = train_out["logit"], train_out["probability"]
+    test_logits, test_p = test_out["logit"], test_out["probability"]
     threshold = 0.5 if target_fnr is None else threshold_for_fnr(rows.y_train, train_p, target_fnr)
     classifier.threshold.assign(threshold)
     report = {
