@@ -95,9 +95,10 @@ def run(table: dict[str, Any], repeats: int, ours: tuple[str, ...] = tuple(OURS)
     specs = variants(table, reference, ours)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in specs}
     load = [os.getloadavg()]
-    for _ in range(repeats):
+    for repeat in range(repeats):
         for name, spec in specs.items():
             runs[name].append(run_worker(spec))
+            print(f"run {repeat + 1}/{repeats}: {name}: fit {runs[name][-1]['seconds']:.2f} s", file=sys.stderr)
         load.append(os.getloadavg())
     stats = {name: variant_stats(samples, table["rows"], target) for name, samples in runs.items()}
     return {**table, "repeats": repeats, "tolerance": TOLERANCE, "target_log_loss": target,
