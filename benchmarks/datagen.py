@@ -1,9 +1,10 @@
-"""Generate WDBC-like CSV files of any size (resampled rows plus noise) for benchmarks and big tests."""
+"""Synthetic data for benchmarks and big tests: WDBC-like CSV files, and tables with a known logistic truth."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,52 @@ def write_csv(path: str | Path, rows: int, seed: int = 0, chunk: int = 500_000) 
                 pl.col("id") + start)
             frame.write_csv(handle, include_header=start == 0, float_precision=4)
     return path
+
+
+#: Rows drawn per random generator: a table's rows depend only on (seed, stream, row), never on its length.
+LOGISTIC_CHUNK = 65_536
+
+
+@dataclass(frozen=True)
+class LogisticTable:
+    """Float32 features and {0, 1} labels drawn from a known logistic model."""
+
+    x: np.ndarray
+    y: np.ndarray
+    bayes_log_loss: float  # mean log loss of the true model on these rows: no fit can expect to beat it
+
+
+def logistic_table(rows: int, features: int, seed: int = 0, stream: int = 0, factors: int = 10) -> LogisticTable:
+    """``rows`` x ``features`` float32 rows whose labels follow a fixed logistic model.
+
+    Like real tables, and unlike independent Gaussians, the features share ``factors`` latent factors
+    (so they are correlated and the problem is ill-conditioned), have their own scales and offsets (so
+    standardization matters), and only a third of them carry signal. ``seed`` fixes that model;
+    ``stream`` picks independent rows from it (e.g. 0 for training rows, 1 for evaluation rows).
+    Rows are made in chunks straight into float32 arrays, so memory stays near the table's own size.
+    """
+    rng = np.random.default_rng(seed)
+    loadings = rng.normal(0.0, 1.0, (factors, features))
+    scale = np.exp(rng.normal(0.0, 1.0, features))
+    offset = rng.normal(0.0, 5.0, features)
+    weights = rng.normal(0.0, 1.0, features) * (rng.random(features) < 1 / 3)
+    # Scaled so that the true logit has a standard deviation of about 2 whatever the width.
+    weights *= 2.0 / np.sqrt(max(weights @ (loadings.T @ loadings + np.eye(features)) @ weights, 1e-12))
+    x = np.empty((rows, features), np.float32)
+    y = np.empty(rows, np.float32)
+    loss_sum = 0.0
+    for start in range(0, rows, LOGISTIC_CHUNK):
+        n = min(LOGISTIC_CHUNK, rows - start)
+        # One generator per part, so a short last chunk draws a prefix of what a full one would.
+        factor_rng, noise_rng, label_rng = (np.random.default_rng([seed, stream, start // LOGISTIC_CHUNK, part])
+                                            for part in range(3))
+        latent = factor_rng.normal(size=(n, factors)) @ loadings + noise_rng.normal(size=(n, features))
+        logit = latent @ weights - 0.5
+        labels = label_rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+        loss_sum += float(np.sum(np.logaddexp(0.0, logit) - labels * logit))
+        x[start : start + n] = latent * scale + offset
+        y[start : start + n] = labels
+    return LogisticTable(x, y, loss_sum / max(rows, 1))
 
 
 def main(argv: list[str] | None = None) -> int:

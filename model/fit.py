@@ -9,19 +9,21 @@ import numpy as np
 import tensorflow as tf
 
 from model.logistic import Classifier
+from model.optimizers import make_optimizer
 
 HISTORY_KEYS = ("train_log_loss", "train_accuracy", "eval_log_loss", "eval_accuracy")
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    """The tutorial's hyperparameters by default, plus an optional L2 penalty on the weights."""
+    """The tutorial's hyperparameters by default, plus an optional L2 penalty and update rule."""
 
     epochs: int = 200
     learning_rate: float = 0.01
     batch_size: int = 64
     l2: float = 0.0
     seed: int = 22
+    optimizer: str = "sgd"  # a key of model.optimizers.OPTIMIZERS
 
 
 @dataclass
@@ -46,6 +48,7 @@ class CompiledTrainer:
         self.classifier = classifier
         self.config = config
         self.trace_count = 0
+        self.optimizer = make_optimizer(config.optimizer, classifier.logistic.trainable_variables, config.learning_rate)
         # A Variable, so cross-validation can try several strengths through one traced function.
         self.l2 = tf.Variable(config.l2, trainable=False, dtype=tf.float32, name="l2")
         n = classifier.n_features
@@ -79,13 +82,10 @@ class CompiledTrainer:
             index = order[start : start + batch]
             with tf.GradientTape() as tape:
                 loss = self._loss(tf.gather(x, index), tf.gather(y, index))
-            for grad, var in zip(tape.gradient(loss, variables), variables):
-                var.assign_sub(self.config.learning_rate * grad)
+            self.optimizer.apply(tape.gradient(loss, variables))
 
     def _run_epochs(self, x, y, x_eval, y_eval, first_epoch, count):  # noqa: ANN001, ANN202 (traced)
         self.trace_count += 1  # Python side effect: runs only while tracing.
-        x = self.classifier.normalize(x)
-        x_eval = self.classifier.normalize(x_eval)
         metrics = tf.TensorArray(tf.float32, size=tf.cast(count, tf.int32))
         for i in tf.range(count):
             self._epoch(x, y, first_epoch + i)
@@ -108,7 +108,10 @@ class CompiledTrainer:
         ``on_block(epochs_done, history)`` reports progress after every block of epochs.
         """
         self.classifier.logistic.reset(self.config.seed)
-        self.classifier.normalize.adapt(x)
+        self.optimizer.reset()
+        x = self._normalized(x, adapt=True)
+        x_eval = self._normalized(x_eval)
+        y, y_eval = _float32(y), _float32(y_eval)
         history = History()
         done = 0
         while done < self.config.epochs:
@@ -118,6 +121,18 @@ class CompiledTrainer:
             if on_block is not None:
                 on_block(done, history)
         return history
+
+    def _normalized(self, x: np.ndarray, adapt: bool = False) -> tf.Tensor:
+        """``x`` standardized once per fit, not once per block: at a million rows that pass costs an epoch."""
+        x = _float32(x)
+        if adapt:
+            self.classifier.normalize.adapt(x)
+        return self.classifier.normalize(x)
+
+
+def _float32(a: np.ndarray) -> tf.Tensor:
+    """One float32 tensor per input, converted once (never a float64 copy of a float32 array)."""
+    return tf.convert_to_tensor(np.asarray(a, np.float32))
 
 
 def fit_classifier(

@@ -73,13 +73,21 @@ def threshold_for_fnr(y: np.ndarray, probability: np.ndarray, target_fnr: float)
 
 
 def threshold_curve(y: np.ndarray, probability: np.ndarray, points: int = 201) -> dict[str, list[float]]:
-    """FPR and FNR at evenly spaced thresholds in [0, 1]: the trade-off the threshold chooser walks."""
+    """FPR and FNR at evenly spaced thresholds in [0, 1]: the trade-off the threshold chooser walks.
+
+    One sort per class and a binary search per threshold, not a confusion matrix per threshold:
+    at a million rows that is the difference between a fraction of a second and many seconds.
+    """
     y = np.asarray(y).astype(np.int64)
     probability = np.asarray(probability, np.float32)
     thresholds = np.linspace(0.0, 1.0, points, dtype=np.float32)
-    curve: dict[str, list[float]] = {"threshold": thresholds.tolist(), "fpr": [], "fnr": []}
-    for t in thresholds:
-        fpr, fnr = rates(confusion_matrix(y, (probability > t).astype(np.int64), labels=[0, 1]))
-        curve["fpr"].append(fpr)
-        curve["fnr"].append(fnr)
-    return curve
+    negatives, positives = np.sort(probability[y == 0]), np.sort(probability[y == 1])
+    # A row is predicted positive when probability > threshold, so "at or below" is predicted negative.
+    false_positives = negatives.size - np.searchsorted(negatives, thresholds, side="right")
+    false_negatives = np.searchsorted(positives, thresholds, side="right")
+    nan = np.full(points, np.nan)
+    return {
+        "threshold": thresholds.tolist(),
+        "fpr": (false_positives / negatives.size if negatives.size else nan).tolist(),
+        "fnr": (false_negatives / positives.size if positives.size else nan).tolist(),
+    }

@@ -44,6 +44,24 @@ def test_training_quick_runs_and_writes_json(tmp_path: Path) -> None:
         assert 0 < stats["cpu"]["min"] <= stats["cpu"]["median"] <= stats["cpu"]["max"]
 
 
+def test_training_scale_quick_runs_and_writes_json(tmp_path: Path) -> None:
+    from benchmarks import training_scale as bench
+
+    assert bench.main(["--quick", "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "training_scale_quick.json").read_text())
+    assert {"machine", "rows", "features", "target_log_loss", "stats", "ratios", "load_average_1_5_15min"} <= set(result)
+    assert set(result["stats"]) == {*bench.QUICK_OURS, bench.SKLEARN_FULL, bench.SKLEARN_STOPPED}
+    assert result["target_log_loss"] == (1 + bench.TOLERANCE) * result["sklearn_final_log_loss"]
+    for name in (bench.SKLEARN_FULL, bench.SKLEARN_STOPPED):  # both end within 1% by construction
+        assert result["stats"][name]["runs_reaching_target"] == result["repeats"]
+    for name in bench.QUICK_OURS:
+        stats = result["stats"][name]
+        assert stats["trace_count"] == 1 and stats["rows_per_second"]["median"] > 0
+        assert len(result["runs"][name][0]["train_log_loss"]) == stats["epochs"]
+    for stats in result["stats"].values():
+        assert 0 < stats["rss_after_setup_mib"]["median"] <= stats["peak_rss_mib"]["median"]
+
+
 def test_scoring_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
     from benchmarks import scoring
 

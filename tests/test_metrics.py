@@ -48,3 +48,20 @@ def test_threshold_for_fnr_is_the_highest_meeting_the_target(target: float) -> N
 def test_threshold_for_fnr_rejects_out_of_range_targets() -> None:
     with pytest.raises(ValueError, match=r"target_fnr must be in \[0, 1\], got 1.5"):
         threshold_for_fnr(np.array([1]), np.array([0.5]), 1.5)
+
+
+def test_threshold_curve_equals_a_confusion_matrix_at_every_threshold() -> None:
+    from sklearn.metrics import confusion_matrix
+
+    from model.metrics import rates, threshold_curve
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 1_000)
+    # Probabilities exactly on the threshold grid (ties), plus skewed ones in between.
+    p = np.concatenate([np.linspace(0, 1, 201, dtype=np.float32), sigmoid(rng.normal(-1, 2, 799) + 3 * y[201:])])
+    curve = threshold_curve(y, p)
+    assert len(curve["threshold"]) == 201
+    for t, fpr, fnr in zip(curve["threshold"], curve["fpr"], curve["fnr"]):
+        assert (fpr, fnr) == rates(confusion_matrix(y, (p > np.float32(t)).astype(np.int64), labels=[0, 1]))
+    no_positives = threshold_curve(np.zeros(5), p[:5])
+    assert np.isnan(no_positives["fnr"]).all() and no_positives["fpr"][0] == 0.8  # p[0] == 0 is not > 0

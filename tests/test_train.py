@@ -31,7 +31,8 @@ def test_report_has_history_baseline_fingerprint_and_versions(trained) -> None:
     assert report["baseline_test"]["LogisticRegression"]["accuracy"] > 0.95
     assert len(report["data"]["fingerprint_sha256"]) == 64
     assert report["versions"]["tensorflow"].startswith("2.")
-    assert report["config"] == {"epochs": 200, "learning_rate": 0.01, "batch_size": 64, "l2": 0.0, "seed": 22}
+    assert report["config"] == {"epochs": 200, "learning_rate": 0.01, "batch_size": 64, "l2": 0.0, "seed": 22,
+                                "optimizer": "sgd"}
 
 
 def test_target_fnr_threshold_is_recorded_and_met_on_training_rows() -> None:
@@ -95,6 +96,7 @@ def test_cli_writes_model_report_and_plots(tmp_path: Path, capsys) -> None:
         (["--target-fnr", "1.5"], r"--target-fnr must be in \[0, 1\], got 1.5"),
         (["--batch-size", "0"], "--batch-size must be a positive integer"),
         (["--l2", "-1"], "--l2 must be a finite number >= 0"),
+        (["--optimizer", "adamw"], "--optimizer must be one of 'adam', 'sgd', got 'adamw'"),
         (["--data", "/nonexistent/wdbc.data"], "DataError: Data file not found: /nonexistent/wdbc.data"),
     ],
 )
@@ -105,6 +107,17 @@ def test_cli_bad_arguments_give_one_line_error(tmp_path: Path, capsys, args, mat
     assert len(err) == 1 and re.match(r"(ConfigError|DataError): ", err[0])
     assert re.search(match, err[0]), err[0]
     assert not out.exists()
+
+
+def test_cli_optimizer_flag_reaches_the_report(tmp_path: Path) -> None:
+    from model.train import build_parser
+
+    assert "(default: sgd)" in " ".join(build_parser().format_help().split())
+    out = tmp_path / "run"
+    assert main(["--epochs", "2", "--optimizer", "adam", "--learning-rate", "0.05", "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["optimizer"] == "adam"
+    assert report["config"]["learning_rate"] == 0.05
 
 
 def test_cli_failure_keeps_previous_run(tmp_path: Path) -> None:
