@@ -59,3 +59,13 @@ def loaded_runtimes(export_dir: Path) -> dict:
 @pytest.fixture()
 def runtime(runtime_name: str, loaded_runtimes: dict):
     return loaded_runtimes[runtime_name]
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One local Dask cluster (2 worker processes, 1 thread each) for every distributed test: clusters are
+    slow to start."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
