@@ -12,7 +12,6 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from benchmarks.datagen import write_csv  # noqa: E402
 from scoring.batch import score_csv  # noqa: E402
 from scoring.distributed import SUCCESS, main, score_distributed  # noqa: E402
 from scoring.errors import InputError, ScoringError  # noqa: E402
@@ -21,11 +20,6 @@ from scoring.errors import InputError, ScoringError  # noqa: E402
 @pytest.fixture()
 def client(dask_client):
     return dask_client
-
-
-@pytest.fixture(scope="module")
-def big_csv(tmp_path_factory) -> Path:
-    return write_csv(tmp_path_factory.mktemp("dist") / "big.csv", 60_000, seed=3)
 
 
 def single_machine(src: Path, tmp_path: Path, export_dir: Path, **kwargs) -> bytes:

@@ -70,8 +70,10 @@ def expand_inputs(patterns: list[str], options: dict[str, Any]) -> list[str]:
 
 def _matches(fs: Any, path: str) -> list[str]:
     fs.invalidate_cache()  # a listing cached earlier in this process may predate the files
-    if glob.has_magic(path):
-        return sorted(p for p, info in fs.glob(path, detail=True).items() if info["type"] == "file")
+    if glob.has_magic(path):  # as in a shell, * does not match a leading dot (our temporaries start with one)
+        hidden = os.path.basename(path).startswith(".")
+        return sorted(p for p, info in fs.glob(path, detail=True).items()
+                      if info["type"] == "file" and (hidden or not os.path.basename(p).startswith(".")))
     if fs.isdir(path):  # hidden and _-prefixed names are bookkeeping (.crc, _SUCCESS), not data
         return sorted(info["name"] for info in fs.ls(path, detail=True) if info["type"] == "file"
                       and not os.path.basename(info["name"]).startswith((".", "_")))
