@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from scoring.distributed.job import run_job
@@ -35,6 +35,10 @@ def _signals_blocked() -> Iterator[None]:
     """Block Ctrl-C and SIGTERM while local workers are spawned: they inherit the mask (and so do threads
     started meanwhile, such as the cluster's event loop, which spawns replacements), so a signal sent to
     the whole process group reaches only this process, which then cancels the job and closes them."""
+    from multiprocessing import resource_tracker
+
+    # The tracker's start unblocks both signals in the thread that starts it: start it first.
+    resource_tracker.ensure_running()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield
@@ -58,10 +62,21 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         yield client
 
 
-def _quiet_shutdown() -> None:
-    """After a stop, closing workers mid-task is expected: keep Dask's shutdown warnings off the terminal."""
+def _quiet() -> None:
+    """After a stop, cancelling tasks and closing workers mid-task is expected: keep Dask's warnings about it
+    off the terminal (our one line says what happened)."""
     for name in ("distributed", "tornado", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _quiet_cluster(client: Any, local: bool) -> Callable[[], None]:
+    """What to do on Ctrl-C before cancelling: quiet this process, and the workers too if we started them."""
+    def quiet() -> None:
+        _quiet()
+        if local:
+            with contextlib.suppress(Exception):  # best effort: a worker may be gone already
+                client.run(_quiet, wait=True)
+    return quiet
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,11 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         with connect(args.scheduler, args.workers) as client:
             if not args.quiet:
                 print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
-            try:
-                summary = run_job(plan, client, merge=args.merge, progress=not args.quiet and sys.stderr.isatty())
-            except KeyboardInterrupt:
-                _quiet_shutdown()
-                raise
+            summary = run_job(plan, client, merge=args.merge, progress=not args.quiet and sys.stderr.isatty(),
+                              on_interrupt=_quiet_cluster(client, local=args.scheduler is None))
     except expected as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,12 @@ class JobSummary:
                 f"-> {target}")
 
 
-def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = False) -> JobSummary:
+def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = False,
+            on_interrupt: Callable[[], None] | None = None) -> JobSummary:
     """Score a checked plan on ``client``'s cluster: one part file per block, then ``_SUCCESS``.
 
     A bad row stops the job with the file and line, and no ``_SUCCESS`` is written. On any exception
-    (Ctrl-C included) the blocks still queued are cancelled.
+    (Ctrl-C included, after ``on_interrupt``) the blocks still queued or running are cancelled.
     """
     distributed = require_dask()
     started = time.perf_counter()
@@ -67,7 +69,9 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
             summary.positives += result["positives"]
             for stage, seconds in result["seconds"].items():
                 summary.task_seconds[stage] = summary.task_seconds.get(stage, 0.0) + seconds
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and on_interrupt is not None:
+            on_interrupt()
         client.cancel(futures)
         raise
     store.sweep()  # temporaries of attempts that died (their blocks were retried and published since)
