@@ -58,3 +58,17 @@ def test_files_that_give_different_output_columns_are_refused(wdbc_csv, export_d
         plan_job([str(wdbc_csv), str(other)], str(tmp_path / "out"), model=export_dir)
     with pytest.raises(ScoringError, match=r"--threshold must be in \[0, 1\], got 2"):
         plan_job([str(wdbc_csv)], str(tmp_path / "out"), model=export_dir, threshold=2)
+
+
+def test_planning_an_onnx_job_never_imports_tensorflow(wdbc_csv, export_dir, tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from scoring.distributed import plan_job; import scoring.distributed.task; "
+            f"plan_job([{str(wdbc_csv)!r}], {str(tmp_path / 'out')!r}, model={str(export_dir)!r}); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'model')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -164,7 +164,7 @@ def test_the_readme_example_works_as_written_with_environment_variables(bucket, 
     env = {**os.environ, "AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-m", "scoring.distributed", f"s3://{name}/in/*.csv", f"s3://{name}/out/",
-                           "--merge", "--workers", "1"], env=env, capture_output=True, text=True, timeout=300)
+                           "--merge"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1].endswith(f"-> s3://{name}/out/scored.csv (and 2 part files beside it)")
     one = single_machine(wdbc_csv, tmp_path, export_dir)
@@ -198,3 +198,12 @@ def test_an_s3_out_dir_is_written_to_the_bucket_never_to_a_local_s3_directory(da
     assert listing(fs, f"{name}/out/") == [SUCCESS, "part-00000-000000.csv", "scored.csv"]
     assert fs.cat_file(f"{name}/out/scored.csv") == single_machine(wdbc_csv, tmp_path, export_dir)
     # (the autouse fixture checks that the working directory holds no local "s3:" directory)
+
+
+def test_a_missing_bucket_is_refused_before_the_job(bucket, storage_options, wdbc_csv, export_dir) -> None:
+    from scoring.distributed import plan_job
+
+    name, _ = bucket
+    with pytest.raises(ScoringError, match=r"^Output bucket s3://no-such-bucket-[0-9a-f]+ does not exist"):
+        plan_job([str(wdbc_csv)], f"s3://no-such-bucket-{name[5:]}/out", model=export_dir,
+                 storage_options=storage_options)

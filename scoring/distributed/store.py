@@ -69,6 +69,10 @@ class OutputStore:
         """Before the job: OUT_DIR must be a directory, and empty unless ``overwrite`` (the client, early)."""
         if self.fs.isfile(self.root):
             raise ScoringError(f"Output path {self.display()} exists and is not a directory; choose a directory.")
+        bucket = self.root.split("/", 1)[0]
+        if self.single_put and not self.fs.exists(bucket):  # the job never creates buckets
+            raise ScoringError(f"Output bucket {self.fs.unstrip_protocol(bucket)} does not exist (or is not "
+                               f"visible with these credentials); create it or choose another OUT_DIR.")
         if self.names() and not overwrite:
             raise ScoringError(f"Output directory {self.display()} is not empty; pass --overwrite to replace the "
                                "part files, scored.csv and _SUCCESS of an earlier job, or choose an empty one.")

@@ -87,7 +87,6 @@ def score_range(task: RangeTask, options: JobOptions) -> dict[str, Any]:
     worker = get_worker()
     plugin = worker.plugins[options.plugin]  # the model was loaded once per worker, in setup()
     plugin.blocks_scored += 1
-    seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="wdbc-block-", dir=worker.local_directory) as tmp:
         block, part = Path(tmp) / "block.csv", Path(tmp) / task.part_name
         started = time.perf_counter()
