@@ -194,7 +194,7 @@ def test_closing_line_names_the_merged_file(client, wdbc_csv, export_dir, tmp_pa
     args = [str(wdbc_csv), str(out), "--model", str(export_dir), "--scheduler", client.scheduler.address]
     assert main([*args, "--merge"]) == 0
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("scored 569 rows") and last.endswith(f"-> {out}/scored.csv (and 1 part files beside it)")
+    assert last.startswith("scored 569 rows") and last.endswith(f"-> {out}/scored.csv (and 1 part file beside it)")
     assert main([*args, "--overwrite"]) == 0
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"-> {out}/")
 

@@ -194,7 +194,7 @@ def test_an_s3_out_dir_is_written_to_the_bucket_never_to_a_local_s3_directory(da
                  "--scheduler", dask_client.scheduler.address])
     err = capsys.readouterr().err
     assert code == 0, err
-    assert err.strip().splitlines()[-1].endswith(f"-> s3://{name}/out/scored.csv (and 1 part files beside it)")
+    assert err.strip().splitlines()[-1].endswith(f"-> s3://{name}/out/scored.csv (and 1 part file beside it)")
     assert listing(fs, f"{name}/out/") == [SUCCESS, "part-00000-000000.csv", "scored.csv"]
     assert fs.cat_file(f"{name}/out/scored.csv") == single_machine(wdbc_csv, tmp_path, export_dir)
     # (the autouse fixture checks that the working directory holds no local "s3:" directory)

@@ -31,7 +31,8 @@ class JobSummary:
 
     def line(self) -> str:
         rate = self.rows / self.seconds if self.seconds else 0.0
-        target = f"{self.merged} (and {self.blocks} part files beside it)" if self.merged else f"{self.out_dir}"
+        parts = f"{self.blocks} part file{'' if self.blocks == 1 else 's'}"
+        target = f"{self.merged} (and {parts} beside it)" if self.merged else self.out_dir
         return (f"scored {self.rows:,} rows ({self.positives:,} positive) from {self.files} file(s) in "
                 f"{self.blocks} blocks on {self.workers} worker(s) in {self.seconds:.2f} s, {rate:,.0f} rows/s "
                 f"-> {target}")
