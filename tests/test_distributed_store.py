@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,17 @@ def test_contains_follows_symbolic_links_and_respects_name_boundaries(tmp_path) 
     store = OutputStore(str(tmp_path / "link"))
     assert store.contains(str(out / "a.csv")) and store.contains(str(tmp_path / "link" / "a.csv"))
     assert not store.contains(str(tmp_path / "out2" / "a.csv")) and not store.contains("s3://b/out/a.csv")
+
+
+def test_a_failed_put_leaves_no_temporary(tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    store = OutputStore(str(out))
+    store.fs.put_file = lambda *a, **k: (Path(a[1]).write_text("half"), _raise(OSError("disk full")))  # noqa: ARG005
+    with pytest.raises(OSError, match="disk full"):
+        store.put(tmp_path / "scored.csv", "part-00000-000000.csv")
+    assert os.listdir(out) == []
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
