@@ -65,8 +65,10 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
 def _quiet() -> None:
     """After a stop, cancelling tasks and closing workers mid-task is expected: keep Dask's warnings about it
     off the terminal (our one line says what happened)."""
-    for name in ("distributed", "tornado", "asyncio"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    roots = ("distributed", "tornado", "asyncio")
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in roots]  # children may set levels
+    for name in {*roots, *names}:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)  # even "CRITICAL: Closed comm ... lost-data"
 
 
 def _quiet_cluster(client: Any, local: bool) -> Callable[[], None]:
