@@ -52,3 +52,17 @@ def test_a_signal_to_the_process_group_stops_the_job_with_one_line(big_csv, expo
         if _group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def test_an_s3_url_without_s3fs_is_one_line_naming_the_extra(wdbc_csv, export_dir, tmp_path, monkeypatch,
+                                                             capsys) -> None:
+    import importlib
+
+    from scoring.distributed import main
+
+    monkeypatch.delitem(importlib.import_module("fsspec.registry")._registry, "s3", raising=False)
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # as when the s3 extra is not installed
+    assert main([str(wdbc_csv), "s3://bucket/out/", "--model", str(export_dir)]) == 2
+    assert capsys.readouterr().err == ("ScoringError: s3://bucket/out/ needs the s3fs package for s3:// URLs, which is "
+                                       "not installed: pip install 'wdbc-graph-export[s3]' (from a checkout: "
+                                       "pip install -e '.[s3]').\n")
