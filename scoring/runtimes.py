@@ -11,7 +11,7 @@ from scoring.artifacts import (
     INPUT_NAME, ModelInfo, ModelRef, decode_onnx_metadata, model_info, read_sidecar,
 )
 from scoring.errors import ModelError, first_line
-from scoring.verify import check_threshold, onnx_threshold, read_onnx, verify_export_dir
+from scoring.verify import check_threshold, onnx_metadata, onnx_threshold, read_onnx, verify_export_dir
 
 #: What the scorer asks for by default (``logit`` is there too, by name).
 OUTPUTS = ("probability", "label")
@@ -115,6 +115,22 @@ class TensorFlowRuntime(_Loaded):
 
 #: Runtimes by CLI name.
 RUNTIMES: dict[str, type] = {"onnx": OnnxRuntime, "tf": TensorFlowRuntime}
+
+
+def read_model_info(ref: ModelRef, verify: bool = True) -> ModelInfo:
+    """The checked metadata of ``ref`` without loading a runtime (no TensorFlow): what a client that only plans
+    needs. The SavedModel's own threshold variable is checked where TensorFlow loads it."""
+    if verify and ref.export_dir is not None:
+        verify_export_dir(ref.export_dir)
+    if ref.runtime == "tf":
+        return model_info(read_sidecar(ref.path), None, ref.path)
+    proto = read_onnx(ref.path)
+    dims = proto.graph.input[0].type.tensor_type.shape.dim if len(proto.graph.input) == 1 else []
+    width = dims[1].dim_value if len(dims) == 2 and dims[1].dim_value else None
+    info = model_info(onnx_metadata(proto), width, ref.path)
+    if verify:
+        check_threshold(onnx_threshold(proto), info.threshold, ref.path)
+    return info
 
 
 def load_runtime(ref: ModelRef, threads: int = 1, verify: bool = True) -> Runtime:

@@ -92,3 +92,21 @@ def small_disk(tmp_path: Path):
     yield mount
     for where in mounts:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One local Dask cluster (2 worker processes, 1 thread each) for every distributed test: clusters are
+    slow to start."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """60,000 generated rows (13 MiB): enough for many blocks of a distributed job."""
+    from benchmarks.datagen import write_csv
+
+    return write_csv(tmp_path_factory.mktemp("dist") / "big.csv", 60_000, seed=3)

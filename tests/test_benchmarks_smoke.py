@@ -110,3 +110,24 @@ def test_parity_counts_ulps_and_writes_json(export_dir: Path, tmp_path: Path) ->
     result = json.loads((tmp_path / "parity_quick.json").read_text())
     assert result["rows"] == 20_000 and result["label"]["rows_differing"] == 0
     assert result["logit"]["rows_equal"] + result["logit"]["rows_differing"] == 20_000
+
+
+def test_distributed_scaling_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("distributed")
+    from benchmarks import distributed_scaling as bench
+
+    assert bench.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path),
+                       "--workdir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "distributed_scaling_quick.json").read_text())
+    analysis = result["analysis"]
+    assert set(analysis["per_block"]) == {"1"} and set(analysis["speedup_2_vs_1"]) == {"1"}
+    block = analysis["per_block"]["1"]
+    assert block["blocks"] >= 2
+    assert set(block["fractions"]) == {"stage", "score", "publish", "scheduling"}
+    assert all(f["n"] == 1 for f in block["fractions"].values()) and block["overhead_fraction"]["n"] == 1
+    assert set(analysis["projection"]["workers"]) == {"1", "8", "32", "128"}
+    assert analysis["parallel_capacity_of_2_cores"]["median"] > 0 and analysis["scheduler_tasks_per_second"] > 0
+    assert set(analysis["speedup_2_vs_1_per_core_given"]) == {"1"}
+    assert {"cpu", "cores"} <= set(result["machine"])

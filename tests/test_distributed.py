@@ -12,28 +12,29 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from benchmarks.datagen import write_csv  # noqa: E402
 from scoring.batch import score_csv  # noqa: E402
 from scoring.distributed import SUCCESS, main, score_distributed  # noqa: E402
 from scoring.errors import InputError, ScoringError  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def big_csv(tmp_path_factory) -> Path:
-    return write_csv(tmp_path_factory.mktemp("dist") / "big.csv", 60_000, seed=3)
+@pytest.fixture()
+def client(dask_client):
+    return dask_client
 
 
 def single_machine(src: Path, tmp_path: Path, export_dir: Path, **kwargs) -> bytes:
-    out = tmp_path / f"single-{src.name}"
+    out = tmp_path / f"single-{src.name}.csv"  # plain CSV even for a .gz input
     score_csv(src, out, model=export_dir, **kwargs)
     return out.read_bytes()
+
+
+def with_bad_value(data: bytes, line: int, column: int) -> bytes:
+    """``data`` with 'oops' in place of the value at the 1-based ``line`` and ``column``."""
+    lines = data.split(b"\n")
+    fields = lines[line - 1].split(b",")
+    fields[column - 1] = b"oops"
+    lines[line - 1] = b",".join(fields)
+    return b"\n".join(lines)
 
 
 def parts(out_dir: Path) -> list[Path]:
@@ -71,12 +72,8 @@ def test_several_files_and_globs_keep_input_order(client, wdbc_csv, big_csv, exp
 
 
 def test_bad_row_names_file_and_line_and_leaves_no_success(client, big_csv, export_dir, tmp_path) -> None:
-    lines = big_csv.read_bytes().split(b"\n")
-    fields = lines[45_000].split(b",")
-    fields[5] = b"oops"
-    lines[45_000] = b",".join(fields)
     bad = tmp_path / "bad.csv"
-    bad.write_bytes(b"\n".join(lines))
+    bad.write_bytes(with_bad_value(big_csv.read_bytes(), 45_001, 6))
     out = tmp_path / "out"
     with pytest.raises(InputError, match=r"bad.csv, line 45001, column 6 \('smoothness_mean'\): expected a number, got 'oops'\. "
                                          r"Fix the row and run the job again; no _SUCCESS was written\.$"):
@@ -109,6 +106,7 @@ def test_a_killed_worker_does_not_change_the_output(export_dir, big_csv, tmp_pat
         assert pids[0] not in c.run(os.getpid).values()  # that worker process is gone (replaced)
     assert (out / "scored.csv").read_bytes() == single_machine(big_csv, tmp_path, export_dir)
     assert (out / SUCCESS).is_file()
+    assert not list(out.glob(".*.tmp"))  # no stale temporary part of the killed attempt beside _SUCCESS
 
 
 def test_non_empty_out_dir_needs_overwrite(client, wdbc_csv, export_dir, tmp_path) -> None:
@@ -128,3 +126,132 @@ def test_cli_local_cluster_and_errors(wdbc_csv, export_dir, tmp_path, capsys) ->
     assert (out / "scored.csv").read_bytes() == single_machine(wdbc_csv, tmp_path, export_dir)
     assert main([str(tmp_path / "none-*.csv"), str(tmp_path / "o2"), "--model", str(export_dir), "--workers", "1"]) == 2
     assert "InputError: " in capsys.readouterr().err
+
+
+def test_inputs_inside_out_dir_are_refused_and_never_touched(client, wdbc_csv, export_dir, tmp_path, capsys) -> None:
+    """The data-loss case: `'dir/part-*.csv' dir --overwrite` used to delete its own inputs."""
+    data = tmp_path / "dir"
+    data.mkdir()
+    names = ["part-00000-000000.csv", "scored.csv", "other.csv"]
+    for name in names:
+        (data / name).write_bytes(wdbc_csv.read_bytes())
+    before = {name: (data / name).read_bytes() for name in names}
+    for pattern in [str(data / "part-*.csv"), str(data / "other.csv"), str(data)]:
+        code = main([pattern, str(data), "--model", str(export_dir), "--overwrite", "--scheduler",
+                     client.scheduler.address])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1
+        assert err.startswith("InputError: ") and f"lies inside OUT_DIR {data}/" in err
+    assert {name: (data / name).read_bytes() for name in os.listdir(data)} == before
+
+
+def test_compressed_inputs_are_one_block_each_with_the_single_machine_output(client, wdbc_csv, export_dir,
+                                                                              tmp_path) -> None:
+    import bz2
+    import gzip
+
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "a.csv.gz").write_bytes(gzip.compress(wdbc_csv.read_bytes()))
+    (data / "b.csv.bz2").write_bytes(bz2.compress(wdbc_csv.read_bytes()))
+    (data / "c.csv").write_bytes(wdbc_csv.read_bytes())
+    out = tmp_path / "out"
+    summary = score_distributed([str(data)], out, client, model=export_dir, blocksize="16KiB", merge=True)
+    plain_blocks = -(-wdbc_csv.stat().st_size // (16 << 10))
+    assert summary.files == 3 and summary.blocks == 1 + 1 + plain_blocks
+    for name in ("a.csv.gz", "b.csv.bz2"):  # the single-machine scorer reads .gz/.bz2 itself
+        one_block = sorted(out.glob(f"part-0000{'ab'.index(name[0])}-*.csv"))
+        assert len(one_block) == 1
+        assert one_block[0].read_bytes() == single_machine(data / name, tmp_path, export_dir)
+    body = single_machine(wdbc_csv, tmp_path, export_dir).split(b"\n", 1)[1]
+    assert (out / "scored.csv").read_bytes() == single_machine(wdbc_csv, tmp_path, export_dir) + body * 2
+
+
+def test_a_bad_row_in_a_compressed_file_names_its_line(client, wdbc_csv, export_dir, tmp_path) -> None:
+    import gzip
+
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(gzip.compress(with_bad_value(wdbc_csv.read_bytes(), 301, 6)))
+    with pytest.raises(InputError, match=r"bad\.csv\.gz, line 301, column 6 \('area_mean'\): expected a number, "
+                                         r"got 'oops'\. Fix the row and run the job again; no _SUCCESS was written\.$"):
+        score_distributed([str(bad)], tmp_path / "out", client, model=export_dir)
+    assert not (tmp_path / "out" / SUCCESS).exists()
+
+
+def test_relative_paths_are_resolved_on_the_client(client, wdbc_csv, export_dir, tmp_path, monkeypatch,
+                                                   capsys) -> None:
+    """The workers run elsewhere (here: in the directory pytest started in), so relative paths must not reach them."""
+    monkeypatch.chdir(tmp_path)
+    Path("in").mkdir()
+    Path("in/w.csv").write_bytes(wdbc_csv.read_bytes())
+    code = main(["in/w.csv", "out", "--model", str(export_dir), "--scheduler", client.scheduler.address, "--merge"])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "scored.csv").read_bytes() == single_machine(wdbc_csv, tmp_path, export_dir)
+
+
+def test_closing_line_names_the_merged_file(client, wdbc_csv, export_dir, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    args = [str(wdbc_csv), str(out), "--model", str(export_dir), "--scheduler", client.scheduler.address]
+    assert main([*args, "--merge"]) == 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("scored 569 rows") and last.endswith(f"-> {out}/scored.csv (and 1 part file beside it)")
+    assert main([*args, "--overwrite"]) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"-> {out}/")
+
+
+def test_a_quoted_newline_across_a_block_boundary_is_reported_where_the_field_starts(client, wdbc_csv, export_dir,
+                                                                                      tmp_path) -> None:
+    lines = wdbc_csv.read_bytes().split(b"\n")
+    lines[200] = b'"200\nsecond half",' + lines[200].split(b",", 1)[1]  # a quoted id with a line break, line 201
+    src = tmp_path / "quoted.csv"
+    src.write_bytes(b"\n".join(lines))
+    # The single-machine scorer reads it (the id passes through with its line break)...
+    assert single_machine(src, tmp_path, export_dir).count(b"second half") == 1
+    # ...the Dask job cuts a block right inside that field, and says so, at the field's first line.
+    blocksize = src.read_bytes().index(b'"200\n')
+    with pytest.raises(InputError, match=r"quoted\.csv, line 201: a quoted field starts on this line and runs past a "
+                                         r"line end where the job cuts its blocks.*python -m scoring\.batch"):
+        score_distributed([str(src)], tmp_path / "out", client, model=export_dir, blocksize=blocksize)
+    assert not (tmp_path / "out" / SUCCESS).exists()
+
+
+def test_everything_is_checked_before_a_cluster_starts(wdbc_csv, export_dir, tmp_path, monkeypatch, capsys) -> None:
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started before the job was checked")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    monkeypatch.setattr(distributed, "Client", no_cluster)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "old.csv").write_text("x")
+    bad_columns = tmp_path / "cols.csv"
+    bad_columns.write_text("id,radius_mean\n1,2\n")
+    model = ["--model", str(export_dir)]
+    cases = {
+        "ModelError: No model at": [str(wdbc_csv), str(tmp_path / "o"), "--model", str(tmp_path / "nope")],
+        "ScoringError: Output directory": [str(wdbc_csv), str(busy), *model],
+        "InputError: ": [str(tmp_path / "missing.csv"), str(tmp_path / "o"), *model],
+        "InputError: " + str(bad_columns): [str(bad_columns), str(tmp_path / "o"), *model],
+        "ScoringError: --blocksize": [str(wdbc_csv), str(tmp_path / "o"), *model, "--blocksize", "lots"],
+        "ScoringError: --workers": [str(wdbc_csv), str(tmp_path / "o"), *model, "--workers", "0"],
+        "ScoringError: --storage-option": [str(wdbc_csv), str(tmp_path / "o"), *model, "--storage-option", "x"],
+    }
+    for start, argv in cases.items():
+        assert main(argv) == 2, start
+        err = capsys.readouterr().err
+        assert err.startswith(start) and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_own_layouts_score_as_on_one_machine(client, export_dir, tmp_path) -> None:
+    """scikit-learn's column names, ';'-separated and without an id: matched by the model's aliases on every
+    worker, split over several blocks, byte-identical to the single-machine scorer."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    src = tmp_path / "sk.csv"
+    frame.sample(n=3000, replace=True, random_state=0).to_csv(src, index=False, sep=";")
+    out = tmp_path / "out"
+    summary = score_distributed([str(src)], out, client, model=export_dir, blocksize="64KiB", merge=True)
+    assert summary.blocks > 5 and summary.rows == 3000
+    assert (out / "scored.csv").read_bytes() == single_machine(src, tmp_path, export_dir)

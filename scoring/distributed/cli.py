@@ -1,0 +1,136 @@
+"""``python -m scoring.distributed IN... OUT_DIR``: check the job, start or join a cluster, run, stop cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from scoring.distributed.job import run_job
+from scoring.distributed.plan import DEFAULT_BLOCKSIZE, plan_job, require_dask
+from scoring.distributed.storage import parse_storage_options, storage_errors
+from scoring.distributed.store import MERGED
+from scoring.errors import ScoringError
+from scoring.runtimes import RUNTIMES
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so both unwind the same way."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Stopped
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Block Ctrl-C and SIGTERM while local workers are spawned: they inherit the mask (and so do threads
+    started meanwhile, such as the cluster's event loop, which spawns replacements), so a signal sent to
+    the whole process group reaches only this process, which then cancels the job and closes them."""
+    from multiprocessing import resource_tracker
+
+    # The tracker's start unblocks both signals in the thread that starts it: start it first.
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a signal that came meanwhile is delivered now
+
+
+@contextlib.contextmanager
+def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A client for ``scheduler``, or for a local cluster sized to the machine, closed on exit."""
+    distributed = require_dask()
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            yield stack.enter_context(distributed.Client(scheduler))
+            return
+        with _signals_blocked():
+            cluster = stack.enter_context(distributed.LocalCluster(
+                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                dashboard_address=":0"))
+            client = stack.enter_context(distributed.Client(cluster))
+        yield client
+
+
+def _quiet() -> None:
+    """After a stop, cancelling tasks and closing workers mid-task is expected: keep Dask's warnings about it
+    off the terminal (our one line says what happened)."""
+    roots = ("distributed", "tornado", "asyncio")
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in roots]  # children may set levels
+    for name in {*roots, *names}:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)  # even "CRITICAL: Closed comm ... lost-data"
+
+
+def _quiet_cluster(client: Any, local: bool) -> Callable[[], None]:
+    """What to do on Ctrl-C before cancelling: quiet this process, and the workers too if we started them."""
+    def quiet() -> None:
+        _quiet()
+        if local:
+            with contextlib.suppress(Exception):  # best effort: a worker may be gone already
+                client.run(_quiet, wait=True)
+    return quiet
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scoring.distributed",
+                                     description="Score CSV files on a Dask cluster, one part file per block.")
+    parser.add_argument("inputs", nargs="+", metavar="IN",
+                        help="CSV files, directories or glob patterns: local paths or fsspec URLs (s3://...)")
+    parser.add_argument("out_dir", metavar="OUT_DIR",
+                        help="output directory, local or an fsspec URL: part-*.csv, then _SUCCESS")
+    parser.add_argument("--scheduler", default=None, help="address of a running scheduler (default: a local cluster)")
+    parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
+    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None)
+    parser.add_argument("--model", default=None, help="ONNX file, SavedModel or export directory (default: artifacts/export)")
+    parser.add_argument("--blocksize", default=DEFAULT_BLOCKSIZE, help="bytes per block, e.g. 64MiB (default: %(default)s)")
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None)
+    parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an fsspec option for s3:// and other stores, e.g. endpoint_url=http://127.0.0.1:9000 "
+                             "(repeatable; the store's environment variables work too)")
+    parser.add_argument("--merge", action="store_true", help=f"also concatenate the parts into OUT_DIR/{MERGED}")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier job's part files, scored.csv and _SUCCESS in OUT_DIR")
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    expected = (ScoringError, *storage_errors())
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    try:
+        if args.workers is not None and args.workers < 1:
+            raise ScoringError(f"--workers must be a positive integer, got {args.workers}.")
+        plan = plan_job(args.inputs, args.out_dir, args.model, args.runtime, args.blocksize, args.threshold,
+                        args.keep, overwrite=args.overwrite, storage_options=parse_storage_options(args.storage_option))
+        with connect(args.scheduler, args.workers) as client:
+            if not args.quiet:
+                print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
+            summary = run_job(plan, client, merge=args.merge, progress=not args.quiet and sys.stderr.isatty(),
+                              on_interrupt=_quiet_cluster(client, local=args.scheduler is None))
+    except expected as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        signum = signal.SIGTERM if isinstance(exc, Stopped) else signal.SIGINT
+        print(f"Interrupted ({signal.Signals(signum).name}): the job was cancelled and the cluster closed; "
+              f"{args.out_dir} has no _SUCCESS.", file=sys.stderr)
+        return 128 + signum
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    if not args.quiet:
+        print(summary.line(), file=sys.stderr)
+    return 0

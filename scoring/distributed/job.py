@@ -1,0 +1,106 @@
+"""Running a checked plan on a cluster: submit every block, stop at the first error, commit ``_SUCCESS`` last."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from scoring.distributed.plan import DEFAULT_BLOCKSIZE, JobPlan, plan_job, require_dask
+from scoring.distributed.ranges import BlockInputError, explain
+from scoring.distributed.task import score_range
+
+
+@dataclass
+class JobSummary:
+    """What a distributed job did; ``line()`` is the CLI's closing line."""
+
+    out_dir: str
+    files: int
+    blocks: int
+    workers: int
+    rows: int = 0
+    positives: int = 0
+    seconds: float = 0.0
+    merged: str | None = None
+    task_seconds: dict[str, float] | None = None
+
+    def line(self) -> str:
+        rate = self.rows / self.seconds if self.seconds else 0.0
+        parts = f"{self.blocks} part file{'' if self.blocks == 1 else 's'}"
+        target = f"{self.merged} (and {parts} beside it)" if self.merged else self.out_dir
+        return (f"scored {self.rows:,} rows ({self.positives:,} positive) from {self.files} file(s) in "
+                f"{self.blocks} blocks on {self.workers} worker(s) in {self.seconds:.2f} s, {rate:,.0f} rows/s "
+                f"-> {target}")
+
+
+def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = False,
+            on_interrupt: Callable[[], None] | None = None) -> JobSummary:
+    """Score a checked plan on ``client``'s cluster: one part file per block, then ``_SUCCESS``.
+
+    A bad row stops the job with the file and line, and no ``_SUCCESS`` is written. On any exception
+    (Ctrl-C included, after ``on_interrupt``) the blocks still queued or running are cancelled.
+    """
+    distributed = require_dask()
+    started = time.perf_counter()
+    store = plan.store
+    store.prepare(plan.overwrite)
+    client.register_plugin(plan.plugin)
+    job = uuid.uuid4().hex[:8]
+    futures = [client.submit(score_range, task, plan.options, pure=False,
+                             key=f"wdbc-score-{job}-{task.file_index:05d}-{task.block_index:06d}")
+               for task in plan.tasks]
+    summary = JobSummary(store.display(), len(plan.files), len(futures), len(client.scheduler_info()["workers"]),
+                         task_seconds={})
+    try:
+        if progress:
+            distributed.progress(futures)
+        for future in distributed.as_completed(futures):
+            if future.status == "error":
+                raise _resolve(plan, future.exception()) from None
+            result = future.result()
+            # Release at once: a finished block whose result is still wanted would be recomputed if the
+            # worker holding it died later.
+            future.release()
+            summary.rows += result["rows"]
+            summary.positives += result["positives"]
+            for stage, seconds in result["seconds"].items():
+                summary.task_seconds[stage] = summary.task_seconds.get(stage, 0.0) + seconds
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and on_interrupt is not None:
+            on_interrupt()
+        client.cancel(futures)
+        raise
+    store.sweep()  # temporaries of attempts that died (their blocks were retried and published since)
+    if merge:
+        summary.merged = store.merge()
+    summary.seconds = time.perf_counter() - started
+    # Written last: its presence means every part (and the merged file) is complete.
+    store.write_success(json.dumps(asdict(summary), indent=2) + "\n")
+    return summary
+
+
+def _resolve(plan: JobPlan, exc: BaseException) -> BaseException:
+    if isinstance(exc, BlockInputError):
+        return explain(exc, plan.file_tasks(exc.task.file_index), plan.options.storage_options)
+    return exc
+
+
+def score_distributed(
+    inputs: list[str], out_dir: str | Path, client: Any, model: str | Path | None = None,
+    runtime: str | None = None, blocksize: int | str = DEFAULT_BLOCKSIZE, threshold: float | None = None,
+    keep: list[str] | None = None, batch_rows: int = 65_536, merge: bool = False, overwrite: bool = False,
+    progress: bool = False, storage_options: dict[str, Any] | None = None,
+) -> JobSummary:
+    """Score ``inputs`` (paths, globs, directories or fsspec URLs) on ``client``'s cluster into ``out_dir``.
+
+    Block tasks run the single-machine ``scoring.batch.score_csv`` on their lines; a bad row stops the job
+    with the file and line, and no ``_SUCCESS`` is written.
+    """
+    plan = plan_job(inputs, str(out_dir), model, runtime, blocksize, threshold, keep, batch_rows, overwrite,
+                    storage_options)
+    return run_job(plan, client, merge, progress)

@@ -1,0 +1,153 @@
+"""The output directory on any filesystem: atomic part files, the merged file, and ``_SUCCESS`` last."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from scoring.distributed.storage import canonical, filesystem, is_local, single_put
+from scoring.errors import ScoringError
+
+SUCCESS = "_SUCCESS"
+MERGED = "scored.csv"
+#: Everything a job writes, and their temporary names: the only files --overwrite may remove.
+PART = re.compile(r"part-\d{5,}-\d{6,}\.csv")
+JOB_FILE = re.compile(rf"(?:{PART.pattern}|{re.escape(MERGED)}|{SUCCESS})")
+TEMPORARY = re.compile(rf"\.{JOB_FILE.pattern}\.[0-9a-f]{{32}}\.tmp")
+
+
+def temporary_name(name: str) -> str:
+    return f".{name}.{uuid.uuid4().hex}.tmp"
+
+
+class OutputStore:
+    """OUT_DIR as a local directory or an object-store prefix, written through fsspec.
+
+    Each file appears whole or not at all: locally (and on other filesystems with a rename) it is written to
+    a temporary name and renamed; on an object store one upload makes it appear, so it is written in place.
+    """
+
+    def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
+        self.options = options or {}
+        self.fs, root = filesystem(url, self.options)
+        self.root = root.rstrip("/") or root
+        self.url = canonical(self.fs, self.root)
+        self.local = is_local(self.fs)
+        self.single_put = single_put(self.fs)
+
+    def path(self, name: str) -> str:
+        return f"{self.root}/{name}"
+
+    def display(self, name: str = "") -> str:
+        return f"{self.url.rstrip('/')}/{name}"
+
+    def names(self) -> list[str]:
+        """Names directly under OUT_DIR (none if it does not exist yet)."""
+        self.fs.invalidate_cache(self.root)  # listings are cached; workers wrote behind this client's back
+        try:
+            return sorted(os.path.basename(p.rstrip("/")) for p in self.fs.ls(self.root, detail=False))
+        except FileNotFoundError:
+            return []
+
+    def contains(self, url: str) -> bool:
+        """Whether ``url`` (a canonical input) lies inside OUT_DIR, following symbolic links locally."""
+        if self.local:
+            if "://" in url:
+                return False
+            root, path = os.path.realpath(self.root), os.path.realpath(url)
+        else:
+            root, path = self.url.rstrip("/"), url
+        return path == root or path.startswith(root.rstrip("/") + "/")
+
+    def check(self, overwrite: bool) -> None:
+        """Before the job: OUT_DIR must be a directory, and empty unless ``overwrite`` (the client, early)."""
+        if self.fs.isfile(self.root):
+            raise ScoringError(f"Output path {self.display()} exists and is not a directory; choose a directory.")
+        bucket = self.root.split("/", 1)[0]
+        if self.single_put and not self.fs.exists(bucket):  # the job never creates buckets
+            raise ScoringError(f"Output bucket {self.fs.unstrip_protocol(bucket)} does not exist (or is not "
+                               f"visible with these credentials); create it or choose another OUT_DIR.")
+        if self.names() and not overwrite:
+            raise ScoringError(f"Output directory {self.display()} is not empty; pass --overwrite to replace the "
+                               "part files, scored.csv and _SUCCESS of an earlier job, or choose an empty one.")
+
+    def prepare(self, overwrite: bool) -> None:
+        """Remove an earlier job's files (only those; ``_SUCCESS`` first) and make sure OUT_DIR exists."""
+        if overwrite:
+            self.remove(SUCCESS)  # first: a half-replaced directory never looks complete
+            for name in self.names():
+                if JOB_FILE.fullmatch(name) or TEMPORARY.fullmatch(name):
+                    self.remove(name)
+        if not self.single_put:  # object stores have no directories (and makedirs could create a bucket)
+            self.fs.makedirs(self.root, exist_ok=True)
+
+    def remove(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self.path(name))
+
+    def sweep(self, name: str | None = None) -> list[str]:
+        """Remove temporaries left by killed or retried writers (of ``name`` only, if given)."""
+        stale = [n for n in self.names() if TEMPORARY.fullmatch(n) and (name is None or n.startswith(f".{name}."))]
+        for n in stale:
+            self.remove(n)
+        return stale
+
+    def put(self, local: str | Path, name: str) -> None:
+        """Publish a finished local file as OUT_DIR/name, atomically."""
+        if self.single_put:
+            self.fs.put_file(str(local), self.path(name))
+            return
+        self.sweep(name)  # a retried block: its earlier attempt may have died mid-copy
+        tmp = self.path(temporary_name(name))
+        try:
+            self.fs.put_file(str(local), tmp)
+            self.fs.mv(tmp, self.path(name))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.fs.rm_file(tmp)
+            raise
+
+    @contextlib.contextmanager
+    def writer(self, name: str) -> Iterator[IO[bytes]]:
+        """A binary handle whose content appears as OUT_DIR/name when the block exits without an error."""
+        if self.single_put:  # staged locally, then one upload: a failed write never leaves a partial object
+            with tempfile.TemporaryDirectory(prefix="wdbc-out-") as tmp:
+                local = Path(tmp) / name
+                with open(local, "wb") as handle:
+                    yield handle
+                self.put(local, name)
+            return
+        tmp = self.path(temporary_name(name))
+        try:
+            with self.fs.open(tmp, "wb") as handle:
+                yield handle
+            self.fs.mv(tmp, self.path(name))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.fs.rm_file(tmp)
+            raise
+
+    def parts(self) -> list[str]:
+        return [n for n in self.names() if PART.fullmatch(n)]
+
+    def merge(self) -> str:
+        """Concatenate the part files, in order, into scored.csv (header once), atomically."""
+        with self.writer(MERGED) as out:
+            for i, name in enumerate(self.parts()):
+                with self.fs.open(self.path(name), "rb") as part:
+                    header = part.readline()
+                    if i == 0:
+                        out.write(header)
+                    while chunk := part.read(1 << 22):
+                        out.write(chunk)
+        return self.display(MERGED)
+
+    def write_success(self, text: str) -> None:
+        with self.writer(SUCCESS) as out:
+            out.write(text.encode())

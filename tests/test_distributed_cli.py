@@ -1,0 +1,68 @@
+"""Tests for scoring.distributed.cli as a real process: Ctrl-C and SIGTERM stop the job cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_to_the_process_group_stops_the_job_with_one_line(big_csv, export_dir, tmp_path, signum,
+                                                                   code) -> None:
+    """As Ctrl-C in a terminal does, the signal reaches the CLI and every worker process it started."""
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "scoring.distributed", str(big_csv), str(out), "--model",
+                             str(export_dir), "--blocksize", "128KiB", "--workers", "2", "--merge", "--quiet"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("part-*.csv")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, f"the job ended before the signal: {proc.stderr.read()}"
+        os.killpg(proc.pid, signum)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == code
+        assert err == (f"Interrupted ({signal.Signals(signum).name}): the job was cancelled and the cluster closed; "
+                       f"{out} has no _SUCCESS.\n")
+        assert not (out / "_SUCCESS").exists() and not (out / "scored.csv").exists()
+        deadline = time.monotonic() + 20
+        while _group_alive(proc.pid) and time.monotonic() < deadline:  # the workers were closed, not orphaned
+            time.sleep(0.1)
+        assert not _group_alive(proc.pid)
+    finally:
+        if _group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_an_s3_url_without_s3fs_is_one_line_naming_the_extra(wdbc_csv, export_dir, tmp_path, monkeypatch,
+                                                             capsys) -> None:
+    import importlib
+
+    from scoring.distributed import main
+
+    monkeypatch.delitem(importlib.import_module("fsspec.registry")._registry, "s3", raising=False)
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # as when the s3 extra is not installed
+    assert main([str(wdbc_csv), "s3://bucket/out/", "--model", str(export_dir)]) == 2
+    assert capsys.readouterr().err == ("ScoringError: s3://bucket/out/ needs the s3fs package for s3:// URLs, which is "
+                                       "not installed: pip install 'wdbc-graph-export[s3]' (from a checkout: "
+                                       "pip install -e '.[s3]').\n")

@@ -1,0 +1,99 @@
+"""Tests for scoring.distributed.plan: what the client checks and resolves before any cluster starts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("distributed")
+
+from scoring.distributed.plan import expand_inputs, plan_job  # noqa: E402
+from scoring.errors import InputError, ScoringError  # noqa: E402
+
+
+def test_inputs_expand_to_sorted_absolute_files(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    for name in ["b.csv", "a.csv", "c.csv.gz", ".hidden.csv", "_SUCCESS"]:
+        (tmp_path / "d" / name).write_text("x\n")
+    (tmp_path / "d" / "sub").mkdir()
+    (tmp_path / "d" / "sub" / "z.csv").write_text("x\n")
+    d = tmp_path / "d"
+    assert expand_inputs(["d"], {}) == [str(d / "a.csv"), str(d / "b.csv"), str(d / "c.csv.gz")]
+    assert expand_inputs(["d/*.csv", "d/sub/z.csv"], {}) == [str(d / "a.csv"), str(d / "b.csv"), str(d / "sub" / "z.csv")]
+    assert expand_inputs([f"file://{d}/b.csv"], {}) == [str(d / "b.csv")]
+
+
+@pytest.mark.parametrize("pattern", ["none.csv", "d/*.parquet", "empty"])
+def test_a_pattern_that_matches_nothing_is_an_error(tmp_path, monkeypatch, pattern: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=rf"^{re.escape(pattern)}: no such file; expected CSV files, directories or glob"):
+        expand_inputs([pattern], {})
+
+
+def test_plan_refuses_inputs_inside_out_dir_before_touching_it(wdbc_csv, export_dir, tmp_path) -> None:
+    out = tmp_path / "out"
+    (out / "nested").mkdir(parents=True)
+    inside = out / "nested" / "w.csv"
+    inside.write_bytes(wdbc_csv.read_bytes())
+    with pytest.raises(InputError, match=rf"^{inside}: lies inside OUT_DIR {out}/, where the job writes"):
+        plan_job([str(wdbc_csv), str(inside)], str(out), model=export_dir, overwrite=True)
+    assert inside.read_bytes() == wdbc_csv.read_bytes()
+
+
+def test_plan_cuts_blocks_and_touches_no_output(wdbc_csv, export_dir, tmp_path) -> None:
+    plan = plan_job([str(wdbc_csv)], str(tmp_path / "out"), model=export_dir, blocksize="16KiB", threshold=0.3)
+    assert len(plan.tasks) == -(-wdbc_csv.stat().st_size // (16 << 10)) and plan.files == [str(wdbc_csv)]
+    assert plan.options.out_dir == str(tmp_path / "out") and plan.options.threshold == 0.3
+    assert not (tmp_path / "out").exists()
+
+
+def test_files_that_give_different_output_columns_are_refused(wdbc_csv, export_dir, tmp_path) -> None:
+    other = tmp_path / "noid.csv"
+    other.write_bytes(b"\n".join(line.split(b",", 1)[1] for line in wdbc_csv.read_bytes().split(b"\n") if line))
+    with pytest.raises(InputError, match=r"noid\.csv, line 1: gives output columns \['probability', 'label'\], but "):
+        plan_job([str(wdbc_csv), str(other)], str(tmp_path / "out"), model=export_dir)
+    with pytest.raises(ScoringError, match=r"--threshold must be in \[0, 1\], got 2"):
+        plan_job([str(wdbc_csv)], str(tmp_path / "out"), model=export_dir, threshold=2)
+
+
+def test_planning_an_onnx_job_never_imports_tensorflow(wdbc_csv, export_dir, tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from scoring.distributed import plan_job; import scoring.distributed.task; "
+            f"plan_job([{str(wdbc_csv)!r}], {str(tmp_path / 'out')!r}, model={str(export_dir)!r}); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'model')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_plan_verifies_the_model_before_any_cluster(wdbc_csv, export_dir, other_export_dir, tmp_path) -> None:
+    """The same verify-on-load as the single-machine scorer: one run's ONNX beside another run's SavedModel."""
+    import shutil
+
+    from scoring.errors import ModelError
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(export_dir, mixed)
+    shutil.copy(other_export_dir / "model.onnx", mixed / "model.onnx")
+    for runtime in ("onnx", "tf"):
+        with pytest.raises(ModelError, match="are not from the same export"):
+            plan_job([str(wdbc_csv)], str(tmp_path / "out"), model=str(mixed), runtime=runtime)
+    assert not (tmp_path / "out").exists()
+
+
+def test_plan_matches_other_spellings_and_separators(export_dir, tmp_path) -> None:
+    """The shared WDBC layouts need no option in the Dask job either (aliases from the model's metadata)."""
+    from sklearn.datasets import load_breast_cancer
+
+    path = tmp_path / "sk.csv"
+    load_breast_cancer(as_frame=True).frame.to_csv(path, index=False, sep=";")
+    plan = plan_job([str(path)], str(tmp_path / "out"), model=str(export_dir))
+    assert len(plan.tasks) == 1

@@ -1,0 +1,43 @@
+"""Tests for scoring.distributed.task: one block scored on a real worker, published, or refused."""
+
+from __future__ import annotations
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from scoring.artifacts import resolve_model  # noqa: E402
+from scoring.distributed.ranges import BlockInputError, plan_file  # noqa: E402
+from scoring.distributed.task import JobOptions, ModelPlugin, score_range  # noqa: E402
+
+
+@pytest.fixture()
+def options(dask_client, export_dir, tmp_path) -> JobOptions:
+    plugin = ModelPlugin(resolve_model(export_dir, "onnx"))
+    dask_client.register_plugin(plugin)
+    return JobOptions(str(tmp_path / "out"), {}, plugin.name, None, 65_536, None)
+
+
+def test_a_block_is_scored_and_published_under_its_part_name(dask_client, options, wdbc_csv, tmp_path) -> None:
+    (tmp_path / "out").mkdir()
+    tasks, _ = plan_file(str(wdbc_csv), 2, 16 << 10, {})
+    result = dask_client.submit(score_range, tasks[1], options, pure=False).result()
+    part = tmp_path / "out" / "part-00002-000001.csv"
+    lines = part.read_text().splitlines()
+    assert lines[0] == "id,probability,label" and result["rows"] == len(lines) - 1 > 0
+    assert set(result["seconds"]) == {"stage", "score", "publish"}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [part.name]  # no temporary left
+
+
+def test_a_block_that_ends_inside_a_quoted_field_is_refused_before_scoring(dask_client, options, wdbc_csv,
+                                                                            tmp_path) -> None:
+    (tmp_path / "out").mkdir()
+    lines = wdbc_csv.read_bytes().split(b"\n")
+    lines[3] = b'"3\nand more",' + lines[3].split(b",", 1)[1]
+    src = tmp_path / "q.csv"
+    src.write_bytes(b"\n".join(lines))
+    tasks, _ = plan_file(str(src), 0, src.read_bytes().index(b'"3\n'), {})  # the cut falls after "3
+    with pytest.raises(BlockInputError) as caught:
+        dask_client.submit(score_range, tasks[0], options, pure=False).result()
+    assert caught.value.kind == "quotes" and caught.value.task == tasks[0]
+    assert list((tmp_path / "out").iterdir()) == []
