@@ -111,16 +111,17 @@ def prepare(table: Table, spec: DataSpec, like: Dataset | None = None) -> Datase
     if label_column in features:
         raise DataError(f"{table.source}: the label column {label_column!r} cannot also be a feature; "
                         "leave it out of --features.")
-    values = {name: _numeric(table, frame, rows, name) for name in features}
-    keep, dropped = _complete_rows(table, frame, rows, values, label_column, spec.missing)
+    if not features:
+        raise DataError(f"{table.source}: no numeric feature columns besides the label; pass --features.")
+    x, missing = _feature_matrix(table, frame, rows, features)
+    keep, dropped = _complete_rows(table, frame, rows, missing, label_column, spec.missing)
     column = frame[label_column].filter(keep)
     if like is None:
         labels, y = _labels(table, column, rows[keep], spec, is_wdbc)
     else:
         labels, y = like.labels, _labels_like(table, column, rows[keep], like.labels)
-    x = np.column_stack([values[n][keep] for n in features]).astype(np.float32) if features else None
-    if x is None or x.shape[1] == 0:
-        raise DataError(f"{table.source}: no numeric feature columns besides the label; pass --features.")
+    if not keep.all():
+        x = x[keep]
     constant = [n for n, column in zip(features, x.T) if column.size and column.min() == column.max()]
     notes = {"rows_read": int(table.frame.height), "rows_dropped_missing": dropped, "constant_columns": constant,
              "skipped_non_numeric_columns": skipped}
@@ -194,10 +195,25 @@ def _numeric(table: Table, frame: pl.DataFrame, rows: np.ndarray, name: str) -> 
     return values
 
 
-def _complete_rows(table: Table, frame: pl.DataFrame, rows: np.ndarray, values: dict[str, np.ndarray],
+def _feature_matrix(table: Table, frame: pl.DataFrame, rows: np.ndarray, features: list[str]
+                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The float32 matrix, filled one column at a time (a million-row table never exists in float64 at once),
+    and the rows where each column has no value."""
+    x = np.empty((frame.height, len(features)), np.float32)
+    missing = {}
+    for j, name in enumerate(features):
+        column = _numeric(table, frame, rows, name)
+        x[:, j] = column
+        absent = np.isnan(column)
+        if absent.any():
+            missing[name] = absent
+    return x, missing
+
+
+def _complete_rows(table: Table, frame: pl.DataFrame, rows: np.ndarray, missing: dict[str, np.ndarray],
                    label: str, policy: str) -> tuple[np.ndarray, dict[str, int]]:
     """Rows with every feature and the label present; missing ones are an error unless ``policy == 'drop'``."""
-    missing = {name: np.isnan(v) for name, v in values.items()}
+    missing = dict(missing)
     missing[label] = frame[label].is_null().to_numpy()
     counts = {name: int(m.sum()) for name, m in missing.items() if m.any()}
     if not counts:

@@ -23,20 +23,37 @@ _DECOMPRESS = {".gz": gzip.decompress, ".bz2": bz2.decompress}
 
 
 @dataclass(frozen=True)
+class Text:
+    """A CSV's bytes: in memory (a URL, a compressed file) or a local file read again only when needed."""
+
+    data: bytes | None = None
+    path: Path | None = None
+
+    @property
+    def source(self) -> bytes | Path:
+        """What polars reads: the path itself (memory-mapped, no copy in Python) where there is one."""
+        return self.path if self.path is not None else self.data
+
+    def read(self) -> bytes:
+        return (self.data if self.data is not None else self.path.read_bytes()).removeprefix(BOM)
+
+
+@dataclass(frozen=True)
 class Table:
-    """A table as read, every column by its header name; ``text`` is kept to turn rows into file lines."""
+    """A table as read, every column by its header name; ``text`` turns rows into file lines on the error path."""
 
     frame: pl.DataFrame
     source: str
     kind: str
     separator: str | None = None
-    text: bytes | None = None
+    text: Text | None = None
 
     def where(self, row: int) -> str:
         """``source, line N`` for a 0-based data row (``row N`` where the format has no lines)."""
         if self.text is None:
             return f"{self.source}, row {row + 1}"
-        return f"{self.source}, line {line_of_row(self.text, row, self.separator or ',', self.kind == 'csv')}"
+        line = line_of_row(self.text.read(), row, self.separator or ",", self.kind == "csv")
+        return f"{self.source}, line {line}"
 
 
 def line_of_row(text: bytes, row: int, separator: str, header: bool) -> int:
@@ -57,18 +74,38 @@ def read_table(source: str | Path, sep: str | None = None, fmt: str = "auto") ->
         raise DataError(f"--format must be one of {list(FORMATS)}, got {fmt!r}.")
     if sep is not None and sep not in SEPARATORS:
         raise DataError(f"--sep must be one of {[*SEPARATORS]} (tab as '\\t'), got {sep!r}.")
-    data = _read_bytes(name)
+    text = _open(name)
     if fmt == "parquet" or (fmt == "auto" and name.lower().endswith((".parquet", ".pq"))):
-        return _read_parquet(name, data)
-    text = data.removeprefix(BOM)
-    first = text.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+        return _read_parquet(name, text.source)
+    first = _first_line(text)
     if not first.strip():
         raise DataError(f"{name}, line 1: the file is empty or starts with a blank line; expected a header line "
                         "naming the columns.")
     if fmt == "uci" or (fmt == "auto" and wdbc.looks_like_uci(first.split(","))):
         return Table(_read_uci(name, text), name, "uci", ",", text)
     separator = sep or sniff_separator(first)
+    _check_unique_header(name, first, separator)
     return Table(_read_csv(name, text, separator), name, "csv", separator, text)
+
+
+def _open(name: str) -> Text:
+    """A local, uncompressed file stays on disk; anything else (a URL, .gz, .bz2) is read into memory."""
+    local = Path(name)
+    if "://" not in name and local.suffix.lower() not in _DECOMPRESS and local.is_file():
+        return Text(path=local)
+    return Text(data=_read_bytes(name))
+
+
+def _first_line(text: Text) -> str:
+    if text.path is not None:
+        try:
+            with open(text.path, "rb") as handle:
+                head = handle.readline(1 << 20)
+        except OSError as exc:
+            raise DataError(f"Could not read {text.path}: {exc.strerror}") from None
+    else:
+        head = text.data.split(b"\n", 1)[0]
+    return head.removeprefix(BOM).rstrip(b"\r\n").decode("utf-8", "replace")
 
 
 def _read_bytes(name: str) -> bytes:
@@ -94,7 +131,7 @@ def _read_bytes(name: str) -> bytes:
     return data
 
 
-def _read_uci(name: str, text: bytes) -> pl.DataFrame:
+def _read_uci(name: str, text: Text) -> pl.DataFrame:
     """UCI's headerless ``wdbc.data``: id, diagnosis, 30 features (values are checked later, with their lines)."""
     frame = _read_csv(name, text, ",", header=False)
     if frame.width != len(wdbc.UCI_COLUMNS):
@@ -104,21 +141,19 @@ def _read_uci(name: str, text: bytes) -> pl.DataFrame:
     return frame.rename(dict(zip(frame.columns, wdbc.UCI_COLUMNS)))
 
 
-def _read_csv(name: str, text: bytes, separator: str, header: bool = True) -> pl.DataFrame:
+def _read_csv(name: str, text: Text, separator: str, header: bool = True) -> pl.DataFrame:
     # Types are inferred from the first 10,000 rows; a value further down that does not fit (a stray 'x' in a
     # numeric column) makes polars refuse, and a second read that looks at every row settles the types.
-    if header:
-        _check_unique_header(name, text, separator)
     for rows in (10_000, None):
         try:
-            return pl.read_csv(text, separator=separator, has_header=header, infer_schema_length=rows,
+            return pl.read_csv(text.source, separator=separator, has_header=header, infer_schema_length=rows,
                                try_parse_dates=False)
         except pl.exceptions.ComputeError as exc:
             error = exc
         except pl.exceptions.PolarsError as exc:
             error = exc
             break
-    ragged = _ragged_record(text, separator)
+    ragged = _ragged_record(text.read(), separator)
     if ragged is not None:
         line, expected, saw = ragged
         raise DataError(f"{name}, line {line}: expected {expected} fields (as in the first line), saw {saw}. "
@@ -126,9 +161,9 @@ def _read_csv(name: str, text: bytes, separator: str, header: bool = True) -> pl
     raise DataError(f"Could not read {name} as CSV with separator {separator!r}: {first_line(error)}")
 
 
-def _check_unique_header(name: str, text: bytes, separator: str) -> None:
+def _check_unique_header(name: str, header: str, separator: str) -> None:
     """polars renames a repeated column ('a_duplicated_0'); a user's table must say which one it means."""
-    fields = next(csv.reader(io.StringIO(text.split(b"\n", 1)[0].decode("utf-8", "replace")), delimiter=separator), [])
+    fields = next(csv.reader([header], delimiter=separator), [])
     seen: dict[str, list[int]] = {}
     for i, field in enumerate(fields, start=1):
         if field.strip():
@@ -152,9 +187,9 @@ def _ragged_record(text: bytes, separator: str) -> tuple[int, int, int] | None:
     return None
 
 
-def _read_parquet(name: str, data: bytes) -> Table:
+def _read_parquet(name: str, source: bytes | Path) -> Table:
     try:
-        frame = pl.read_parquet(io.BytesIO(data))
+        frame = pl.read_parquet(io.BytesIO(source) if isinstance(source, bytes) else source)
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"Could not read {name} as Parquet: {first_line(exc)}") from None
     return Table(frame, name, "parquet")
