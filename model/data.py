@@ -14,31 +14,13 @@ import pandas as pd
 import polars as pl
 
 from model import wdbc
+from model.config import MISSING, DataSpec
 from model.errors import DataError
 from model.tables import Table, read_table
 from scoring.errors import first_line
 
-MISSING = ("error", "drop")
 #: Label values that need no --positive: the second of each pair is class 1.
 _OBVIOUS = ({"0", "1"}, {"false", "true"})
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """What to train on: a table (None = the bundled WDBC copy) and how to read it (the CLI's data options)."""
-
-    path: str | None = None
-    label: str | None = None
-    positive: str | None = None
-    features: tuple[str, ...] | None = None
-    exclude: tuple[str, ...] = ()
-    id_column: str | None = None
-    sep: str | None = None
-    fmt: str = "auto"
-    missing: str = "error"
-    test_path: str | None = None
-    test_fraction: float = 0.25
-    stratify: bool = False
 
 
 @dataclass(frozen=True)

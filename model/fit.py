@@ -8,22 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from model.config import FitConfig
 from model.logistic import Classifier
 from model.optimizers import make_optimizer
 
 HISTORY_KEYS = ("train_log_loss", "train_accuracy", "eval_log_loss", "eval_accuracy")
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """The tutorial's hyperparameters by default, plus an optional L2 penalty and update rule."""
-
-    epochs: int = 200
-    learning_rate: float = 0.01
-    batch_size: int = 64
-    l2: float = 0.0
-    seed: int = 22
-    optimizer: str = "sgd"  # a key of model.optimizers.OPTIMIZERS
 
 
 @dataclass

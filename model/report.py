@@ -73,3 +73,45 @@ def plot_tradeoff(curve: dict[str, list[float]], threshold: float, classes: tupl
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def summary(report: dict[str, Any], out: Path) -> str:
+    """What was trained on, final metrics beside scikit-learn's, and what was written where."""
+    data = report["data"]
+    balance = data["class_balance"]["all"]
+    lines = [f"data: {data['source']}: {data['rows']:,} rows ({data['train_rows']:,} train, {data['test_rows']:,} test), "
+             f"{data['n_features']} features; label {data['label_column']!r}: class 1 = {data['positive_class']!r} "
+             f"({balance[str(data['positive_class'])]:,} rows), class 0 = {data['negative_class']!r} "
+             f"({balance[str(data['negative_class'])]:,} rows)"]
+    lines += [f"note: {text}" for text in data_notes(data)]
+    rows = [("ours (test)", report["metrics"]["test"])]
+    rows += [(f"sklearn {name} (test)", m) for name, m in report["baseline_test"].items()]
+    lines.append(f"{'model':<38} {'accuracy':>8} {'log loss':>8} {'ROC AUC':>8} {'FPR':>6} {'FNR':>6}")
+    for name, m in rows:
+        cells = [_cell(m[k], width, digits) for k, width, digits in
+                 (("accuracy", 8, 4), ("log_loss", 8, 4), ("roc_auc", 8, 4), ("fpr", 6, 3), ("fnr", 6, 3))]
+        lines.append(f"{name:<38} {' '.join(cells)}")
+    lines.append(f"threshold {report['threshold']:.6g}, l2 {report['config']['l2']:g}, "
+                 f"trained in {report['training_seconds']:.2f} s (traced {report['trace_count']}x)")
+    lines.append(f"wrote {out}/: model.json, checkpoint/, reference_rows.npy, report.json, {', '.join(PLOTS)}, manifest.json")
+    return "\n".join(lines)
+
+
+def _cell(value: float | None, width: int, digits: int) -> str:
+    """A metric for the summary table; n/a where it is undefined (a class absent from the test rows)."""
+    return f"{'n/a':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+
+def data_notes(data: dict[str, Any]) -> list[str]:
+    """What a user should know about their data: constant, skipped and incomplete columns."""
+    notes = []
+    if data["constant_columns"]:
+        notes.append(f"constant columns (they carry no information): {', '.join(map(repr, data['constant_columns']))}")
+    if data["skipped_non_numeric_columns"]:
+        notes.append("skipped columns that are not numeric: "
+                     f"{', '.join(map(repr, data['skipped_non_numeric_columns']))} (pass --features to choose)")
+    if data["rows_dropped_missing"]:
+        dropped = data["rows_dropped_missing"]
+        notes.append(f"dropped {dropped['rows']:,} rows with missing values (--missing drop): "
+                     + ", ".join(f"{k!r} {v:,}" for k, v in dropped["per_column"].items()))
+    return notes

@@ -14,11 +14,11 @@ from pathlib import Path
 import polars as pl
 
 from model import wdbc
+from model.config import FORMATS
 from model.errors import DataError
 from scoring.errors import first_line
 from scoring.sources import BOM, SEPARATORS, sniff_separator
 
-FORMATS = ("auto", "csv", "parquet", "uci")
 _DECOMPRESS = {".gz": gzip.decompress, ".bz2": bz2.decompress}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from model.fit import FitConfig
-from model.train import TrainResult, save_run, train
+from model.run import TrainResult, save_run, train
 
 
 @pytest.fixture(scope="session")

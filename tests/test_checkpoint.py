@@ -43,7 +43,7 @@ def test_corrupt_checkpoint_is_reported(model_dir: Path, tmp_path: Path) -> None
 def test_model_json_of_another_run_is_refused(model_dir: Path, tmp_path: Path) -> None:
     """The issue's case: run A's model.json beside run B's checkpoint gave run A's threshold in the metadata."""
     from model.fit import FitConfig
-    from model.train import save_run, train
+    from model.run import save_run, train
 
     other = save_run(train(FitConfig(epochs=5), target_fnr=0.0), tmp_path / "other")
     mixed = tmp_path / "mixed"

@@ -1,0 +1,34 @@
+"""What every command line of the project shares: --version, --verbose, and a quiet TensorFlow."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from importlib import metadata
+
+from scoring.tfquiet import VERBOSE_ENV, import_tensorflow
+
+PACKAGE = "wdbc-graph-export"
+
+
+def version() -> str:
+    """The installed project's version (``unknown`` when run from a checkout that was never installed)."""
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def add_standard_options(parser: argparse.ArgumentParser, tensorflow: bool = False) -> None:
+    """``--version`` on every CLI; ``--verbose`` where TensorFlow may load (its own log lines are hidden)."""
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()} ({PACKAGE})")
+    if tensorflow:
+        parser.add_argument("--verbose", action="store_true",
+                            help=f"show TensorFlow's own log lines on stderr (or set {VERBOSE_ENV}=1)")
+
+
+def prepare_tensorflow(args: argparse.Namespace) -> None:
+    """Load TensorFlow now, quietly (or not, with --verbose), before any module that imports it."""
+    if getattr(args, "verbose", False):
+        os.environ[VERBOSE_ENV] = "1"
+    import_tensorflow()

@@ -1,0 +1,71 @@
+"""Tests for model.run: the default run's quality, the report, the threshold and CV choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.fit import FitConfig
+from model.run import train
+
+
+def test_default_run_meets_the_quality_bar(trained) -> None:
+    test = trained.report["metrics"]["test"]
+    assert test["n"] == 142
+    assert test["accuracy"] >= 0.97
+    assert test["log_loss"] <= 0.09
+    assert trained.trace_count == 1
+
+
+def test_report_has_history_baseline_fingerprint_and_versions(trained) -> None:
+    report = trained.report
+    assert len(report["history"]["eval_log_loss"]) == 200
+    assert report["history"]["eval_log_loss"][-1] == pytest.approx(report["metrics"]["test"]["log_loss"], rel=1e-4)
+    assert set(report["baseline_test"]) == {"LogisticRegression", "LogisticRegressionCV"}
+    assert report["baseline_test"]["LogisticRegression"]["accuracy"] > 0.95
+    assert len(report["data"]["fingerprint_sha256"]) == 64
+    assert report["versions"]["tensorflow"].startswith("2.")
+    assert report["config"] == {"epochs": 200, "learning_rate": 0.01, "batch_size": 64, "l2": 0.0, "seed": 22,
+                                "optimizer": "sgd"}
+
+
+def test_target_fnr_threshold_is_recorded_and_met_on_training_rows() -> None:
+    result = train(FitConfig(epochs=60), target_fnr=0.02)
+    report = result.report
+    assert report["threshold"] < 0.5
+    assert report["metrics"]["train"]["fnr"] <= 0.02
+    assert result.classifier.threshold.numpy() == np.float32(report["threshold"])
+    # Chosen on the training rows, exactly as the chooser does it (the test rows never steer it).
+    from model.data import split
+    from model.metrics import threshold_for_fnr
+
+    rows = split(result.dataset)
+    train_p = result.classifier.outputs(rows.x_train)["probability"].numpy()
+    assert report["threshold"] == threshold_for_fnr(rows.y_train, train_p, 0.02)
+    test_p = result.classifier.outputs(rows.x_test)["probability"].numpy()
+    assert threshold_for_fnr(rows.y_test, test_p, 0.02) != report["threshold"]  # so the two choices are told apart
+
+
+def test_cv_choice_never_sees_test_rows(tmp_path: Path) -> None:
+    """Flipping every test label must not change the CV scores or the chosen strength."""
+    import polars as pl
+
+    from model.data import load_dataset, split
+    from model.wdbc import load_bundled
+
+    test_rows = split(load_dataset()).test_index
+    frame = load_bundled()
+    flip = pl.Series(np.isin(np.arange(frame.height), test_rows))
+    flipped = frame.with_columns(pl.when(flip).then(pl.when(pl.col("diagnosis") == "M").then(pl.lit("B"))
+                                                    .otherwise(pl.lit("M"))).otherwise(pl.col("diagnosis"))
+                                 .alias("diagnosis"))
+    assert (flipped["diagnosis"] != frame["diagnosis"]).sum() == len(test_rows)
+    path = tmp_path / "flipped.data"
+    flipped.write_csv(path, include_header=False)
+    config = FitConfig(epochs=20)
+    a = train(config, l2_cv=True, cv_folds=3).report["l2_selection"]
+    b = train(config, data=path, l2_cv=True, cv_folds=3).report["l2_selection"]
+    assert a == b
+    assert a["chosen"] in (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
