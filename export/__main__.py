@@ -1,4 +1,4 @@
-"""CLI: ``python -m export --model DIR --out DIR [--opset N]``."""
+"""CLI: ``python -m export --model DIR --out DIR [--opset N]`` (TensorFlow loads only once the options are checked)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 from export.errors import ExportError, ParityError
-from export.onnx import DEFAULT_OPSET
-from export.pipeline import export_model
 from model.errors import DataError
 from model.files import check_writable_parent
-from scoring.artifacts import ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR
+from scoring.artifacts import DEFAULT_OPSET, ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR
+from scoring.cli import add_standard_options, prepare_tensorflow
 from scoring.errors import ScoringError
 
 DEFAULT_MODEL = Path("artifacts/model")
@@ -27,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="export directory, replaced atomically (default: %(default)s)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_standard_options(parser, tensorflow=True)
     return parser
 
 
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_writable_parent(args.out)
+        prepare_tensorflow(args)
+        from export.pipeline import export_model
+
         report = export_model(args.model, args.out, args.opset)
     except ParityError as exc:
         print(f"ParityError: {exc}", file=sys.stderr)

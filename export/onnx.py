@@ -13,11 +13,9 @@ import tf2onnx
 
 from export.errors import ExportError
 from export.signature import INPUT_NAME, OUTPUT_NAMES, ServingModule
-from scoring.artifacts import BATCH_DIM, as_onnx_props
+from scoring.artifacts import BATCH_DIM, DEFAULT_OPSET, as_onnx_props
 from scoring.errors import first_line
 
-#: Pinned opset: supported by tf2onnx 1.17 and by onnxruntime >= 1.14.
-DEFAULT_OPSET = 17
 
 
 def export_onnx(module: ServingModule, path: Path, metadata: dict[str, Any], opset: int = DEFAULT_OPSET) -> Path:

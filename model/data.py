@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 
 from model import wdbc
@@ -317,7 +316,9 @@ def split(data: Dataset, test_fraction: float = 0.25, stratify: bool = False, se
                             f"{test_fraction}: {first_line(exc)}") from None
         method = f"stratified: sklearn train_test_split(test_size={test_fraction}, random_state={seed})"
     else:
-        train = pd.RangeIndex(n).to_series().sample(frac=1 - test_fraction, random_state=seed).index.to_numpy()
+        # What pandas' frame.sample(frac, random_state) draws (RandomState.choice without replacement), without
+        # importing pandas for it.
+        train = np.random.RandomState(seed).choice(n, size=round((1 - test_fraction) * n), replace=False)
         test = np.setdiff1d(np.arange(n), train)
         method = f"frame.sample(frac={1 - test_fraction:g}, random_state={seed}); test = the remaining rows"
     if len(np.unique(data.y[train])) < 2:
@@ -362,9 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
+    from scoring.cli import add_standard_options
+
     parser = argparse.ArgumentParser(prog="python -m model.data", description="Write the WDBC rows as a CSV file.")
     parser.add_argument("output", help="CSV path: id, diagnosis and the 30 features, with a header")
     parser.add_argument("--data", default=None, help="UCI-format wdbc.data path or URL (default: the bundled copy)")
+    add_standard_options(parser)
     args = parser.parse_args(argv)
     try:
         frame = wdbc.load_bundled() if args.data is None else read_table(args.data).frame

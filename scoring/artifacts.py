@@ -23,6 +23,8 @@ PARITY_REPORT = "parity.json"
 INPUT_NAME = "features"
 OUTPUT_NAMES = ("probability", "logit", "label")
 SIGNATURE_KEY = "serving_default"
+#: The ONNX opset the export pins (tf2onnx 1.17 supports up to 18; onnxruntime >= 1.14 runs it) and records.
+DEFAULT_OPSET = 17
 #: The name of the dynamic first dimension of every input and output in the ONNX graph.
 BATCH_DIM = "batch"
 MAKE_HINT = "Run `python -m model.train && python -m export` to make it, or pass --model PATH."

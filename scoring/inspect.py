@@ -12,6 +12,7 @@ from typing import Any
 from scoring.artifacts import (
     INPUT_NAME, ONNX_FILE, SAVED_MODEL_DIR, model_info, read_sidecar, sha256_file, sha256_saved_model,
 )
+from scoring.cli import add_standard_options
 from scoring.errors import ScoringError
 from scoring.verify import check_threshold, onnx_metadata, onnx_threshold, read_onnx, verify_export_dir
 
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("model", nargs="?", default="artifacts/export",
                         help="export directory, ONNX file or SavedModel directory (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the facts as JSON")
+    add_standard_options(parser)
     return parser
 
 

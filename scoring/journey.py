@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from scoring.cli import add_standard_options
+
 
 def steps(root: Path) -> list[list[str]]:
     """The commands a user would type, in order (each is a real CLI of this project)."""
@@ -39,6 +41,7 @@ def agreement(root: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scoring.journey", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("artifacts"), help="where everything goes (default: %(default)s)")
+    add_standard_options(parser)
     args = parser.parse_args(argv)
     for step in steps(args.out):
         print(f"\n$ python {shlex.join(step)}", flush=True)

@@ -289,3 +289,16 @@ def test_a_test_table_may_hold_one_class_but_no_other_value(tmp_path: Path) -> N
     with pytest.raises(DataError, match=r"test.csv, line 3, label column 'y': expected one of the training table's "
                                         r"values 'no', 'yes', got 'maybe'"):
         prepare(read_table(write(tmp_path, "y,a\nyes,5\nmaybe,6\n", "test.csv")), spec, like=train)
+
+
+@pytest.mark.parametrize(("n", "test_fraction", "seed"), [(569, 0.25, 1), (30, 0.5, 1), (101, 0.2, 3), (7, 0.4, 0)])
+def test_the_split_draws_what_pandas_sample_draws(n: int, test_fraction: float, seed: int) -> None:
+    from dataclasses import replace
+
+    from model.data import Dataset, Labels
+
+    y = (np.arange(n) % 2).astype(np.float32)
+    data = Dataset(np.zeros((n, 1), np.float32), y, ("x",), Labels("y", 1, 0, {}), "t")
+    rows = split(replace(data), test_fraction=test_fraction, seed=seed)
+    want = pd.DataFrame(np.zeros(n)).sample(frac=1 - test_fraction, random_state=seed).index.to_numpy()
+    np.testing.assert_array_equal(rows.train_index, want)

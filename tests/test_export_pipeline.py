@@ -11,7 +11,8 @@ import onnxruntime as ort
 import pytest
 import tensorflow as tf
 
-from export.onnx import DEFAULT_OPSET, export_onnx
+from export.onnx import export_onnx
+from scoring.artifacts import DEFAULT_OPSET
 from export.saved_model import export_saved_model
 from export.signature import OUTPUT_NAMES, ServingModule
 from model.checkpoint import load_classifier

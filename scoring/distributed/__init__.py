@@ -8,9 +8,19 @@ input), ``store`` (the output's commit protocol), ``task`` (the worker side), ``
 
 from __future__ import annotations
 
-from scoring.distributed.cli import main
-from scoring.distributed.job import JobSummary, run_job, score_distributed
-from scoring.distributed.plan import JobPlan, plan_job
+import importlib
+from typing import Any
+
 from scoring.distributed.store import MERGED, SUCCESS
 
-__all__ = ["MERGED", "SUCCESS", "JobPlan", "JobSummary", "main", "plan_job", "run_job", "score_distributed"]
+#: Where each public name lives; imported on first use, so that ``--help`` does not load Dask.
+_LAZY = {"main": "cli", "JobSummary": "job", "run_job": "job", "score_distributed": "job", "JobPlan": "plan",
+         "plan_job": "plan"}
+
+__all__ = ["MERGED", "SUCCESS", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"scoring.distributed.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'scoring.distributed' has no attribute {name!r}")

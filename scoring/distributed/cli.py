@@ -12,12 +12,13 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from scoring.distributed.job import run_job
-from scoring.distributed.plan import DEFAULT_BLOCKSIZE, plan_job, require_dask
+from scoring.cli import add_standard_options
+from scoring.distributed.ranges import DEFAULT_BLOCKSIZE
 from scoring.distributed.storage import parse_storage_options, storage_errors
 from scoring.distributed.store import MERGED
 from scoring.errors import ScoringError
 from scoring.runtimes import RUNTIMES
+from scoring.tfquiet import VERBOSE_ENV
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -49,6 +50,8 @@ def _signals_blocked() -> Iterator[None]:
 @contextlib.contextmanager
 def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     """A client for ``scheduler``, or for a local cluster sized to the machine, closed on exit."""
+    from scoring.distributed.plan import require_dask
+
     distributed = require_dask()
     with contextlib.ExitStack() as stack:
         if scheduler:
@@ -101,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--merge", action="store_true", help=f"also concatenate the parts into OUT_DIR/{MERGED}")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier job's part files, scored.csv and _SUCCESS in OUT_DIR")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="no dashboard line, progress bar or closing line")
+    add_standard_options(parser, tensorflow=True)
     return parser
 
 
@@ -113,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.workers is not None and args.workers < 1:
             raise ScoringError(f"--workers must be a positive integer, got {args.workers}.")
+        if args.verbose:
+            os.environ[VERBOSE_ENV] = "1"  # the workers' TensorFlow (--runtime tf) prints its own lines then
+        from scoring.distributed.job import run_job
+        from scoring.distributed.plan import plan_job
+
         plan = plan_job(args.inputs, args.out_dir, args.model, args.runtime, args.blocksize, args.threshold,
                         args.keep, overwrite=args.overwrite, storage_options=parse_storage_options(args.storage_option))
         with connect(args.scheduler, args.workers) as client:

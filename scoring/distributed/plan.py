@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scoring.artifacts import ModelInfo, resolve_model
-from scoring.distributed.ranges import RangeTask, plan_file
+from scoring.distributed.ranges import DEFAULT_BLOCKSIZE, RangeTask, plan_file
 from scoring.distributed.storage import canonical, filesystem, storage_errors
 from scoring.distributed.store import OutputStore
 from scoring.distributed.task import JobOptions, ModelPlugin
@@ -17,7 +17,6 @@ from scoring.layout import resolve_layout, split_fields
 from scoring.runtimes import read_model_info
 from scoring.sources import BOM, sniff_separator
 
-DEFAULT_BLOCKSIZE = "64MiB"
 INSTALL_HINT = "Dask is not installed: pip install '.[distributed]' (dask[dataframe] and distributed)."
 
 

@@ -14,6 +14,9 @@ import numpy as np
 from scoring.distributed.storage import filesystem, is_local, storage_errors
 from scoring.errors import InputError
 
+#: Bytes per block unless --blocksize says otherwise.
+DEFAULT_BLOCKSIZE = "64MiB"
+
 FIX_ROW = "Fix the row and run the job again; no _SUCCESS was written."
 QUOTED_NEWLINE = ("a quoted field starts on this line and runs past a line end where the job cuts its blocks; "
                   "the Dask job splits files at line ends, so it cannot score fields that contain line breaks")
