@@ -9,6 +9,10 @@ import numpy as np
 
 from scoring.sources import Source
 
+#: The most a block holds (unless one record is longer): memory stays bounded whatever the rows look
+#: like, e.g. a very long first row, from which the block size in rows is estimated.
+MAX_BLOCK_BYTES = 16 << 20
+
 
 @dataclass(frozen=True)
 class Block:

@@ -12,6 +12,8 @@ import polars as pl
 from scoring.errors import InputError
 
 OUTPUT_COLUMNS = ("probability", "label")
+# The csv module refuses fields over 131,072 characters by default; a pass-through text can be longer.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 
 
 def split_fields(line: bytes, source: str, line_number: int) -> list[str]:
@@ -66,7 +68,9 @@ class Layout:
         return bool((x.size and not np.isfinite(x).all()) or (frame.height and frame[_col(self.n_columns - 1)].null_count()))
 
     def kept_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.select([pl.col(_col(i)).alias(self.names[i]) for i in self.keep_index])
+        """Pass-through columns; an empty value, quoted or not, is null (written as an empty field), as the
+        exact path, whose csv module cannot tell the two apart, has it."""
+        return frame.select([pl.col(_col(i)).replace("", None).alias(self.names[i]) for i in self.keep_index])
 
 
 def _col(i: int) -> str:

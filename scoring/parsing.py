@@ -123,7 +123,7 @@ def _parse_exact(block: Block, layout: Layout) -> Parsed:
                               _record_text(good[r])))
     ok = np.ones(len(good), dtype=bool)
     ok[bad_rows] = False
-    kept = pl.DataFrame({layout.names[i]: [row[i] for row, k in zip(good, ok) if k] for i in layout.keep_index},
+    kept = pl.DataFrame({layout.names[i]: [row[i] or None for row, k in zip(good, ok) if k] for i in layout.keep_index},
                         schema={layout.names[i]: pl.String for i in layout.keep_index})
     rejects.sort(key=lambda r: r.line)
     return Parsed(np.ascontiguousarray(x[ok]), kept, rejects)

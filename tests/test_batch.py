@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import re
 import signal
 import subprocess
@@ -103,11 +104,40 @@ def test_headerless_uci_layout(runtime, tmp_path: Path) -> None:
     np.testing.assert_array_equal(scored["label"].to_numpy(), expected(runtime, frame)["label"])
 
 
-def test_threshold_override(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
+def test_threshold_override(runtime, wdbc_csv: Path, tmp_path: Path, engine: str) -> None:
     out = tmp_path / "out.csv"
-    score_csv(wdbc_csv, out, runtime=runtime, threshold=0.9)
+    summary = score_csv(wdbc_csv, out, runtime=runtime, threshold=0.9, engine=engine)
     scored = read_out(out)
-    np.testing.assert_array_equal(scored["label"].to_numpy(), (scored["probability"] > np.float32(0.9)).astype(int))
+    labels = scored["label"].to_numpy()
+    np.testing.assert_array_equal(labels, (scored["probability"] > np.float32(0.9)).astype(int))
+    # The override must change labels here, or this test could not tell it from the model's threshold.
+    assert (labels != expected(runtime, pd.read_csv(wdbc_csv))["label"]).sum() > 10
+    assert summary.positives == labels.sum()
+
+
+def test_threshold_on_every_path_gives_the_same_labels(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
+    """Plain file (streaming engine), gzip and stdin-like inputs (block pipeline) agree under --threshold."""
+    packed = tmp_path / "in.csv.gz"
+    packed.write_bytes(gzip.compress(wdbc_csv.read_bytes()))
+    outs = []
+    for i, src in enumerate([wdbc_csv, packed]):
+        outs.append(tmp_path / f"out{i}.csv")
+        score_csv(src, outs[-1], runtime=runtime, threshold=0.9)
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+
+
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
+def test_label_is_strictly_greater_than_the_threshold(runtime, wdbc_csv: Path, tmp_path: Path, engine: str) -> None:
+    frame = pd.read_csv(wdbc_csv)
+    probability = expected(runtime, frame)["probability"]
+    at = float(np.sort(probability)[300])  # a float32 value exactly, so one row sits on the threshold
+    out = tmp_path / "out.csv"
+    score_csv(wdbc_csv, out, runtime=runtime, threshold=at, engine=engine)
+    scored = read_out(out)
+    on = scored["probability"].to_numpy() == np.float32(at)
+    assert on.sum() >= 1 and (scored["label"][on] == 0).all()
+    assert (scored["label"][scored["probability"] > np.float32(at)] == 1).all()
 
 
 @pytest.mark.parametrize("variant", ["gzip", "bz2", "crlf", "bom", "quoted"])
@@ -134,12 +164,67 @@ def test_inputs_people_actually_have(runtime, wdbc_csv: Path, tmp_path: Path, va
     assert out.read_bytes() == reference.read_bytes()
 
 
-def test_header_only_input_gives_header_only_output(runtime, tmp_path: Path) -> None:
-    src = tmp_path / "header.csv"
-    src.write_text(",".join(["id", *FEATURE_NAMES]) + "\n")
+@pytest.mark.parametrize("name", ["header.csv", "header.csv.gz"])
+def test_header_only_input_gives_header_only_output(runtime, tmp_path: Path, name: str) -> None:
+    src = tmp_path / name
+    text = (",".join(["id", *FEATURE_NAMES]) + "\n").encode()
+    src.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
     out = tmp_path / "out.csv"
     assert score_csv(src, out, runtime=runtime).rows == 0
     assert out.read_text() == "id,probability,label\n"
+
+
+@pytest.mark.parametrize("output", ["file", "stdout"])
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
+def test_no_id_column_and_no_keep(runtime, wdbc_csv: Path, tmp_path: Path, capfd, engine: str, output: str) -> None:
+    """The most common input: features only. The output is probability and label alone."""
+    frame = pd.read_csv(wdbc_csv)
+    src = tmp_path / "features.csv"
+    frame[list(FEATURE_NAMES)].to_csv(src, index=False)
+    out = tmp_path / "out.csv" if output == "file" else "-"
+    capfd.readouterr()
+    summary = score_csv(src, out, runtime=runtime, engine=engine)
+    text = out.read_text() if output == "file" else capfd.readouterr().out
+    scored = pd.read_csv(io.StringIO(text), dtype={"probability": np.float32})
+    assert list(scored.columns) == ["probability", "label"] and summary.rows == 569
+    want = expected(runtime, frame)
+    np.testing.assert_array_equal(scored["probability"].to_numpy(), want["probability"])
+    np.testing.assert_array_equal(scored["label"].to_numpy(), want["label"])
+
+
+TRICKY_VALUES = ['', '""', '"a ""quoted"" word"', '"comma, inside"', '"multi\nline"', '"crlf\r\ninside"',
+                 'unicode é ✓ 日本', ' spaced ', '"  "', 'plain']
+
+
+def _tricky_csv(path: Path, blank_line: bool = False) -> Path:
+    """Pass-through values that CSV writers disagree on: empty, quoted empty, quotes, commas, newlines."""
+    rng = np.random.default_rng(3)
+    lines = ["id,note," + ",".join(FEATURE_NAMES)]
+    for i in range(40):
+        features = ",".join(f"{v:.4f}" for v in rng.uniform(0.5, 20, 30))
+        lines.append(f"{i},{TRICKY_VALUES[i % len(TRICKY_VALUES)]},{features}")
+        if blank_line and i == 3:
+            lines.append("")  # valid, but only the exact parser takes it
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    return path
+
+
+def test_engines_and_parsers_write_identical_bytes(runtime, tmp_path: Path) -> None:
+    """Streaming engine, block pipeline with the polars parser, and the exact parser: the same bytes."""
+    plain, blank = _tricky_csv(tmp_path / "tricky.csv"), _tricky_csv(tmp_path / "blank.csv", blank_line=True)
+    outs = {}
+    for src in (plain, blank):
+        for engine in ("auto", "blocks"):
+            out = tmp_path / f"{src.stem}-{engine}.out"
+            summary = score_csv(src, out, runtime=runtime, engine=engine, keep_all=True)
+            outs[(src.stem, engine, summary.stages["engine"])] = out.read_bytes()
+    assert set(outs) == {("tricky", "auto", "polars-streaming"), ("tricky", "blocks", "blocks"),
+                         ("blank", "auto", "blocks"), ("blank", "blocks", "blocks")}
+    assert len(set(outs.values())) == 1
+    scored = pl.read_csv(outs[("tricky", "auto", "polars-streaming")], infer_schema=False)
+    assert scored["note"].to_list()[:10] == [None, None, 'a "quoted" word', "comma, inside", "multi\nline",
+                                             "crlf\r\ninside", "unicode é ✓ 日本", " spaced ", "  ", "plain"]
+    assert b"\n0,," in outs[("tricky", "auto", "polars-streaming")]  # an empty value is an empty field
 
 
 def test_compressed_output(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
