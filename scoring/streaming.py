@@ -116,7 +116,10 @@ def _run_interruptibly(run: Callable[[], object], stop: threading.Event, busy: _
     thread = threading.Thread(target=target, name="polars-sink", daemon=True)
     thread.start()
     try:
-        thread.join()  # interruptible: lock waits return to Python to run signal handlers
+        while thread.is_alive():
+            # Wake up now and then: a signal delivered to one of polars' or the model's threads does not
+            # interrupt this wait, and its handler runs only when this thread runs Python again.
+            thread.join(0.05)
     finally:
         stop.set()
         thread.join()

@@ -1,7 +1,11 @@
-"""Session-scoped fixtures: the trained model is built once and shared by every test that needs it."""
+"""Shared fixtures: the trained model and its artifacts (built once per session), a tiny filesystem, and a
+check that no test leaves temporary files behind."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,3 +63,33 @@ def loaded_runtimes(export_dir: Path) -> dict:
 @pytest.fixture()
 def runtime(runtime_name: str, loaded_runtimes: dict):
     return loaded_runtimes[runtime_name]
+
+
+TEMPORARY = re.compile(r"\..+\.tmp")
+
+
+@pytest.fixture(autouse=True)
+def _no_temporary_files_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that uses ``tmp_path`` fails if it leaves a hidden temporary output (``.NAME...tmp``)."""
+    if "tmp_path" not in request.fixturenames:
+        yield
+        return
+    root = request.getfixturevalue("tmp_path")
+    yield
+    left = sorted(str(p.relative_to(root)) for p in root.rglob(".*") if TEMPORARY.fullmatch(p.name))
+    assert not left, f"temporary files left behind: {left}"
+
+
+@pytest.fixture()
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a real 64 KiB tmpfs, for disk-full tests; unmounted afterwards."""
+    mount_point = tmp_path / "small-fs"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs for the disk-full test (needs root): {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)

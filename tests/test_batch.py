@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
+import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -385,23 +388,162 @@ def test_stdin_to_stdout_subprocess(export_dir, wdbc_csv, tmp_path) -> None:
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr and b"missing 30 feature columns" in bad.stderr
 
 
-def test_sigterm_leaves_previous_output_untouched(export_dir, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def big_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """400,000 rows, plain (the streaming engine takes it) and gzipped (the block pipeline does)."""
     from benchmarks.datagen import write_csv
 
-    src = write_csv(tmp_path / "big.csv", 400_000)
+    plain = write_csv(tmp_path_factory.mktemp("big") / "big.csv", 400_000)
+    packed = plain.with_suffix(".csv.gz")
+    packed.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
+    return {"streaming": plain, "blocks": packed}
+
+
+def _scorer(src: Path, out: Path, runtime_name: str, export_dir: Path, *extra: str) -> list[str]:
+    # --batch-rows 1: one inference call per row, so the run lasts long enough to be interrupted.
+    return [sys.executable, "-m", "scoring.batch", str(src), str(out), "--runtime", runtime_name,
+            "--model", str(export_dir), "--batch-rows", "1", *extra]
+
+
+def _wait_until_writing(directory: Path, proc: subprocess.Popen) -> None:
+    """Until the scorer writes its output: a temporary file of ours, or polars' file in our temporary
+    directory (the streaming engine's sink has started). The model is loaded by then."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        for tmp in directory.glob(".out.csv.*.tmp"):
+            with contextlib.suppress(OSError):  # it may be removed meanwhile
+                if not tmp.is_dir() or any(tmp.iterdir()):
+                    return
+        time.sleep(0.01)
+    raise AssertionError(f"the scorer never started writing (exit code {proc.poll()})")
+
+
+@pytest.mark.parametrize("engine", ["streaming", "blocks"])
+def test_sigterm_to_the_process_group_stops_and_removes_the_temporary_file(
+        runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path, engine: str) -> None:
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
-    proc = subprocess.Popen([sys.executable, "-m", "scoring.batch", str(src), str(out), "--model", str(export_dir),
-                             "--batch-rows", "1000", "--quiet"], stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()):
-        time.sleep(0.01)  # wait until it is writing its temporary file
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert b"Interrupted" in err
+    proc = subprocess.Popen(_scorer(big_inputs[engine], out, runtime_name, export_dir, "--quiet"),
+                            stderr=subprocess.PIPE, start_new_session=True)
+    _wait_until_writing(tmp_path, proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.decode().splitlines()[-1] == f"Interrupted (SIGTERM): {out} was not written; the previous file is unchanged."
     assert out.read_text() == "previous\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "out.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_ctrl_c_in_a_terminal_stops_and_removes_the_temporary_file(
+        runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path) -> None:
+    """A real pseudo-terminal: Ctrl-C reaches the foreground process group, with the progress bar on."""
+    import pty
+
+    out = tmp_path / "out.csv"
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the scorer, with the terminal as stdin, stdout and stderr
+        command = _scorer(big_inputs["streaming"], out, runtime_name, export_dir)
+        os.execv(command[0], command)
+    screen = []
+    reader = threading.Thread(target=_read_terminal, args=(terminal, screen), daemon=True)
+    reader.start()
+    try:
+        _wait_until_writing(tmp_path, _Pid(pid))
+        os.write(terminal, b"\x03")  # Ctrl-C
+        _, status = os.waitpid(pid, 0)
+    finally:
+        reader.join(timeout=60)
+        os.close(terminal)
+    text = b"".join(screen).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 130, text
+    assert f"Interrupted (SIGINT): {out} was not written." in text and "previous" not in text
+    assert "Traceback" not in text
+    assert list(tmp_path.iterdir()) == []
+
+
+class _Pid:
+    """The ``poll()`` of a forked child, for ``_wait_until_writing``."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        return os.waitstatus_to_exitcode(status) if done else None
+
+
+def _read_terminal(fd: int, into: list[bytes]) -> None:
+    """Drain the terminal (a full one would block the child) until the child closes it."""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError:  # EIO: the child is gone
+            return
+        if not chunk:
+            return
+        into.append(chunk)
+
+
+def test_a_killed_run_leaves_a_temporary_file_that_the_next_run_removes(
+        runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], wdbc_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    proc = subprocess.Popen(_scorer(big_inputs["blocks"], out, runtime_name, export_dir, "--quiet"))
+    _wait_until_writing(tmp_path, proc)
+    proc.kill()  # SIGKILL: no clean-up is possible
+    proc.wait()
+    assert [p.name for p in tmp_path.glob(".out.csv.*.tmp")], "the killed run left no temporary file"
+    assert main([str(wdbc_csv), str(out), "--runtime", runtime_name, "--model", str(export_dir), "--quiet"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"] and len(pd.read_csv(out)) == 569
+
+
+class _SignalOnCall:
+    """A runtime that sends this process SIGTERM from inside its ``at``-th inference call."""
+
+    def __init__(self, runtime, at: int) -> None:
+        self._runtime, self._at = runtime, at
+        self.name, self.path, self.threshold = runtime.name, runtime.path, runtime.threshold
+        self.feature_names = runtime.feature_names
+        self.calls = self.rows_after = 0
+
+    def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        self.calls += 1
+        if self.calls == self._at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        elif self.calls > self._at:
+            self.rows_after += len(features)
+        return self._runtime.predict(features)
+
+
+@pytest.mark.parametrize("name", ["big.csv", "big.csv.gz"])
+def test_sigterm_stops_within_a_few_inference_calls(runtime, export_dir, big_inputs, tmp_path, capsys, monkeypatch,
+                                                    name: str) -> None:
+    """Counted in rows, not timed: before, SIGTERM was honoured only after the streaming engine's last row."""
+    import scoring.batch
+
+    src = big_inputs["blocks" if name.endswith(".gz") else "streaming"]
+    slow = _SignalOnCall(runtime, at=5)
+    monkeypatch.setattr(scoring.batch, "load_runtime", lambda ref, threads=1: slow)
+    code, err = run([src, tmp_path / "out.csv", "--model", export_dir, "--batch-rows", "100"], capsys)
+    assert code == 143, err
+    assert slow.rows_after < 40_000, slow.rows_after  # of 400,000
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_message_says_what_became_of_the_output(tmp_path: Path) -> None:
+    from scoring.batch import _identity, interrupted_message
+    from scoring.signals import Interrupted
+
+    out = tmp_path / "out.csv"
+    stop = Interrupted(signal.SIGINT)
+    assert interrupted_message(stop, str(out), None) == f"Interrupted (SIGINT): {out} was not written."
+    out.write_text("previous\n")
+    before = _identity(str(out))
+    assert interrupted_message(stop, str(out), before).endswith("was not written; the previous file is unchanged.")
+    replacement = tmp_path / "new"
+    replacement.write_text("new\n")
+    os.replace(replacement, out)
+    assert interrupted_message(stop, str(out), before) == f"Interrupted (SIGINT) after {out} was written."
+    assert interrupted_message(stop, "-", None) == "Interrupted (SIGINT): the output on stdout is incomplete."
 
 
 def test_one_million_rows_agree_across_runtimes(export_dir: Path, loaded_runtimes, tmp_path: Path) -> None:
