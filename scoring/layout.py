@@ -21,6 +21,15 @@ def split_fields(line: bytes, source: str, line_number: int) -> list[str]:
         return next(csv.reader([line.decode("utf-8")]))
     except UnicodeDecodeError as exc:
         raise InputError(f"expected UTF-8 text, found byte 0x{line[exc.start]:02x}", source, line_number) from None
+    except csv.Error as exc:
+        raise InputError(csv_problem(exc), source, line_number) from None
+
+
+def csv_problem(exc: csv.Error) -> str:
+    """The csv module's complaint in our words; the one people meet is a file with CR-only line endings."""
+    if "new-line character" in str(exc):
+        return "found a carriage return inside an unquoted field; expected lines ending in LF or CRLF"
+    return f"cannot parse the record: {exc}"
 
 
 @dataclass(frozen=True)

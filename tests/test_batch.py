@@ -312,6 +312,131 @@ def test_on_error_skip_scores_good_rows_and_writes_rejects(runtime_name, export_
     assert scored["probability"].notna().all()
 
 
+HEADER = "id," + ",".join(FEATURE_NAMES)
+GOOD = "\n".join([HEADER] + [f"{i}," + ",".join(["1.5"] * 30) for i in range(1, 50)]) + "\n"
+
+
+def _row3(value: str) -> str:
+    """GOOD with file line 4 (id 3) starting ``3,VALUE`` in place of ``3,1.5``."""
+    return GOOD.replace("\n3,1.5", "\n3," + value)
+
+
+#: Broken inputs and options: (file content or None, file name, extra arguments; OUT=... sets the output).
+BROKEN = {
+    "empty": (b"", "in.csv", []),
+    "bom-only": (b"\xef\xbb\xbf", "in.csv", []),
+    "blank-lines-only": (b"\r\n\n\n", "in.csv", []),
+    "missing-column": (GOOD.replace("radius_mean", "r").encode(), "in.csv", []),
+    "duplicate-column": (GOOD.replace("texture_mean", "radius_mean").encode(), "in.csv", []),
+    "latin-1-header": (("id,caf\xe9," + GOOD.split("\n", 1)[1]).encode("latin-1"), "in.csv", []),
+    "latin-1-value": (_row3("caf\xe9").encode("latin-1"), "in.csv", []),
+    "utf-16": (GOOD.encode("utf-16"), "in.csv", []),
+    "binary": (bytes(range(256)) * 20, "in.csv", []),
+    "cr-only-line-endings": (GOOD.replace("\n", "\r").encode(), "in.csv", []),
+    "text-value": (_row3("abc").encode(), "in.csv", []),
+    "empty-value": (_row3("").encode(), "in.csv", []),
+    "nan": (_row3("nan").encode(), "in.csv", []),
+    "inf": (_row3("-inf").encode(), "in.csv", []),
+    "overflow": (_row3("9" * 400).encode(), "in.csv", []),
+    "short-row": (GOOD.replace("\n3,1.5,", "\n3,").encode(), "in.csv", []),
+    "long-row": (_row3("1.5,7").encode(), "in.csv", []),
+    "unterminated-quote": (_row3('"1.5').encode(), "in.csv", []),
+    "stray-quote": (_row3('1"5').encode(), "in.csv", []),
+    "nul-byte": (_row3("1\x005").encode(), "in.csv", []),
+    "field-over-131072-chars": (_row3("9" * 200_000 + "x").encode(), "in.csv", []),
+    "lone-cr-in-a-field": (_row3("1\r5").encode(), "in.csv", []),
+    "header-without-newline": (("id," + "x" * 1_000_000).encode(), "in.csv", []),
+    "gzip-truncated": (gzip.compress(GOOD.encode())[:-30], "in.csv.gz", []),
+    "gzip-not-gzip": (GOOD.encode(), "in.csv.gz", []),
+    "gzip-bad-value": (gzip.compress(_row3("abc").encode()), "in.csv.gz", []),
+    "bz2-corrupt": (b"BZh9garbage", "in.csv.bz2", []),
+    "no-header-too-few-columns": (b"1,2,3\n", "in.csv", ["--no-header"]),
+    "no-header-but-a-header": (GOOD.encode(), "in.csv", ["--no-header"]),
+    "keep-missing": (GOOD.encode(), "in.csv", ["--keep", "nope"]),
+    "keep-output-name": (GOOD.replace("id,", "probability,", 1).encode(), "in.csv", ["--keep", "probability"]),
+    "input-missing": (None, "nope.csv", []),
+    "input-is-a-directory": (None, "in", []),
+    "output-directory-missing": (GOOD.encode(), "in.csv", ["OUT=nodir/out.csv"]),
+    "output-is-a-directory": (GOOD.encode(), "in.csv", ["OUT=."]),
+    "output-is-the-input": (GOOD.encode(), "in.csv", ["OUT=in.csv"]),
+    "rejects-is-the-input": (GOOD.encode(), "in.csv", ["--on-error", "skip", "--rejects", "in.csv"]),
+    "skip-to-stdout-without-rejects": (GOOD.encode(), "in.csv", ["--on-error", "skip", "OUT=-"]),
+    "threshold-out-of-range": (GOOD.encode(), "in.csv", ["--threshold", "2"]),
+    "threshold-nan": (GOOD.encode(), "in.csv", ["--threshold", "nan"]),
+    "batch-rows-0": (GOOD.encode(), "in.csv", ["--batch-rows", "0"]),
+    "threads-0": (GOOD.encode(), "in.csv", ["--threads", "0"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_inputs_give_one_line_exit_2_and_leave_nothing(
+        runtime_name: str, loaded_runtimes, export_dir: Path, tmp_path: Path, capfd, monkeypatch, case: str) -> None:
+    """No traceback, ever: one ``Type: message`` line on stderr, exit 2, nothing on stdout, no file left."""
+    import scoring.batch
+
+    data, name, extra = BROKEN[case]
+    if data is not None:
+        (tmp_path / name).write_bytes(data)
+    elif name == "in":
+        (tmp_path / name).mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = next((a[4:] for a in extra if a.startswith("OUT=")), "out.csv")
+    args = [a for a in extra if not a.startswith("OUT=")]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(scoring.batch, "load_runtime", lambda ref, threads=1: loaded_runtimes[ref.runtime])
+    capfd.readouterr()
+    code = main([name, out, "--runtime", runtime_name, "--model", str(export_dir), *args])
+    captured = capfd.readouterr()
+    lines = captured.err.splitlines()
+    assert code == 2 and len(lines) == 1, captured.err[-2000:]
+    assert re.match(r"(InputError|OutputError|ScoringError|ModelError): \S", lines[0]), lines[0]
+    assert len(lines[0]) < 400, lines[0]  # long values are cut
+    assert captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """20,000 rows (about 400 KB of output), plain and gzipped."""
+    from benchmarks.datagen import write_csv
+
+    plain = write_csv(tmp_path_factory.mktemp("generated") / "gen.csv", 20_000)
+    packed = plain.with_suffix(".csv.gz")
+    packed.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
+    return {"streaming": plain, "blocks": packed}
+
+
+@pytest.mark.parametrize("engine", ["streaming", "blocks"])
+def test_full_disk_exits_2_with_one_line_and_keeps_the_previous_output(
+        runtime_name: str, export_dir: Path, generated: dict[str, Path], small_filesystem: Path, capfd,
+        engine: str) -> None:
+    out = small_filesystem / "out.csv"
+    out.write_text("previous\n")
+    capfd.readouterr()
+    code = main([str(generated[engine]), str(out), "--runtime", runtime_name, "--model", str(export_dir)])
+    lines = capfd.readouterr().err.splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0] == (f"OutputError: Cannot write {out}: No space left on device. Free some space or choose "
+                        "another output path; the previous out.csv is unchanged.")
+    assert out.read_text() == "previous\n"
+    assert [p.name for p in small_filesystem.iterdir()] == ["out.csv"]
+
+
+def test_a_field_over_the_csv_module_limit_passes_through_the_exact_parser(runtime, tmp_path: Path) -> None:
+    """A 200,000-character note in a block that needs the exact parser (it has a bad row)."""
+    long_note = "x" * 200_000
+    rows = [f"{i},{long_note if i == 2 else 'short'}," + ",".join(["1.5"] * 30) for i in range(1, 6)]
+    rows[3] = "4,short," + ",".join(["abc"] * 30)
+    src = tmp_path / "in.csv"
+    src.write_text("\n".join(["id,note," + ",".join(FEATURE_NAMES), *rows]) + "\n")
+    out = tmp_path / "out.csv"
+    summary = score_csv(src, out, runtime=runtime, keep_all=True, on_error="skip")
+    assert summary.rows == 4 and summary.rejected == 1
+    scored = pl.read_csv(out, infer_schema=False)
+    assert scored["id"].to_list() == ["1", "2", "3", "5"] and scored["note"][1] == long_note
+    assert pd.read_csv(tmp_path / "out.csv.rejects.csv")["line"].tolist() == [5]
+
+
 # --- model problems -----------------------------------------------------------------------------
 
 
