@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ import polars as pl
 
 from scoring import streaming
 from scoring.artifacts import resolve_model
-from scoring.blocks import MAX_BLOCK_BYTES, Block, iter_blocks
+from scoring.blocks import MAX_BLOCK_BYTES, Block, first_record, iter_blocks
 from scoring.errors import OutputError, ScoringError
 from scoring.layout import Layout, resolve_layout, split_fields
 from scoring.output import AtomicOutput, empty_output, write_rejects, write_scored
@@ -118,11 +119,15 @@ def open_blocks(src: Source, feature_names: list[str], header: bool, keep: list[
     """Read the first line, match the columns, and stream the rest in blocks of about ``batch_rows`` rows
     (at most MAX_BLOCK_BYTES, so one very long row cannot make the whole file one block)."""
     first, rest = read_first_line(src)
-    layout = resolve_layout(split_fields(first, src.name, 1), feature_names, src.name, header, keep, keep_all)
     pending = rest if header else first + b"\n" + rest
     sample = pending.split(b"\n", 1)[0] if pending else first
     row_bytes = max(len(sample) + 1, 2)  # a size estimate only: blocks always end on a record boundary
-    return layout, iter_blocks(src, pending, 2 if header else 1, min(batch_rows * row_bytes, MAX_BLOCK_BYTES))
+    blocks = iter_blocks(src, pending, 2 if header else 1, min(batch_rows * row_bytes, MAX_BLOCK_BYTES))
+    if not header:  # the first record sets the width, and a quoted field may take it past the first line
+        block = next(blocks)
+        blocks, first = itertools.chain([block], blocks), first_record(block.data)
+    layout = resolve_layout(split_fields(first, src.name, 1), feature_names, src.name, header, keep, keep_all)
+    return layout, blocks
 
 
 def score_csv(
