@@ -9,9 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from model.fit import FitConfig
 from model.train import TrainResult, save_run, train
+
+# Property tests: no example database in the work tree, and no per-example deadline (the machine is shared).
+settings.register_profile("project", database=None, deadline=None)
+settings.load_profile("project")
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from model.data import FEATURE_NAMES, UCI_COLUMNS, load_wdbc
 from scoring.batch import main, score_csv
@@ -743,3 +747,83 @@ def test_one_million_rows_agree_across_runtimes(export_dir: Path, loaded_runtime
     diff = np.abs(a["probability"].to_numpy().astype(np.float64) - b["probability"].to_numpy())
     assert diff.max() <= 1e-6
     assert not np.isnan(a["probability"].to_numpy()).any()
+
+
+# --- properties (hypothesis): the model is loaded once, each example works in its own directory ---------
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if p.name.startswith(".")]
+
+
+@settings(max_examples=25)
+@given(start=st.integers(0, 568), rows=st.integers(0, 150), batch_rows=st.integers(1, 200),
+       engine=st.sampled_from(["auto", "blocks"]))
+def test_output_bytes_do_not_depend_on_batch_size_or_engine(runtime_name: str, loaded_runtimes, wdbc_csv: Path,
+                                                            start: int, rows: int, batch_rows: int, engine: str) -> None:
+    runtime = loaded_runtimes[runtime_name]
+    lines = wdbc_csv.read_text().splitlines()
+    with tempfile.TemporaryDirectory() as tmp:
+        src, reference, out = Path(tmp) / "in.csv", Path(tmp) / "reference.csv", Path(tmp) / "out.csv"
+        src.write_text("\n".join([lines[0], *lines[1 + start : 1 + start + rows]]) + "\n")
+        score_csv(src, reference, runtime=runtime, batch_rows=10**9, engine="blocks")
+        score_csv(src, out, runtime=runtime, batch_rows=batch_rows, engine=engine)
+        assert out.read_bytes() == reference.read_bytes()
+        assert not _leftovers(Path(tmp))
+
+
+FLOAT32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=30)
+@given(x=arrays(np.float32, st.tuples(st.integers(1, 40), st.just(30)), elements=FLOAT32),
+       threshold=st.none() | st.floats(0, 1), batch_rows=st.integers(1, 50))
+def test_scores_are_what_the_runtime_gives_for_the_same_matrix(runtime_name: str, loaded_runtimes, x: np.ndarray,
+                                                               threshold: float | None, batch_rows: int) -> None:
+    """Any finite float32 written as its shortest text (subnormals, 3e38, -0.0) scores bit for bit as the
+    runtime scores the matrix itself; --threshold relabels with probability > threshold."""
+    runtime = loaded_runtimes[runtime_name]
+    want = runtime.predict(x)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.csv", Path(tmp) / "out.csv"
+        src.write_text("\n".join([",".join(FEATURE_NAMES), *(",".join(map(str, row)) for row in x)]) + "\n")
+        score_csv(src, out, runtime=runtime, threshold=threshold, batch_rows=batch_rows)
+        scored = pl.read_csv(out, schema={"probability": pl.Float32, "label": pl.Int64})
+        assert not _leftovers(Path(tmp))
+    np.testing.assert_array_equal(scored["probability"].to_numpy(), want["probability"])
+    label = want["label"] if threshold is None else (want["probability"] > np.float32(threshold)).astype(np.int64)
+    np.testing.assert_array_equal(scored["label"].to_numpy(), label)
+
+
+@settings(max_examples=40)
+@given(n=st.integers(1, 40), bad=st.sets(st.integers(0, 39)), multiline=st.sets(st.integers(0, 39)),
+       header=st.booleans(), batch_rows=st.integers(1, 25), column=st.integers(0, 29),
+       value=st.sampled_from(["abc", "", "nan", "-inf", "1.5.5", "1e99"]))
+def test_rejects_name_the_file_line_of_every_injected_bad_row(
+        runtime_name: str, loaded_runtimes, n: int, bad: set[int], multiline: set[int], header: bool, batch_rows: int,
+        column: int, value: str) -> None:
+    """Bad values injected anywhere, after quoted multi-line fields, with or without a header, in blocks
+    of any size: each reject names its record's first file line, and every other row is scored."""
+    lines, expected_lines, line = [], [], 2 if header else 1
+    for i in range(n):
+        features = ["1.5"] * 30
+        if i in bad:
+            features[column] = value
+            expected_lines.append(line)
+        note = '"two\nlines"' if i in multiline else "one"
+        lines.append(f"{i},{note}," + ",".join(features))
+        line += 2 if i in multiline else 1
+    if header:
+        lines.insert(0, "id,note," + ",".join(FEATURE_NAMES))
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.csv", Path(tmp) / "out.csv"
+        src.write_text("\n".join(lines) + "\n")
+        summary = score_csv(src, out, runtime=loaded_runtimes[runtime_name], header=header, on_error="skip",
+                            batch_rows=batch_rows)
+        rejects = pl.read_csv(Path(tmp) / "out.csv.rejects.csv", infer_schema=False)
+        scored = pl.read_csv(out, infer_schema=False)
+        assert not _leftovers(Path(tmp))
+    assert [int(r) for r in rejects["line"]] == expected_lines
+    assert set(rejects["column"]) <= {FEATURE_NAMES[column] if header else f"column_{column + 3}"}
+    kept_ids = scored["id" if header else "column_1"].to_list()
+    assert kept_ids == [str(i) for i in range(n) if i not in bad] and summary.rejected == len(expected_lines)
