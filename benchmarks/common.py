@@ -112,3 +112,18 @@ def run_measured(command: list[str], cwd: Path | None = None) -> dict[str, Any]:
         tail = " / ".join(done.stderr.strip().splitlines()[-3:])
         raise RuntimeError(f"{' '.join(command)} exited {report['returncode']}: {tail}")
     return {"wall": report["wall"], "peak_rss_mib": report["maxrss_kib"] / 1024, "stdout": report["stdout"]}
+
+
+def wait_until_writing(directory: Path, name: str, running: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Until a scorer writing ``directory/name`` has started: a temporary file of its own, or polars' file in
+    its temporary directory (the streaming engine's sink has begun). Its model is loaded by then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running():
+        for tmp in directory.glob(f".{name}.*.tmp"):
+            try:
+                if not tmp.is_dir() or any(tmp.iterdir()):
+                    return
+            except OSError:  # removed meanwhile
+                continue
+        time.sleep(0.01)
+    raise RuntimeError(f"the scorer never started writing {directory / name}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bz2
-import contextlib
 import gzip
 import io
 import os
@@ -572,17 +571,10 @@ def _scorer(src: Path, out: Path, runtime_name: str, export_dir: Path, *extra: s
             "--model", str(export_dir), "--batch-rows", "1", *extra]
 
 
-def _wait_until_writing(directory: Path, proc: subprocess.Popen) -> None:
-    """Until the scorer writes its output: a temporary file of ours, or polars' file in our temporary
-    directory (the streaming engine's sink has started). The model is loaded by then."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        for tmp in directory.glob(".out.csv.*.tmp"):
-            with contextlib.suppress(OSError):  # it may be removed meanwhile
-                if not tmp.is_dir() or any(tmp.iterdir()):
-                    return
-        time.sleep(0.01)
-    raise AssertionError(f"the scorer never started writing (exit code {proc.poll()})")
+def _wait_until_writing(directory: Path, proc: subprocess.Popen | _Pid) -> None:
+    from benchmarks.common import wait_until_writing
+
+    wait_until_writing(directory, "out.csv", lambda: proc.poll() is None)
 
 
 @pytest.mark.parametrize("engine", ["streaming", "blocks"])
