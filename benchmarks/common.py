@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -127,3 +128,15 @@ def wait_until_writing(directory: Path, name: str, running: Callable[[], bool], 
                 continue
         time.sleep(0.01)
     raise RuntimeError(f"the scorer never started writing {directory / name}")
+
+
+def scorer_parser(prog: str, description: str | None, rows: int, repeats: int, quick: str) -> argparse.ArgumentParser:
+    """The options every scorer benchmark takes: model, rows, repeats, --quick, where results and data go."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
+    parser.add_argument("--rows", type=int, default=rows)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
+    return parser

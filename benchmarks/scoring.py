@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import RESULTS, machine_info, machine_line, markdown_table, write_result
+from benchmarks.common import machine_info, machine_line, markdown_table, scorer_parser, write_result
 from benchmarks.datagen import write_csv
 from benchmarks.runner import interleaved_workers
 
@@ -57,13 +56,7 @@ def tables(stats: dict, r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.scoring", description=__doc__)
-    parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
-    parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="20,000 rows, 1 repeat (smoke test)")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSV goes (default: a temp dir)")
+    parser = scorer_parser("python -m benchmarks.scoring", __doc__, 2_000_000, 5, "20,000 rows, 1 repeat (smoke test)")
     args = parser.parse_args(argv)
     rows, repeats = (20_000, 1) if args.quick else (args.rows, args.repeats)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import os
 import signal
@@ -14,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, machine_info, machine_line, markdown_table, wait_until_writing, write_result
+from benchmarks.common import (machine_info, machine_line, markdown_table, scorer_parser, wait_until_writing,
+                               write_result)
 from benchmarks.datagen import write_csv
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -39,13 +39,7 @@ def stop_once(src: Path, workdir: Path, model: Path, runtime: str, signum: int, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.signals", description=__doc__)
-    parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
-    parser.add_argument("--rows", type=int, default=400_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="onnx only, 1 repeat (smoke test)")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
+    parser = scorer_parser("python -m benchmarks.signals", __doc__, 400_000, 3, "onnx only, 1 repeat (smoke test)")
     args = parser.parse_args(argv)
     runtimes, repeats = (("onnx",), 1) if args.quick else (RUNTIMES, args.repeats)
     runs: dict[str, list[dict[str, Any]]] = {}
