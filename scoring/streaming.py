@@ -45,7 +45,7 @@ def score_streaming(source: str, target: Path, layout: Layout, predict: Callable
     before each inference call (it raises Stopped once we are interrupted); ``on_rows(rows, positives)``.
 
     polars runs in a helper thread while this thread waits in Python, where signal handlers run: a
-    KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one) stops the query at the next morsel.
+    KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one) stops the query before its next inference call.
     """
     stop, busy = threading.Event(), _Busy()
 
