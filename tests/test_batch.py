@@ -736,9 +736,10 @@ def test_one_million_rows_agree_across_runtimes(export_dir: Path, loaded_runtime
     a, b = (pl.read_csv(outs[n], schema_overrides={"probability": pl.Float32}) for n in ("onnx", "tf"))
     assert a["id"].equals(b["id"]) and a["id"].to_list()[:3] == [1, 2, 3]
     assert a["label"].equals(b["label"])
-    diff = np.abs(a["probability"].to_numpy().astype(np.float64) - b["probability"].to_numpy())
-    assert diff.max() <= 1e-6
-    assert not np.isnan(a["probability"].to_numpy()).any()
+    pa, pb = a["probability"].to_numpy(), b["probability"].to_numpy()
+    ulps = np.abs(pa.view(np.int32).astype(np.int64) - pb.view(np.int32).astype(np.int64))
+    assert ulps.max() <= 1  # the same float64 logit; each runtime's float32 sigmoid may round differently
+    assert not np.isnan(pa).any()
 
 
 # --- properties (hypothesis): the model is loaded once, each example works in its own directory ---------
