@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -112,3 +113,30 @@ def run_measured(command: list[str], cwd: Path | None = None) -> dict[str, Any]:
         tail = " / ".join(done.stderr.strip().splitlines()[-3:])
         raise RuntimeError(f"{' '.join(command)} exited {report['returncode']}: {tail}")
     return {"wall": report["wall"], "peak_rss_mib": report["maxrss_kib"] / 1024, "stdout": report["stdout"]}
+
+
+def wait_until_writing(directory: Path, name: str, running: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Until a scorer writing ``directory/name`` has started: a temporary file of its own, or polars' file in
+    its temporary directory (the streaming engine's sink has begun). Its model is loaded by then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running():
+        for tmp in directory.glob(f".{name}.*.tmp"):
+            try:
+                if not tmp.is_dir() or any(tmp.iterdir()):
+                    return
+            except OSError:  # removed meanwhile
+                continue
+        time.sleep(0.01)
+    raise RuntimeError(f"the scorer never started writing {directory / name}")
+
+
+def scorer_parser(prog: str, description: str | None, rows: int, repeats: int, quick: str) -> argparse.ArgumentParser:
+    """The options every scorer benchmark takes: model, rows, repeats, --quick, where results and data go."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
+    parser.add_argument("--rows", type=int, default=rows)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
+    return parser

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import RESULTS, machine_info, machine_line, markdown_table, write_result
+from benchmarks.common import machine_info, machine_line, markdown_table, scorer_parser, write_result
 from benchmarks.datagen import write_csv
 from benchmarks.runner import interleaved_workers
 
@@ -39,10 +38,10 @@ def tables(stats: dict, r: dict) -> str:
     for variant in ("ours-onnx", "ours-tf", "ours-onnx-blocks"):
         st = stats[variant]["stages"]
         stage_rows.append([variant, st.get("engine", ""), *(f"{st.get(k, 0.0):.2f}" for k in
-                           ("read", "parse", "convert", "infer", "write", "parse_exact")),
+                           ("read", "parse", "convert", "infer", "write", "parse_exact", "sync")),
                            f"{stats[variant]['seconds']['median']:.2f}"])
     breakdown = markdown_table(["variant", "engine", "read s", "parse s", "convert s", "infer s", "write s",
-                                "exact-path s", "wall s"], stage_rows)
+                                "exact-path s", "fsync s", "wall s"], stage_rows)
     ratio_lines = "\n".join([
         f"- ceiling (fastest no-model parse+write): {r['ceiling_rows_per_second'] / 1e6:.3f} M rows/s",
         f"- ONNX scorer / ceiling: {r['onnx_vs_ceiling']:.2f}x; TF scorer / ceiling: {r['tf_vs_ceiling']:.2f}x;"
@@ -51,18 +50,13 @@ def tables(stats: dict, r: dict) -> str:
     ])
     note = ("Stage seconds are summed per stage; in the block pipeline read+parse+convert run in a "
             "read-ahead thread beside infer+write, so they add up to more than the wall time. The streaming "
-            "engine parses and writes inside polars, so only convert and infer are separable there.")
+            "engine parses and writes inside polars, so only convert and infer are separable there. fsync is "
+            "the durable commit: the output file before its rename, the directory after.")
     return f"{main}\n\nWhere the time goes:\n\n{breakdown}\n\n{note}\n\n{ratio_lines}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.scoring", description=__doc__)
-    parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
-    parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="20,000 rows, 1 repeat (smoke test)")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSV goes (default: a temp dir)")
+    parser = scorer_parser("python -m benchmarks.scoring", __doc__, 2_000_000, 5, "20,000 rows, 1 repeat (smoke test)")
     args = parser.parse_args(argv)
     rows, repeats = (20_000, 1) if args.quick else (args.rows, args.repeats)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:

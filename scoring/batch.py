@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
+import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +19,13 @@ import polars as pl
 
 from scoring import streaming
 from scoring.artifacts import ModelInfo, resolve_model
-from scoring.blocks import Block, iter_blocks
-from scoring.errors import InputError, ScoringError
+from scoring.blocks import MAX_BLOCK_BYTES, Block, first_record, iter_blocks
+from scoring.errors import InputError, OutputError, ScoringError
 from scoring.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
 from scoring.output import AtomicOutput, Outputs, empty_output, write_rejects, write_scored
 from scoring.parsing import Parsed, Reject, parse_block
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
+from scoring.signals import Interrupted, stop_on_signals
 from scoring.sources import Source, read_first_line, separator_option, sniff_separator
 from scoring.timing import UNTIMED, Stages
 
@@ -74,9 +77,14 @@ def score_parsed(parsed: Parsed, layout: Layout, runtime: Runtime, threshold: fl
     return Scored(parsed.kept, probability, label, parsed.rejects)
 
 
-def predict(runtime: Runtime, x: np.ndarray, threshold: float | None, batch_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """One inference call per ``batch_rows`` rows; ``threshold`` overrides the model's own label."""
-    outputs = [runtime.predict(x[i : i + batch_rows]) for i in range(0, len(x), batch_rows)]
+def predict(runtime: Runtime, x: np.ndarray, threshold: float | None, batch_rows: int,
+            check: Callable[[], None] = lambda: None) -> tuple[np.ndarray, np.ndarray]:
+    """One inference call per ``batch_rows`` rows, each after ``check()`` (which may raise to stop);
+    ``threshold`` overrides the model's own label."""
+    outputs = []
+    for i in range(0, len(x), batch_rows):
+        check()
+        outputs.append(runtime.predict(x[i : i + batch_rows]))
     if not outputs:
         return np.empty(0, np.float32), np.empty(0, np.int64)
     probability = np.concatenate([o["probability"] for o in outputs])
@@ -107,17 +115,22 @@ def check_distinct(source: str | Path, output: str | Path, rejects: str | Path |
 
 
 def open_blocks(src: Source, info: ModelInfo, columns: Columns, batch_rows: int) -> tuple[Layout, Iterator[Block]]:
-    """Read the first line, match the columns, and stream the rest in blocks of about ``batch_rows`` rows."""
+    """Read the first line, match the columns, and stream the rest in blocks of about ``batch_rows`` rows
+    (at most MAX_BLOCK_BYTES, so one very long row cannot make the whole file one block)."""
     first, rest = read_first_line(src)
     header = columns.header
     separator = columns.sep or sniff_separator(first.decode("utf-8", "replace"))
-    layout = resolve_layout(split_fields(first, src.name, 1, separator), info.feature_names, src.name, header,
-                            columns.keep, columns.keep_all, aliases=info.aliases, rename=columns.rename,
-                            separator=separator)
     pending = rest if header else first + b"\n" + rest
     sample = pending.split(b"\n", 1)[0] if pending else first
     row_bytes = max(len(sample) + 1, 2)  # a size estimate only: blocks always end on a record boundary
-    return layout, iter_blocks(src, pending, 2 if header else 1, batch_rows * row_bytes)
+    blocks = iter_blocks(src, pending, 2 if header else 1, min(batch_rows * row_bytes, MAX_BLOCK_BYTES))
+    if not header:  # the first record sets the width, and a quoted field may take it past the first line
+        block = next(blocks)
+        blocks, first = itertools.chain([block], blocks), first_record(block.data)
+    layout = resolve_layout(split_fields(first, src.name, 1, separator), info.feature_names, src.name, header,
+                            columns.keep, columns.keep_all, aliases=info.aliases, rename=columns.rename,
+                            separator=separator)
+    return layout, blocks
 
 
 def score_csv(
@@ -194,7 +207,7 @@ def _score_streaming(source: str | Path, output: str | Path, o: _Options, summar
     with Source(source) as src:
         layout, _ = _layout(src, o)
     with contextlib.ExitStack() as stack:
-        out = stack.enter_context(AtomicOutput(output))
+        out = stack.enter_context(AtomicOutput(output, by_name=True))
         bar = stack.enter_context(_progress_bar(None)) if o.progress else None
 
         def on_rows(rows: int, positives: int) -> None:
@@ -203,9 +216,11 @@ def _score_streaming(source: str | Path, output: str | Path, o: _Options, summar
             if bar is not None:
                 bar.update(rows)
 
-        streaming.score_streaming(str(source), out.release(), layout, o.outputs,
-                                  lambda x: predict(o.runtime, x, o.threshold, o.batch_rows), stages, on_rows)
-        out.commit()
+        with out.writing():
+            streaming.score_streaming(str(source), out.path, layout, o.outputs,
+                                      lambda x, check: predict(o.runtime, x, o.threshold, o.batch_rows, check),
+                                      stages, on_rows)
+        out.commit(stages)
     summary.seconds = time.perf_counter() - started
     summary.stages = {**stages.as_dict(), "engine": "polars-streaming"}
     return summary
@@ -221,11 +236,12 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
         layout, blocks = _layout(src, o)
         bar = stack.enter_context(_progress_bar(src)) if o.progress else None
         if reject_out:
-            write_rejects(reject_out.handle, [], header=True)
+            with reject_out.writing():
+                write_rejects(reject_out.handle, [], header=True)
         wrote_header = False
         for parsed in _read_ahead(blocks, layout, stages):
             scored = score_parsed(parsed, layout, o.runtime, o.threshold, o.on_error, o.batch_rows, stages)
-            with stages("write"):
+            with stages("write"), out.writing():
                 write_scored(out.handle, o.outputs, scored.kept, scored.probability, scored.label,
                              header=not wrote_header)
             wrote_header = True
@@ -233,15 +249,17 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
             summary.positives += int(scored.label.sum())
             summary.rejected += len(scored.rejects)
             if reject_out:
-                write_rejects(reject_out.handle, scored.rejects, header=False)
+                with reject_out.writing():
+                    write_rejects(reject_out.handle, scored.rejects, header=False)
             if bar is not None:
                 bar.update((src.position() if src.size else summary.rows) - bar.n)
         if not wrote_header:  # header-only input: header-only output
-            write_scored(out.handle, o.outputs, empty_output(layout), np.empty(0, np.float32), np.empty(0, np.int64),
-                         True)
+            with out.writing():
+                write_scored(out.handle, o.outputs, empty_output(layout), np.empty(0, np.float32),
+                             np.empty(0, np.int64), True)
         if reject_out:
-            reject_out.commit()
-        out.commit()
+            reject_out.commit(stages)
+        out.commit(stages)
     summary.seconds = time.perf_counter() - started
     summary.stages = {**stages.as_dict(), "engine": "blocks"}
     return summary
@@ -310,34 +328,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # unwinds the context managers, which remove the temporary output
+def _identity(path: str) -> tuple[int, ...] | None:
+    """What tells a file apart from its replacement (the rename brings a new inode)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def interrupted_message(exc: Interrupted, output: str, before: tuple[int, ...] | None) -> str:
+    """What became of OUT, told from the file itself: absent, the previous one, or (a signal that came
+    after the rename) the new one."""
+    if output == "-":
+        return f"Interrupted ({exc.name}): the output on stdout is incomplete."
+    after = _identity(output)
+    if after is None:
+        return f"Interrupted ({exc.name}): {output} was not written."
+    if after == before:
+        return f"Interrupted ({exc.name}): {output} was not written; the previous file is unchanged."
+    return f"Interrupted ({exc.name}) after {output} was written."
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    before = None if args.output == "-" else _identity(args.output)
     try:
-        summary = score_csv(
-            args.input, args.output, runtime=args.runtime, model=args.model, threshold=args.threshold,
-            batch_rows=args.batch_rows, keep=args.keep, keep_all=args.keep_all, header=not args.no_header,
-            threads=args.threads, on_error=args.on_error, rejects=args.rejects,
-            progress=not args.quiet and sys.stderr.isatty(), sep=args.sep,
-            rename={**load_renames(args.rename_file), **args.rename}, verify=not args.no_verify,
-            label_values=args.label_values,
-        )
+        with stop_on_signals():
+            summary = score_csv(
+                args.input, args.output, runtime=args.runtime, model=args.model, threshold=args.threshold,
+                batch_rows=args.batch_rows, keep=args.keep, keep_all=args.keep_all, header=not args.no_header,
+                threads=args.threads, on_error=args.on_error, rejects=args.rejects,
+                progress=not args.quiet and sys.stderr.isatty(), sep=args.sep,
+                rename={**load_renames(args.rename_file), **args.rename}, verify=not args.no_verify,
+                label_values=args.label_values,
+            )
     except ScoringError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        if isinstance(exc, OutputError) and args.output == "-":
+            _silence_stdout()
         return 2
-    except KeyboardInterrupt:
-        print(f"Interrupted: {args.output} was not written (a previous file is unchanged).", file=sys.stderr)
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    except KeyboardInterrupt as exc:
+        interrupted = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+        print(interrupted_message(interrupted, args.output, before), file=sys.stderr)
+        return interrupted.exit_code
     if not args.quiet:
         print(summary.line(), file=sys.stderr)
     return 0
 
 
+def _silence_stdout() -> None:
+    """stdout is gone (a closed pipe): point it at /dev/null so the exit-time flush adds no second error."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code in (Interrupted(signal.SIGINT).exit_code, Interrupted(signal.SIGTERM).exit_code):
+        # Stop now, as asked: with TensorFlow loaded the interpreter's final garbage collection takes ~3 s.
+        # Everything of ours is closed and removed already.
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

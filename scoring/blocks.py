@@ -9,6 +9,10 @@ import numpy as np
 
 from scoring.sources import Source
 
+#: The most a block holds (unless one record is longer): memory stays bounded whatever the rows look
+#: like, e.g. a very long first row, from which the block size in rows is estimated.
+MAX_BLOCK_BYTES = 16 << 20
+
 
 @dataclass(frozen=True)
 class Block:
@@ -18,7 +22,7 @@ class Block:
     first_line: int
 
 
-def _cut(data: bytes, start: int) -> int:
+def record_end(data: bytes, start: int) -> int:
     """End (exclusive) of the first line ending at or after ``start`` that is outside quotes; 0 if none."""
     cut = data.find(b"\n", max(start, 0))
     if b'"' not in data:  # memchr-fast; the common case needs no parity count
@@ -31,6 +35,11 @@ def _cut(data: bytes, start: int) -> int:
         quotes += data.count(b'"', cut, following) if following != -1 else 0
         cut = following
     return 0
+
+
+def first_record(data: bytes) -> bytes:
+    """The first CSV record of ``data`` without its line ending (a quoted field may span lines)."""
+    return data[: record_end(data, 0) or len(data)].rstrip(b"\r\n")
 
 
 def count_lines(data: bytes) -> int:
@@ -56,12 +65,12 @@ def iter_blocks(source: Source, pending: bytes, first_line: int, target_bytes: i
         data = b"".join(parts)
         if not data:
             return
-        cut = _cut(data, min(target_bytes, len(data)) - 1)
+        cut = record_end(data, min(target_bytes, len(data)) - 1)
         while cut == 0 and not eof:  # complete the last record (possibly a quoted multi-line field)
             more = source.readline()
             eof = not more
             data += more
-            cut = _cut(data, len(data) - len(more) - 1)
+            cut = record_end(data, len(data) - len(more) - 1)
         cut = cut or len(data)  # the last record may lack a final newline
         block, pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
         yield Block(block, line)

@@ -11,6 +11,10 @@ class ModelError(ScoringError):
     """The model is missing, unreadable, or its metadata does not match its graph."""
 
 
+class OutputError(ScoringError):
+    """The output cannot be written (a full disk, a read-only filesystem, ...); nothing half-written is left."""
+
+
 class InputError(ScoringError):
     """The CSV input is malformed; the message names the file, the 1-based line and the column."""
 

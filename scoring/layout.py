@@ -16,6 +16,8 @@ import polars as pl
 from scoring.errors import InputError, ScoringError
 
 OUTPUT_COLUMNS = ("probability", "label")
+# The csv module refuses fields over 131,072 characters by default; a pass-through text can be longer.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 
 
 def split_fields(line: bytes, source: str, line_number: int, separator: str = ",") -> list[str]:
@@ -23,6 +25,15 @@ def split_fields(line: bytes, source: str, line_number: int, separator: str = ",
         return next(csv.reader([line.decode("utf-8")], delimiter=separator))
     except UnicodeDecodeError as exc:
         raise InputError(f"expected UTF-8 text, found byte 0x{line[exc.start]:02x}", source, line_number) from None
+    except csv.Error as exc:
+        raise InputError(csv_problem(exc), source, line_number) from None
+
+
+def csv_problem(exc: csv.Error) -> str:
+    """The csv module's complaint in our words; the one people meet is a file with CR-only line endings."""
+    if "new-line character" in str(exc):
+        return "found a carriage return inside an unquoted field; expected lines ending in LF or CRLF"
+    return f"cannot parse the record: {exc}"
 
 
 @dataclass(frozen=True)
@@ -89,7 +100,9 @@ class Layout:
         return bool((x.size and not np.isfinite(x).all()) or (frame.height and last.null_count()))
 
     def kept_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.select([pl.col(_col(i)).alias(self.names[i]) for i in self.keep_index])
+        """Pass-through columns; an empty value, quoted or not, is null (written as an empty field), as the
+        exact path, whose csv module cannot tell the two apart, has it."""
+        return frame.select([pl.col(_col(i)).replace("", None).alias(self.names[i]) for i in self.keep_index])
 
 
 def _col(i: int) -> str:

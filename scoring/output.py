@@ -1,13 +1,18 @@
-"""Output files: atomic replacement (temporary file + rename), scored rows and rejects as CSV."""
+"""Output files: atomic, durable replacement (temporary file, fsync, rename), scored rows and rejects as CSV."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import os
+import re
+import shutil
+import socket
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -15,69 +20,181 @@ from typing import IO
 import numpy as np
 import polars as pl
 
-from scoring.errors import ScoringError
+from scoring.errors import OutputError, ScoringError
 from scoring.layout import Layout
 from scoring.parsing import Reject
 from scoring.sources import OPENERS
+from scoring.timing import UNTIMED, Stages
+
+#: Temporary names are ``.OUT.HOST.PID.RANDOM.tmp``: a later run can tell a killed writer's leftovers
+#: (removed) from a live writer's (left alone), and never touches another host's.
+HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
+#: ``os.umask`` can only be read by setting it, which races with threads creating files: read it once.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class AtomicOutput(contextlib.AbstractContextManager):
     """Write to a hidden temporary file beside ``path`` and rename it into place on ``commit()`` only.
 
     On any error, Ctrl-C or SIGTERM the temporary file is removed, so ``path`` is either absent or
-    keeps its previous content. ``-`` writes to stdout, which cannot be atomic. ``.gz``/``.bz2`` compress.
+    keeps its previous content. ``commit()`` fsyncs the file before the rename and the directory after.
+    ``-`` writes to stdout, which cannot be atomic. ``.gz``/``.bz2`` compress. ``by_name=True`` is for a
+    writer that opens files itself (polars' sink): it gets ``path``, inside a private temporary directory,
+    so that a writer still shutting down after an error cannot recreate a file once the directory is gone.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, by_name: bool = False) -> None:
         self.name = str(path)
-        self._tmp: Path | None = None
+        self.existed = False
+        self._tmp: Path | None = None  # the temporary file or directory, removed unless committed
+        self._raw: IO[bytes] | None = None
         self._committed = False
         if self.name == "-":
+            if by_name:
+                raise ScoringError("Cannot hand stdout to a writer that needs a file path.")
             self.handle: IO[bytes] = sys.stdout.buffer
-            self._raw = None
             return
         target = Path(path)
         if target.is_dir():
             raise ScoringError(f"Output path {target} is a directory; expected a file path or '-' for stdout.")
         if not target.parent.is_dir():
             raise ScoringError(f"Output directory {target.parent} does not exist; create it or choose another path.")
+        self.target, self.existed = target, target.exists()
+        remove_stale(target)
+        prefix = f".{target.name}.{HOST}.{os.getpid()}."
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            if by_name:
+                self._tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
+                self.path = self._tmp / target.name
+                return
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
         except OSError as exc:
-            raise ScoringError(f"Cannot write to {target.parent}: {exc.strerror}. Choose another output path.") from None
-        self._tmp, self.target = Path(tmp), target
+            raise self.error(exc) from None
+        self._tmp = self.path = Path(tmp)
         self._raw = os.fdopen(fd, "wb")
         opener = OPENERS.get(target.suffix.lower())
         self.handle = opener(self._raw, "wb") if opener else self._raw
 
-    def release(self) -> Path:
-        """Close our handle and return the temporary path, for a writer that opens files by name."""
-        if self._tmp is None:
-            raise ScoringError("Cannot hand stdout to a writer that needs a file path.")
-        self.handle.close()
-        self._raw.close()
-        return self._tmp
+    def error(self, exc: OSError) -> OutputError:
+        """One line for a failed write: what failed, how to fix it, and what became of a previous file."""
+        code = os_errno(exc)
+        reason = exc.strerror or re.sub(r" \(os error \d+\).*", "", str(exc))
+        where = "stdout" if self.name == "-" else self.name
+        fix = "Free some space or choose another output path" if code in _NO_SPACE else "Choose another output path"
+        state = f"; the previous {self.target.name} is unchanged" if self.existed else ""
+        return OutputError(f"Cannot write {where}: {reason}. {fix}{state}.")
 
-    def commit(self) -> None:
-        if self._raw is None:
-            self.handle.flush()
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Turn an operating-system error while writing (disk full, read-only, ...) into an OutputError."""
+        try:
+            yield
+        except OSError as exc:
+            raise self.error(exc) from None
+
+    def commit(self, stages: Stages = UNTIMED) -> None:
+        """Flush and fsync the temporary file, rename it into place, fsync the directory."""
+        with self.writing():
+            if self._tmp is None:
+                self.handle.flush()
+                self._committed = True
+                return
+            with stages("sync"):
+                self._sync_file()
+            os.chmod(self.path, 0o666 & ~_UMASK)  # mkstemp's 0600 is for the temporary file only
+            os.replace(self.path, self.target)
+            self._committed = True
+        with stages("sync"):
+            _sync_directory(self.target.parent)
+        if self._tmp != self.path:
+            _remove(self._tmp)  # the private directory, empty now
+
+    def _sync_file(self) -> None:
+        if self._raw is None:  # written by name: fsync through a descriptor of our own
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             return
         if self.handle is not self._raw:
-            self.handle.close()
+            self.handle.close()  # writes the gzip/bz2 trailer into the raw file
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
         self._raw.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary file only
-        os.replace(self._tmp, self.target)
-        self._committed = True
 
     def __exit__(self, *exc: object) -> None:
-        if self._raw is not None and not self._committed:
-            with contextlib.suppress(OSError):
+        if self._tmp is None or self._committed:
+            return
+        if self._raw is not None:
+            with contextlib.suppress(OSError):  # a full disk fails the final flush too
                 self.handle.close()
+            with contextlib.suppress(OSError):
                 self._raw.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._tmp)
+        _remove(self._tmp)
+
+
+def os_errno(exc: OSError) -> int | None:
+    """The error number; polars raises OSError without ``errno``, its message ends with "(os error 28)"."""
+    if exc.errno is not None:
+        return exc.errno
+    found = re.search(r"\(os error (\d+)\)", str(exc))
+    return int(found.group(1)) if found else None
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename itself durable. Best effort: some filesystems cannot fsync a directory, and the
+    new file is already in place, so a failure here must not be reported as a failed write."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove(path: Path, attempts: int = 10) -> None:
+    """Remove a temporary file or directory. Retried: after an error polars' sink may still create its
+    file in the directory while we remove it (rmdir then fails with ENOTEMPTY); once the directory is
+    gone, such a late create fails instead of leaving a file behind."""
+    for _ in range(attempts):
+        if not os.path.lexists(path):
+            return
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (our own pid counts as alive: never ours to judge)."""
+    if pid == os.getpid() or os.name != "posix":  # elsewhere os.kill(pid, 0) is not a harmless probe
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Remove temporary files of ``target`` left by writers on this host that are gone (killed runs)."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.{re.escape(HOST)}\.(\d+)\.[a-z0-9_]+\.tmp")
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return []
+    stale = [Path(e.path) for e in entries if (m := pattern.fullmatch(e.name)) and not _alive(int(m.group(1)))]
+    for path in stale:
+        _remove(path)
+    return stale
 
 
 @dataclass(frozen=True)

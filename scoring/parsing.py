@@ -12,7 +12,7 @@ import polars as pl
 
 from scoring.blocks import Block
 from scoring.errors import InputError
-from scoring.layout import Layout
+from scoring.layout import Layout, csv_problem
 from scoring.timing import UNTIMED, Stages
 
 
@@ -75,9 +75,16 @@ def _records(block: Block, source: str, separator: str = ",") -> Iterator[tuple[
     except UnicodeDecodeError as exc:
         line = block.first_line + block.data.count(b"\n", 0, exc.start)
         raise InputError(f"expected UTF-8 text, found byte 0x{block.data[exc.start]:02x}", source, line) from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    # Lines end at "\n" only, as the block's line count has it (a lone "\r" would otherwise count as one).
+    reader = csv.reader(io.StringIO(text, newline="\n"), delimiter=separator)
     consumed = 0
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(csv_problem(exc), source, block.first_line + reader.line_num - 1) from None
         line, consumed = block.first_line + consumed, reader.line_num
         if fields and fields != [""]:
             yield line, fields
@@ -89,13 +96,18 @@ def _record_text(fields: list[str]) -> str:
     return out.getvalue()
 
 
+def _quoted(text: str, limit: int = 40) -> str:
+    """A value as a message shows it: a long one is cut (the rejects file keeps the whole record)."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
 def _value_problem(text: str, value: float) -> str:
     if text == "":
         return "expected a number, got an empty value"
     if np.isnan(value):
-        return f"expected a number, got {text!r}" if text.lower() not in ("nan", "+nan", "-nan") else \
+        return f"expected a number, got {_quoted(text)}" if text.lower() not in ("nan", "+nan", "-nan") else \
             f"expected a finite number, got NaN ({text!r})"
-    return f"expected a finite number, got an infinite value ({text!r})"
+    return f"expected a finite number, got an infinite value ({_quoted(text)})"
 
 
 def _parse_exact(block: Block, layout: Layout) -> Parsed:
@@ -125,7 +137,7 @@ def _parse_exact(block: Block, layout: Layout) -> Parsed:
                               _record_text(good[r])))
     ok = np.ones(len(good), dtype=bool)
     ok[bad_rows] = False
-    kept = pl.DataFrame({layout.names[i]: [row[i] for row, k in zip(good, ok) if k] for i in layout.keep_index},
+    kept = pl.DataFrame({layout.names[i]: [row[i] or None for row, k in zip(good, ok) if k] for i in layout.keep_index},
                         schema={layout.names[i]: pl.String for i in layout.keep_index})
     rejects.sort(key=lambda r: r.line)
     return Parsed(np.ascontiguousarray(x[ok]), kept, rejects)

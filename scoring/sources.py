@@ -89,7 +89,10 @@ def read_first_line(source: Source) -> tuple[bytes, bytes]:
 
 def sniff_separator(header: str) -> str:
     """The separator that splits the header line into the most fields (``,`` when none splits it)."""
-    counts = {sep: len(next(csv.reader([header], delimiter=sep), [])) for sep in SEPARATORS}
+    try:
+        counts = {sep: len(next(csv.reader([header], delimiter=sep), [])) for sep in SEPARATORS}
+    except csv.Error:  # e.g. a bare CR inside: not a header line; the reader will say what is wrong, and where
+        return ","
     return max(SEPARATORS, key=lambda sep: counts[sep])  # max keeps the first of equals: ',' wins ties
 
 

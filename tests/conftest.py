@@ -1,13 +1,22 @@
-"""Session-scoped fixtures: the trained model is built once and shared by every test that needs it."""
+"""Shared fixtures: the trained model and its artifacts (built once per session), a tiny filesystem, and a
+check that no test leaves temporary files behind."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from model.fit import FitConfig
 from model.run import TrainResult, save_run, train
+
+# Property tests: no example database in the work tree, and no per-example deadline (the machine is shared).
+settings.register_profile("project", database=None, deadline=None)
+settings.load_profile("project")
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +84,6 @@ def other_export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def small_disk(tmp_path: Path):
     """``small_disk("64k")``: a real filesystem that fills up (a tmpfs of that size), unmounted after the test."""
-    import subprocess
-
     mounts: list[Path] = []
 
     def mount(size: str) -> Path:
@@ -110,3 +117,24 @@ def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from benchmarks.datagen import write_csv
 
     return write_csv(tmp_path_factory.mktemp("dist") / "big.csv", 60_000, seed=3)
+
+
+TEMPORARY = re.compile(r"\..+\.tmp")
+
+
+@pytest.fixture(autouse=True)
+def _no_temporary_files_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that uses ``tmp_path`` fails if it leaves a hidden temporary output (``.NAME...tmp``)."""
+    if "tmp_path" not in request.fixturenames:
+        yield
+        return
+    root = request.getfixturevalue("tmp_path")
+    yield
+    left = sorted(str(p.relative_to(root)) for p in root.rglob(".*") if TEMPORARY.fullmatch(p.name))
+    assert not left, f"temporary files left behind: {left}"
+
+
+@pytest.fixture()
+def small_filesystem(small_disk) -> Path:
+    """A directory on a real 64 KiB tmpfs, for disk-full tests; unmounted afterwards."""
+    return small_disk("64k")

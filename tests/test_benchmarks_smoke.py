@@ -131,3 +131,15 @@ def test_distributed_scaling_quick_runs_and_writes_json(export_dir: Path, tmp_pa
     assert analysis["parallel_capacity_of_2_cores"]["median"] > 0 and analysis["scheduler_tasks_per_second"] > 0
     assert set(analysis["speedup_2_vs_1_per_core_given"]) == {"1"}
     assert {"cpu", "cores"} <= set(result["machine"])
+
+
+def test_signals_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import signals
+
+    assert signals.main(["--quick", "--rows", "50000", "--model", str(export_dir), "--results-dir", str(tmp_path),
+                         "--workdir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "signals_quick.json").read_text())
+    assert set(result["summary"]) == {f"onnx {e} {s}" for e in ("streaming", "blocks") for s in ("SIGINT", "SIGTERM")}
+    for key, summary in result["summary"].items():
+        assert summary["exit_codes"] == [130 if key.endswith("SIGINT") else 143]
+        assert summary["left_behind"] == []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring.blocks import iter_blocks
 
@@ -32,3 +35,28 @@ def test_blocks_end_on_record_boundaries_and_track_lines(target: int) -> None:
         assert block.first_line == line
         assert block.data.count(b'"') % 2 == 0  # never cut inside a quoted field
         line += block.data.count(b"\n")
+
+
+FIELD = st.text(alphabet=st.sampled_from(['a', 'é', ' ', ',', '"', '\n', '\r', '1']), max_size=6)
+
+
+@settings(max_examples=300)
+@given(records=st.lists(st.lists(FIELD, min_size=1, max_size=4), min_size=1, max_size=30),
+       terminator=st.sampled_from(["\n", "\r\n"]), final_newline=st.booleans(),
+       target=st.integers(1, 200), head=st.integers(0, 50))
+def test_cutting_never_splits_or_loses_a_record(records: list[list[str]], terminator: str, final_newline: bool,
+                                                target: int, head: int) -> None:
+    """Quotes, commas, CR, LF and CRLF inside fields: every block holds whole records, none is lost."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator=terminator).writerows(records)
+    data = text.getvalue().encode()
+    if not final_newline:
+        data = data[: -len(terminator)]
+    blocks = list(iter_blocks(FakeSource(data[head:]), data[:head], 1, target))
+    assert b"".join(b.data for b in blocks) == data
+    parsed, offset = [], 0
+    for block in blocks:
+        assert block.first_line == 1 + data.count(b"\n", 0, offset)
+        parsed += list(csv.reader(io.StringIO(block.data.decode(), newline="")))
+        offset += len(block.data)
+    assert parsed == list(csv.reader(io.StringIO(data.decode(), newline="")))

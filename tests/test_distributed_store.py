@@ -54,6 +54,7 @@ def test_put_publishes_atomically_and_sweeps_a_retried_blocks_stale_temporary(tm
     OutputStore(str(out)).put(local, name)
     assert (out / name).read_text() == local.read_text()
     assert sorted(os.listdir(out)) == sorted([name, other.name])
+    other.unlink()  # made by this test, on purpose; the suite fails any test that leaves a temporary behind
 
 
 def test_sweep_removes_every_job_temporary_and_nothing_else(tmp_path) -> None:
@@ -64,6 +65,7 @@ def test_sweep_removes_every_job_temporary_and_nothing_else(tmp_path) -> None:
         (out / name).write_text("x")
     assert sorted(OutputStore(str(out)).sweep()) == sorted(temporaries)
     assert sorted(os.listdir(out)) == [".part-x.tmp", "part-00001-000000.csv"]
+    (out / ".part-x.tmp").unlink()  # made by this test, on purpose
 
 
 def test_a_failed_write_leaves_neither_the_file_nor_a_temporary(tmp_path) -> None:

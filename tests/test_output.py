@@ -1,12 +1,16 @@
-"""Tests for scoring.output: atomic replacement of the output file."""
+"""Tests for scoring.output: atomic, durable replacement of the output file, and its temporary files."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from scoring.output import AtomicOutput
+from scoring.errors import OutputError
+from scoring.output import HOST, AtomicOutput
 
 
 def test_atomic_output_keeps_previous_content_on_error(tmp_path: Path) -> None:
@@ -21,3 +25,89 @@ def test_atomic_output_keeps_previous_content_on_error(tmp_path: Path) -> None:
         out.handle.write(b"new\n")
         out.commit()
     assert target.read_text() == "new\n"
+
+
+def test_commit_fsyncs_the_file_before_the_rename_and_the_directory_after(tmp_path: Path, monkeypatch) -> None:
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        events.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "out.csv.gz"
+    for by_name in (False, True):
+        events.clear()
+        with AtomicOutput(target, by_name=by_name) as out:
+            if by_name:
+                out.path.write_bytes(b"written by name\n")
+            else:
+                out.handle.write(b"compressed\n")
+            temporary = str(out.path)
+            out.commit()
+        assert events == [("fsync", temporary), ("replace", str(target)), ("fsync", str(tmp_path))]
+
+
+def test_a_writer_by_name_cannot_leave_a_file_after_an_error(tmp_path: Path) -> None:
+    """polars' sink can create its file after it has reported an error; that create must fail."""
+    target = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError), AtomicOutput(target, by_name=True) as out:
+        out.path.write_bytes(b"partial")
+        raise RuntimeError("declined")
+    with pytest.raises(FileNotFoundError):
+        out.path.write_bytes(b"a late create")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale_file = tmp_path / f".out.csv.{HOST}.{dead}.ab12cd_3.tmp"
+        stale_dir = tmp_path / f".out.csv.{HOST}.{dead}.zz99yy00.tmp"
+        keep = [tmp_path / f".out.csv.{HOST}.{live.pid}.ab12cd_3.tmp",  # its writer is running
+                tmp_path / f".other.csv.{HOST}.{dead}.ab12cd_3.tmp",  # another output's
+                tmp_path / f".out.csv.elsewhere.{dead}.ab12cd_3.tmp",  # another host's: cannot tell
+                tmp_path / ".out.csv.ab12cd_3.tmp"]  # no writer in the name: cannot tell
+        for path in [stale_file, *keep]:
+            path.write_text("partial\n")
+        stale_dir.mkdir()
+        (stale_dir / "out.csv").write_text("partial\n")
+        with AtomicOutput(tmp_path / "out.csv") as out:
+            out.handle.write(b"new\n")
+            out.commit()
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.csv", *(p.name for p in keep)])
+    finally:
+        live.kill()
+        live.wait()
+        for path in tmp_path.glob(".*.tmp"):
+            path.unlink()
+
+
+@pytest.mark.parametrize("previous", [True, False])
+def test_full_disk_is_one_error_and_keeps_the_previous_file(small_filesystem: Path, previous: bool) -> None:
+    target = small_filesystem / "out.csv"
+    if previous:
+        target.write_text("previous\n")
+    message = r"Cannot write .*out.csv: No space left on device\. Free some space or choose another output path"
+    message += r"; the previous out.csv is unchanged\.$" if previous else r"\.$"
+    with pytest.raises(OutputError, match=message), AtomicOutput(target) as out:
+        with out.writing():
+            for _ in range(64):
+                out.handle.write(b"x" * 4096)
+            out.commit()
+    assert sorted(p.name for p in small_filesystem.iterdir()) == (["out.csv"] if previous else [])
+    if previous:
+        assert target.read_text() == "previous\n"

@@ -52,3 +52,21 @@ def test_ragged_rows_and_blank_lines() -> None:
     assert parsed.kept["id"].to_list() == ["1", "4"]
     assert [(r.line, r.reason) for r in parsed.rejects] == [
         (11, "expected 31 fields (as in the header), saw 30"), (13, "expected 31 fields (as in the header), saw 32")]
+
+
+def test_empty_pass_through_values_are_null_on_both_paths() -> None:
+    """Quoted or not, an empty kept value is null on the fast and the exact path (written as an empty field)."""
+    features = ",".join(["1.5"] * 30)
+    data = f'1,,{features}\n2,"",{features}\n3," ",{features}\n4,"a,b",{features}\n'.encode()
+    layout = resolve_layout(["id", "note", *NAMES], NAMES, "f.csv", keep=["id", "note"])
+    fast, exact = parse_block(Block(data, 2), layout), _parse_exact(Block(data, 2), layout)
+    assert fast.kept["note"].to_list() == [None, None, " ", "a,b"]
+    assert fast.kept.equals(exact.kept)
+
+
+def test_a_lone_carriage_return_is_an_error_at_its_line() -> None:
+    features = ",".join(["1.5"] * 30)
+    data = f'1,"two\nlines",{features}\n2,b,1\r5,{features[4:]}\n'.encode()  # in radius_mean
+    layout = resolve_layout(["id", "note", *NAMES], NAMES, "f.csv")
+    with pytest.raises(InputError, match=r"f.csv, line 4: found a carriage return inside an unquoted field"):
+        parse_block(Block(data, 2), layout)
