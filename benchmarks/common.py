@@ -130,13 +130,30 @@ def wait_until_writing(directory: Path, name: str, running: Callable[[], bool], 
     raise RuntimeError(f"the scorer never started writing {directory / name}")
 
 
+class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's own, except where the help text already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        return help_text if "default" in help_text else super()._get_help_string(action)
+
+
+def benchmark_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """Every benchmark's command line: each option's default shown in --help, and --version."""
+    from scoring.cli import add_standard_options
+
+    parser = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_DefaultsShown)
+    add_standard_options(parser)
+    return parser
+
+
 def scorer_parser(prog: str, description: str | None, rows: int, repeats: int, quick: str) -> argparse.ArgumentParser:
     """The options every scorer benchmark takes: model, rows, repeats, --quick, where results and data go."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = benchmark_parser(prog, description)
     parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
-    parser.add_argument("--rows", type=int, default=rows)
-    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--rows", type=int, default=rows, help="generated input rows")
+    parser.add_argument("--repeats", type=int, default=repeats, help="interleaved runs of every variant")
     parser.add_argument("--quick", action="store_true", help=quick)
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
     return parser

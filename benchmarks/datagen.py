@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import polars as pl
 
 from model.data import load_dataset
 from model.wdbc import FEATURE_NAMES
+from benchmarks.common import benchmark_parser
 
 
 def make_frame(rows: int, seed: int = 0) -> pl.DataFrame:
@@ -83,12 +83,13 @@ def logistic_table(rows: int, features: int, seed: int = 0, stream: int = 0, fac
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.datagen", description=__doc__)
-    parser.add_argument("output")
-    parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = benchmark_parser("python -m benchmarks.datagen", __doc__)
+    parser.add_argument("output", help="the CSV file to write (id and the 30 WDBC features, with a header)")
+    parser.add_argument("--rows", type=int, default=2_000_000, help="rows to write")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling and the noise")
     args = parser.parse_args(argv)
-    write_csv(args.output, args.rows, args.seed)
+    path = write_csv(args.output, args.rows, args.seed)
+    print(f"wrote {args.rows:,} rows ({path.stat().st_size / 2**20:,.1f} MiB) to {path}")
     return 0
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import RESULTS, machine_info, machine_line, markdown_table, summarize, write_result
+from benchmarks.common import (
+    RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, summarize, write_result,
+)
 from benchmarks.datagen import write_csv
 
 
@@ -21,14 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     from scoring.distributed import score_distributed
     from scoring.runtimes import load_runtime
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.distributed", description=__doc__)
+    parser = benchmark_parser("python -m benchmarks.distributed", __doc__)
     parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
-    parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--blocksize", default="64MiB", help="the CLI default")
+    parser.add_argument("--rows", type=int, default=2_000_000, help="generated input rows")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of every variant")
+    parser.add_argument("--blocksize", default="64MiB", help="the Dask job's block size (the CLI default)")
     parser.add_argument("--quick", action="store_true", help="50,000 rows, 1 repeat (smoke test)")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
     args = parser.parse_args(argv)
     rows, repeats, blocksize = (50_000, 1, "1MiB") if args.quick else (args.rows, args.repeats, args.blocksize)
     runtime = load_runtime(resolve_model(args.model, "onnx"))

@@ -3,7 +3,6 @@ per-block overhead for 16/64/256 MiB blocks, and from those a projection for 8/3
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 import os
@@ -17,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, machine_info, machine_line, markdown_table, summarize, write_result
+from benchmarks.common import (
+    RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, summarize, write_result,
+)
 from benchmarks.datagen import write_csv
 
 MIB = 1 << 20
@@ -216,14 +217,14 @@ def report(result: dict[str, Any], stats: dict[str, Any], info: dict[str, Any]) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.distributed_scaling", description=__doc__)
+    parser = benchmark_parser("python -m benchmarks.distributed_scaling", __doc__)
     parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
-    parser.add_argument("--files", type=int, default=4)
-    parser.add_argument("--file-mib", type=int, default=250, help="size of each generated input file")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--files", type=int, default=4, help="generated input files")
+    parser.add_argument("--file-mib", type=int, default=250, help="size of each generated input file, MiB")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of every variant")
     parser.add_argument("--quick", action="store_true", help="2 files of 3 MiB, 1 MiB blocks, 1 repeat (smoke test)")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
     args = parser.parse_args(argv)
     cores = sorted(os.sched_getaffinity(0))
     files, file_mib, repeats = (2, 3, 1) if args.quick else (args.files, args.file_mib, args.repeats)

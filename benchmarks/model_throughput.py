@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import sys
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import (
-    RESULTS, interleaved, machine_info, machine_line, markdown_table, run_measured, summarize, write_result,
+    RESULTS, benchmark_parser, interleaved, machine_info, machine_line, markdown_table, run_measured, summarize, write_result,
 )
 from model.data import load_dataset
 from model.wdbc import load_bundled
@@ -315,7 +314,7 @@ def plot(result: dict[str, Any], path: Path, title: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.model_throughput", description=__doc__)
+    parser = benchmark_parser("python -m benchmarks.model_throughput", __doc__)
     parser.add_argument("--quick", action="store_true", help="3 repeats, short samples, no 1M batch (smoke test)")
     parser.add_argument("--model", type=Path, default=DEFAULT_EXPORT_DIR, help="export directory (default: %(default)s)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where JSON and PNG go (default: %(default)s)")

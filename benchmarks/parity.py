@@ -7,13 +7,12 @@ sentence quotes the JSON this writes (benchmarks/results/parity.json).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import RESULTS, machine_line, write_result
+from benchmarks.common import RESULTS, benchmark_parser, machine_line, write_result
 from benchmarks.datagen import make_frame
 
 
@@ -48,7 +47,7 @@ def compare(rows: int, model: Path, batch: int = 65_536) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.parity", description=__doc__.splitlines()[0])
+    parser = benchmark_parser("python -m benchmarks.parity", __doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000, help="generated rows (default: %(default)s)")
     parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="20,000 rows; writes parity_quick.json")

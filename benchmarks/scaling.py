@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import RESULTS, machine_info, machine_line, markdown_table, write_result
+from benchmarks.common import RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, write_result
 from benchmarks.datagen import write_csv
 from benchmarks.runner import interleaved_workers
 
@@ -16,11 +15,11 @@ VARIANTS = ["ours-onnx", "ours-onnx-blocks"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.scaling", description=__doc__)
+    parser = benchmark_parser("python -m benchmarks.scaling", __doc__)
     parser.add_argument("--model", type=Path, default=Path("artifacts/export"), help="export directory")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of every variant and size")
     parser.add_argument("--quick", action="store_true", help="10k and 50k rows, 1 repeat (smoke test)")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
     args = parser.parse_args(argv)
     sizes, repeats = ((10_000, 50_000), 1) if args.quick else (SIZES, args.repeats)

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model.wdbc import FEATURE_NAMES
+from benchmarks.common import benchmark_parser
 
 FEATURES = list(FEATURE_NAMES)
 CHUNK_ROWS = 65_536
@@ -119,10 +119,10 @@ VARIANTS: dict[str, Callable[[Path], Callable[[Path, Path], dict]]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.scoring_worker")
-    parser.add_argument("variant", choices=sorted(VARIANTS))
-    parser.add_argument("input", type=Path)
-    parser.add_argument("output", type=Path)
+    parser = benchmark_parser("python -m benchmarks.scoring_worker", "One timed scoring variant, for benchmarks.scoring.")
+    parser.add_argument("variant", choices=sorted(VARIANTS), help="what to run")
+    parser.add_argument("input", type=Path, help="input CSV")
+    parser.add_argument("output", type=Path, help="output CSV")
     parser.add_argument("--model", type=Path, required=True, help="export directory")
     args = parser.parse_args(argv)
     run = VARIANTS[args.variant](args.model)  # set-up: imports, model load (untimed)

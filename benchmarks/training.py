@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from benchmarks.common import RESULTS, interleaved, machine_info, machine_line, markdown_table, summarize, write_result
-from benchmarks.tutorial import tutorial_train
-from model.data import load_dataset, split
-from model.fit import CompiledTrainer, FitConfig, fit_classifier
-from model.logistic import Classifier
+from benchmarks.common import (
+    RESULTS, benchmark_parser, interleaved, machine_info, machine_line, markdown_table, summarize, write_result,
+)
 
 
 def run(epochs: int, repeats: int) -> dict:
+    # TensorFlow loads here, not at import: --help answers without it.
+    from benchmarks.tutorial import tutorial_train
+    from model.data import load_dataset, split
+    from model.fit import CompiledTrainer, FitConfig, fit_classifier
+    from model.logistic import Classifier
+
     rows = split(load_dataset())
     args = (rows.x_train, rows.y_train, rows.x_test, rows.y_test)
     config = FitConfig(epochs=epochs)
@@ -47,10 +50,10 @@ def table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__)
+    parser = benchmark_parser("python -m benchmarks.training", __doc__)
     parser.add_argument("--quick", action="store_true", help="20 epochs, 2 repeats (smoke test)")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of every variant")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args(argv)
     epochs, repeats = (20, 2) if args.quick else (200, args.repeats)
     result = run(epochs, repeats)

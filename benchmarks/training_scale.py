@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -10,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, machine_info, machine_line, markdown_table, run_measured, summarize, write_result
+from benchmarks.common import (
+    RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, run_measured, summarize, write_result,
+)
 
 #: "Within 1%": a training log loss at most 1.01 x scikit-learn's final one.
 TOLERANCE = 0.01
@@ -142,11 +143,11 @@ HEADER = ["variant", "s to within 1% (median, min-max)", "reached after", "fit s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.training_scale", description=__doc__)
+    parser = benchmark_parser("python -m benchmarks.training_scale", __doc__)
     parser.add_argument("--quick", action="store_true", help="20,000 x 20 rows, 1 repeat (smoke test)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of every variant")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated table (default: %(default)s)")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args(argv)
     if args.quick:
         table, repeats, ours = {**QUICK, "seed": args.seed}, 1, QUICK_OURS

@@ -19,6 +19,7 @@ import polars as pl
 
 from scoring import streaming
 from scoring.artifacts import ModelInfo, resolve_model
+from scoring.cli import add_standard_options, honour_verbose
 from scoring.blocks import MAX_BLOCK_BYTES, Block, first_record, iter_blocks
 from scoring.errors import InputError, OutputError, ScoringError
 from scoring.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
@@ -325,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop (default): exit 2 at the first bad row; skip: write bad rows to --rejects")
     parser.add_argument("--rejects", default=None, help="rejects file for --on-error skip (default: OUT.rejects.csv)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    add_standard_options(parser, tensorflow=True)
     return parser
 
 
@@ -352,6 +354,7 @@ def interrupted_message(exc: Interrupted, output: str, before: tuple[int, ...] |
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    honour_verbose(args)
     before = None if args.output == "-" else _identity(args.output)
     try:
         with stop_on_signals():

@@ -27,8 +27,13 @@ def add_standard_options(parser: argparse.ArgumentParser, tensorflow: bool = Fal
                             help=f"show TensorFlow's own log lines on stderr (or set {VERBOSE_ENV}=1)")
 
 
-def prepare_tensorflow(args: argparse.Namespace) -> None:
-    """Load TensorFlow now, quietly (or not, with --verbose), before any module that imports it."""
+def honour_verbose(args: argparse.Namespace) -> None:
+    """With --verbose, TensorFlow keeps its log lines wherever it loads later (here, or in a Dask worker)."""
     if getattr(args, "verbose", False):
         os.environ[VERBOSE_ENV] = "1"
+
+
+def prepare_tensorflow(args: argparse.Namespace) -> None:
+    """Load TensorFlow now, quietly (or not, with --verbose), before any module that imports it."""
+    honour_verbose(args)
     import_tensorflow()

@@ -11,6 +11,7 @@ from scoring.artifacts import (
     INPUT_NAME, ModelInfo, ModelRef, decode_onnx_metadata, model_info, read_sidecar,
 )
 from scoring.errors import ModelError, first_line
+from scoring.tfquiet import import_tensorflow
 from scoring.verify import check_threshold, onnx_metadata, onnx_threshold, read_onnx, verify_export_dir
 
 #: What the scorer asks for by default (``logit`` is there too, by name).
@@ -85,7 +86,7 @@ class TensorFlowRuntime(_Loaded):
 
     def __init__(self, path: Path, threads: int = 1, verify: bool = True) -> None:
         meta = read_sidecar(path)  # before importing TF: a bad artifact fails fast
-        import tensorflow as tf
+        tf = import_tensorflow()  # without its native start-up lines on stderr
 
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)

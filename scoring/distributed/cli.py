@@ -12,13 +12,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from scoring.cli import add_standard_options
+from scoring.cli import add_standard_options, honour_verbose
 from scoring.distributed.ranges import DEFAULT_BLOCKSIZE
 from scoring.distributed.storage import parse_storage_options, storage_errors
 from scoring.distributed.store import MERGED
 from scoring.errors import ScoringError
 from scoring.runtimes import RUNTIMES
-from scoring.tfquiet import VERBOSE_ENV
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -93,14 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output directory, local or an fsspec URL: part-*.csv, then _SUCCESS")
     parser.add_argument("--scheduler", default=None, help="address of a running scheduler (default: a local cluster)")
     parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
-    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None)
+    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
+                        help="default: follows --model (an export directory means onnx)")
     parser.add_argument("--model", default=None, help="ONNX file, SavedModel or export directory (default: artifacts/export)")
     parser.add_argument("--blocksize", default=DEFAULT_BLOCKSIZE, help="bytes per block, e.g. 64MiB (default: %(default)s)")
-    parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None)
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="label = probability > T (default: the model's own threshold)")
+    parser.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
+                        metavar="COLS", help="comma-separated columns to pass through (default: id, if present)")
     parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an fsspec option for s3:// and other stores, e.g. endpoint_url=http://127.0.0.1:9000 "
-                             "(repeatable; the store's environment variables work too)")
+                             "(repeatable; default: none, the store's environment variables work too)")
     parser.add_argument("--merge", action="store_true", help=f"also concatenate the parts into OUT_DIR/{MERGED}")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier job's part files, scored.csv and _SUCCESS in OUT_DIR")
@@ -117,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.workers is not None and args.workers < 1:
             raise ScoringError(f"--workers must be a positive integer, got {args.workers}.")
-        if args.verbose:
-            os.environ[VERBOSE_ENV] = "1"  # the workers' TensorFlow (--runtime tf) prints its own lines then
+        honour_verbose(args)  # also in the workers, which inherit the environment (--runtime tf)
         from scoring.distributed.job import run_job
         from scoring.distributed.plan import plan_job
 
