@@ -10,7 +10,7 @@ from export.errors import ExportError, ParityError
 from model.errors import DataError
 from model.files import check_writable_parent
 from scoring.artifacts import DEFAULT_OPSET, ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR
-from scoring.cli import add_standard_options, prepare_tensorflow
+from scoring.cli import add_standard_options, prepare_tensorflow, step_printer
 from scoring.errors import ScoringError
 
 DEFAULT_MODEL = Path("artifacts/model")
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         prepare_tensorflow(args)
         from export.pipeline import export_model
 
-        report = export_model(args.model, args.out, args.opset)
+        report = export_model(args.model, args.out, args.opset, on_step=step_printer(args.quiet))
     except ParityError as exc:
         print(f"ParityError: {exc}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from scoring.runtimes import load_runtime
 
 
 def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET,
-                 tolerance: Tolerance = Tolerance()) -> dict[str, Any]:
+                 tolerance: Tolerance = Tolerance(),
+                 on_step: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Write ``out/saved_model``, ``out/model.onnx`` and ``out/parity.json``, or nothing at all.
 
     Both artifacts come from one concrete function: the SavedModel's ``serving_default`` and the
@@ -28,21 +30,27 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
     are written, by loading them back on rows of the training table; a breach raises ParityError
     and ``out`` is left untouched. Last, both are loaded the way a scorer loads them (verified).
     """
+    on_step(f"loading the trained model in {model_dir} ...")
     classifier, info = load_classifier(model_dir)
     module = ServingModule(classifier)
     metadata = base_metadata(classifier, info, opset)
     reference = load_reference_rows(model_dir, classifier.n_features)
     with atomic_directory(out) as staging:
         saved_model, onnx_path = staging / SAVED_MODEL_DIR, staging / ONNX_FILE
+        on_step("writing the SavedModel ...")
         export_saved_model(module, saved_model)
         saved_model_sha = sha256_saved_model(saved_model)
+        on_step(f"converting the same function to ONNX with tf2onnx (opset {opset}) ...")
         export_onnx(module, onnx_path, {**metadata, "saved_model_sha256": saved_model_sha}, opset)
         onnx_sha = sha256_file(onnx_path)
         write_sidecar(saved_model, {**metadata, "onnx_sha256": onnx_sha})
+        on_step(f"checking parity on {len(reference):,} rows of the training table, 100,000 random rows and edge "
+                "rows, at several batch sizes ...")
         report = validate_parity(saved_model, onnx_path, reference, metadata["threshold"], tolerance)
         report["max"] = max_differences(report)
         report["artifacts"] = {"onnx_sha256": onnx_sha, "saved_model_sha256": saved_model_sha, "opset": opset}
         (staging / PARITY_REPORT).write_text(json.dumps(report, indent=2) + "\n")
+        on_step("loading both artifacts as the scorer does (verified) ...")
         for runtime in ("onnx", "tf"):  # what every scorer checks on load must hold from the start
             load_runtime(ModelRef(runtime, staging / {"onnx": ONNX_FILE, "tf": SAVED_MODEL_DIR}[runtime], staging))
     return report

@@ -73,19 +73,23 @@ def threshold_for_fnr(y: np.ndarray, probability: np.ndarray, target_fnr: float)
 
 
 def threshold_curve(y: np.ndarray, probability: np.ndarray, points: int = 201) -> dict[str, list[float]]:
-    """FPR and FNR at evenly spaced thresholds in [0, 1]: the trade-off the threshold chooser walks.
+    """FPR and FNR at thresholds in [0, 1]: ``points`` evenly spaced, plus as many evenly spaced in log-odds
+    (down to 1e-5 and up to 1 - 1e-5), where a well-fitted model's probabilities crowd: the trade-off the
+    threshold chooser walks.
 
     One sort per class and a binary search per threshold, not a confusion matrix per threshold:
     at a million rows that is the difference between a fraction of a second and many seconds.
     """
     y = np.asarray(y).astype(np.int64)
     probability = np.asarray(probability, np.float32)
-    thresholds = np.linspace(0.0, 1.0, points, dtype=np.float32)
+    log_odds = np.linspace(-11.5, 11.5, points)
+    thresholds = np.unique(np.concatenate([np.linspace(0.0, 1.0, points), 1.0 / (1.0 + np.exp(-log_odds))])
+                           .astype(np.float32))
     negatives, positives = np.sort(probability[y == 0]), np.sort(probability[y == 1])
     # A row is predicted positive when probability > threshold, so "at or below" is predicted negative.
     false_positives = negatives.size - np.searchsorted(negatives, thresholds, side="right")
     false_negatives = np.searchsorted(positives, thresholds, side="right")
-    nan = np.full(points, np.nan)
+    nan = np.full(thresholds.size, np.nan)
     return {
         "threshold": thresholds.tolist(),
         "fpr": (false_positives / negatives.size if negatives.size else nan).tolist(),

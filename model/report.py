@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # Headless: no display on servers or CI.
 import matplotlib.pyplot as plt  # noqa: E402
@@ -21,7 +22,8 @@ def write_report(directory: Path, report: dict[str, Any]) -> None:
     plot_curves(report["history"], directory / PLOTS[0])
     classes = (report["label_meaning"]["0"], report["label_meaning"]["1"])
     plot_confusion(report["metrics"], classes, directory / PLOTS[1])
-    plot_tradeoff(report["threshold_curve"], report["threshold"], classes, directory / PLOTS[2])
+    plot_tradeoff(report["threshold_curve"], report["threshold"], classes, directory / PLOTS[2],
+                  report.get("target_fnr"))
 
 
 def plot_curves(history: dict[str, list[float]], path: Path) -> None:
@@ -61,15 +63,25 @@ def _rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def plot_tradeoff(curve: dict[str, list[float]], threshold: float, classes: tuple[str, str], path: Path) -> None:
-    """FPR and FNR on the training rows as the threshold moves, with the chosen one marked."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(curve["threshold"], curve["fpr"], label=f"FPR ({classes[0]} flagged)")
-    ax.plot(curve["threshold"], curve["fnr"], label=f"FNR ({classes[1]} missed)")
-    ax.axvline(threshold, color="grey", linestyle="--", label=f"chosen {threshold:.4g}")
-    ax.set(xlabel="threshold", ylabel="rate", title="Training set: FPR/FNR vs. threshold")
+def plot_tradeoff(curve: dict[str, list[float]], threshold: float, classes: tuple[str, str], path: Path,
+                  target_fnr: float | None = None) -> None:
+    """FPR and FNR on the training rows as the threshold moves, on a log-odds axis so that both ends (where a
+    good model's probabilities crowd) are readable; the chosen threshold and any --target-fnr are drawn."""
+    t = np.clip(np.asarray(curve["threshold"], np.float64), 1e-5, 1 - 1e-5)
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    ax.plot(t, curve["fpr"], label=f"FPR ({classes[0]} flagged)")
+    ax.plot(t, curve["fnr"], label=f"FNR ({classes[1]} missed)")
+    ax.axvline(min(max(threshold, 1e-5), 1 - 1e-5), color="grey", linestyle="--", label=f"chosen threshold {threshold:.4g}")
+    if target_fnr is not None:
+        ax.axhline(target_fnr, color="tab:orange", linestyle=":", label=f"target FNR {target_fnr:g}")
+    ax.set_xscale("logit")
+    ticks = [1e-4, 0.01, 0.1, 0.5, 0.9, 0.99, 0.9999]
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set(xlabel="threshold (log-odds scale)", ylabel="rate on the training rows", ylim=(-0.02, 1.02),
+           title="Training set: FPR and FNR vs. threshold")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside the curves, not on them
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

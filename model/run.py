@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,22 +44,28 @@ def train(
     cv_folds: int = 5,
     target_fnr: float | None = None,
     on_block: Any = None,
+    on_step: Callable[[str], None] = lambda message: None,
 ) -> TrainResult:
     """Load the table (default: WDBC), split it, (optionally) pick L2 by CV, train and evaluate.
 
     ``data`` is a DataSpec, or just a path (a UCI ``wdbc.data`` or a table whose label is obvious).
+    ``on_step(message)`` hears what the run is doing, before each long step.
     """
     config = config or FitConfig()
     validate_config(config, target_fnr, cv_folds)
     spec = data if isinstance(data, DataSpec) else DataSpec(path=None if data is None else str(data))
+    on_step(f"reading {spec.path or 'the bundled WDBC copy'} ...")
     dataset = load_dataset(spec)
     rows = _split(dataset, spec)
     selection = None
     if l2_cv:
         _check_folds(dataset, rows, cv_folds)
-        best, scores = cross_validate_l2(rows.x_train, rows.y_train, config, DEFAULT_L2_GRID, cv_folds)
+        on_step(f"choosing l2 by {cv_folds}-fold CV on the {len(rows.y_train):,} training rows "
+                f"({len(DEFAULT_L2_GRID)} strengths, {config.epochs} epochs each) ...")
+        best, scores = cross_validate_l2(rows.x_train, rows.y_train, config, DEFAULT_L2_GRID, cv_folds, on_step)
         config = replace(config, l2=best)
         selection = {"method": f"{cv_folds}-fold stratified CV on training rows", "scores": scores, "chosen": best}
+    on_step(f"training on {len(rows.y_train):,} rows x {dataset.x.shape[1]} features, {config.epochs} epochs ...")
     started = time.perf_counter()
     classifier, history, trainer = fit_classifier(
         rows.x_train, rows.y_train, rows.x_test, rows.y_test, config, on_block=on_block
@@ -84,7 +91,7 @@ def train(
             "train": evaluate(rows.y_train, train_logits, train_p, threshold),
             "test": evaluate(rows.y_test, test_logits, test_p, threshold),
         },
-        "baseline_test": sklearn_baselines(rows.x_train, rows.y_train, rows.x_test, rows.y_test),
+        "baseline_test": _baselines(rows, on_step),
         "history": history.values,
         "threshold_curve": threshold_curve(rows.y_train, train_p),
         "training_seconds": seconds,
@@ -92,6 +99,11 @@ def train(
         "versions": package_versions(*VERSIONED),
     }
     return TrainResult(classifier, config, history, trainer.trace_count, report, dataset)
+
+
+def _baselines(rows: Split, on_step: Callable[[str], None]) -> dict[str, Any]:
+    on_step("fitting the scikit-learn baselines ...")
+    return sklearn_baselines(rows.x_train, rows.y_train, rows.x_test, rows.y_test)
 
 
 def _split(dataset: Dataset, spec: DataSpec) -> Split:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
@@ -19,6 +21,7 @@ def cross_validate_l2(
     config: FitConfig,
     grid: tuple[float, ...] = DEFAULT_L2_GRID,
     folds: int = 5,
+    on_step: Callable[[str], None] | None = None,
 ) -> tuple[float, dict[str, float]]:
     """Mean validation log loss per candidate; returns (best strength, {strength: score}).
 
@@ -36,5 +39,7 @@ def cross_validate_l2(
             logits = trainer.classifier.logits(x[val_rows]).numpy()
             losses.append(log_loss_from_logits(y[val_rows], logits))
         scores[repr(l2)] = float(np.mean(losses))
+        if on_step is not None:
+            on_step(f"  l2 {l2:g}: mean validation log loss {scores[repr(l2)]:.4f} over {folds} folds")
     best = min(grid, key=lambda l2: (round(scores[repr(l2)], 12), -l2))
     return best, scores

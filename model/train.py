@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from model.config import FORMATS, MISSING, OPTIMIZERS, DataSpec, FitConfig, validate_config
 from model.errors import ConfigError, DataError
 from model.files import check_writable_parent
-from scoring.cli import add_standard_options, prepare_tensorflow
+from scoring.cli import add_standard_options, prepare_tensorflow, step_printer
 from scoring.sources import separator_option
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         from model.run import save_run, train
 
         result = train(config, data_spec(args), l2_cv, args.cv_folds, args.target_fnr,
-                       _progress(config.epochs, args.quiet))
+                       _progress(config.epochs, args.quiet), on_step=step_printer(args.quiet))
         save_run(result, args.out)
     except (ConfigError, DataError, OSError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Callable
 from importlib import metadata
 
 from scoring.tfquiet import VERBOSE_ENV, import_tensorflow
@@ -37,3 +39,11 @@ def prepare_tensorflow(args: argparse.Namespace) -> None:
     """Load TensorFlow now, quietly (or not, with --verbose), before any module that imports it."""
     honour_verbose(args)
     import_tensorflow()
+
+
+def step_printer(quiet: bool) -> Callable[[str], None]:
+    """``on_step`` for a long CLI run: one line a step on a terminal, like a progress bar; a log or a pipe gets
+    only the outcome, so that an error stays one line."""
+    if quiet or not sys.stderr.isatty():
+        return lambda message: None
+    return lambda message: print(message, file=sys.stderr, flush=True)

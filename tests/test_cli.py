@@ -94,3 +94,36 @@ def test_every_option_says_what_it_is_and_its_default(module: str) -> None:
         assert described.strip(), f"{module} {flag} has no help text"
         if metavar.strip():  # an option that takes a value says what happens when it is not given
             assert "default" in described, f"{module} {flag} does not show its default"
+
+
+def test_long_steps_say_what_they_do_on_a_terminal(tmp_path: Path) -> None:
+    """In a real terminal (a pty) training and export name each long step; in a pipe they do not."""
+    import os
+    import pty
+
+    def in_terminal(args: list[str]) -> str:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: stdout and stderr are the terminal
+            os.execv(sys.executable, [sys.executable, *args])
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        return b"".join(chunks).decode(errors="replace")
+
+    shown = in_terminal(["-m", "model.train", "--epochs", "3", "--l2", "cv", "--cv-folds", "2",
+                         "--out", str(tmp_path / "model")])
+    assert "choosing l2 by 2-fold CV on the 427 training rows" in shown and "  l2 0.1: mean validation" in shown
+    assert "training on 427 rows x 30 features, 3 epochs ..." in shown
+    shown = in_terminal(["-m", "export", "--model", str(tmp_path / "model"), "--out", str(tmp_path / "export")])
+    assert "converting the same function to ONNX with tf2onnx (opset 17) ..." in shown
+    assert "checking parity on 569 rows of the training table" in shown
+    piped = run(["-m", "export", "--model", str(tmp_path / "model"), "--out", str(tmp_path / "export2")])
+    assert piped.returncode == 0 and "converting" not in piped.stderr

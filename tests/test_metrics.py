@@ -60,7 +60,10 @@ def test_threshold_curve_equals_a_confusion_matrix_at_every_threshold() -> None:
     # Probabilities exactly on the threshold grid (ties), plus skewed ones in between.
     p = np.concatenate([np.linspace(0, 1, 201, dtype=np.float32), sigmoid(rng.normal(-1, 2, 799) + 3 * y[201:])])
     curve = threshold_curve(y, p)
-    assert len(curve["threshold"]) == 201
+    thresholds = np.array(curve["threshold"])
+    assert thresholds[0] == 0 and thresholds[-1] == 1 and np.all(np.diff(thresholds) > 0)
+    assert set(np.linspace(0, 1, 201, dtype=np.float32)) <= set(thresholds.astype(np.float32))
+    assert np.sum(thresholds < 0.01) >= 50  # the low end, where a good model's negatives sit, is sampled finely
     for t, fpr, fnr in zip(curve["threshold"], curve["fpr"], curve["fnr"]):
         assert (fpr, fnr) == rates(confusion_matrix(y, (p > np.float32(t)).astype(np.int64), labels=[0, 1]))
     no_positives = threshold_curve(np.zeros(5), p[:5])
