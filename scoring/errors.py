@@ -16,13 +16,14 @@ class OutputError(ScoringError):
 
 
 class InputError(ScoringError):
-    """The CSV input is malformed; the message names the file, the 1-based line and the column."""
+    """The input is malformed; the message names the file, the 1-based line (a row, in Parquet) and the column."""
 
     def __init__(self, message: str, source: str = "", line: int | None = None,
-                 column: str | None = None, column_number: int | None = None, hint: str = "") -> None:
+                 column: str | None = None, column_number: int | None = None, hint: str = "",
+                 unit: str = "line") -> None:
         self.source, self.line, self.column, self.reason = source, line, column, message
-        self.column_number, self.hint = column_number, hint
-        parts = [source, f"line {line}" if line is not None else ""]
+        self.column_number, self.hint, self.unit = column_number, hint, unit
+        parts = [source, f"{unit} {line}" if line is not None else ""]
         if column is not None:
             parts.append(f"column {column_number} ({column!r})" if column_number else f"column {column!r}")
         where = ", ".join(p for p in parts if p)

@@ -57,6 +57,13 @@ class Layout:
     keep_index: tuple[int, ...]
     has_header: bool
     separator: str = ","
+    kind: str = "csv"  # or "parquet": columns by name from the schema, typed
+    dtypes: tuple[pl.DataType, ...] | None = None  # the columns' types, where the input has them
+
+    @property
+    def keep_dtypes(self) -> list[pl.DataType]:
+        """Pass-through columns keep their types (Parquet); from a CSV they are text."""
+        return [self.dtypes[i] if self.dtypes else pl.String for i in self.keep_index]
 
     @property
     def n_columns(self) -> int:
@@ -96,8 +103,10 @@ class Layout:
 
     def doubtful(self, frame: pl.DataFrame, x: np.ndarray) -> bool:
         """NaN/inf/empty values, or a null last column (maybe a short row): only the exact path can tell."""
-        last = frame[_col(self.n_required - 1)]
-        return bool((x.size and not np.isfinite(x).all()) or (frame.height and last.null_count()))
+        if x.size and not np.isfinite(x).all():
+            return True
+        # In a CSV a null in the last required column may be a short row; a Parquet row cannot be short.
+        return self.kind == "csv" and bool(frame.height and frame[_col(self.n_required - 1)].null_count())
 
     def kept_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Pass-through columns; an empty value, quoted or not, is null (written as an empty field), as the

@@ -204,9 +204,11 @@ class Outputs:
     class_column: str | None = None
     classes: tuple[str, str] = ("0", "1")
 
-    def schema(self, keep_names: list[str]) -> dict[str, pl.DataType]:
+    def schema(self, layout: Layout) -> dict[str, pl.DataType]:
+        """The output's columns and types: the kept ones as the input has them, then the scores."""
         extra = {self.class_column: pl.String} if self.class_column else {}
-        return {**{name: pl.String for name in keep_names}, "probability": pl.Float32, "label": pl.Int64, **extra}
+        kept = dict(zip(layout.keep_names, layout.keep_dtypes))
+        return {**kept, "probability": pl.Float32, "label": pl.Int64, **extra}
 
     def frame(self, kept: pl.DataFrame, probability: np.ndarray, label: np.ndarray) -> pl.DataFrame:
         """Kept columns, then the scores; built from Series so that a frame with no kept column has the rows too."""
@@ -224,17 +226,17 @@ def write_scored(handle: IO[bytes] | str, outputs: Outputs, kept: pl.DataFrame, 
 
 
 def empty_output(layout: Layout) -> pl.DataFrame:
-    return pl.DataFrame(schema={n: pl.String for n in layout.keep_names})
+    return pl.DataFrame(schema=dict(zip(layout.keep_names, layout.keep_dtypes)))
 
 
-REJECT_COLUMNS = ("line", "column", "reason", "record")
+REJECT_COLUMNS = ("line", "column", "reason", "record")  # "row" instead of "line" for a Parquet input
 
 
-def write_rejects(handle: IO[bytes], rejects: list[Reject], header: bool) -> None:
+def write_rejects(handle: IO[bytes], rejects: list[Reject], header: bool, unit: str = "line") -> None:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     if header:
-        writer.writerow(REJECT_COLUMNS)
+        writer.writerow((unit, *REJECT_COLUMNS[1:]))
     for r in rejects:
         writer.writerow([r.line, r.column or "", r.reason, r.record])
     handle.write(text.getvalue().encode())

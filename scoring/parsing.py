@@ -25,10 +25,11 @@ class Reject:
     column_number: int | None
     reason: str
     record: str
+    unit: str = "line"  # "row" for inputs without lines (Parquet)
 
     def error(self, source: str) -> InputError:
         hint = "Fix the row, or pass --on-error skip to score the other rows and write this one to a rejects file."
-        return InputError(self.reason + ".", source, self.line, self.column, self.column_number, hint)
+        return InputError(self.reason + ".", source, self.line, self.column, self.column_number, hint, self.unit)
 
 
 @dataclass

@@ -66,7 +66,7 @@ def score_streaming(source: str, target: Path, layout: Layout, outputs: Outputs,
             on_rows(len(label), int(label.sum()))
             return outputs.frame(layout.kept_columns(frame), probability, label)
 
-    out_schema = outputs.schema(layout.keep_names)
+    out_schema = outputs.schema(layout)
     lazy = pl.scan_csv(source, has_header=False, skip_rows=1, separator=layout.separator,
                        schema=layout.polars_schema)
     query = lazy.select(layout.projection).map_batches(score, schema=out_schema, streamable=True)

@@ -1,0 +1,121 @@
+"""Parquet in and out: columns matched by name as for a CSV header, row batches with row numbers, row groups out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import polars as pl
+
+from scoring.artifacts import ModelInfo
+from scoring.errors import InputError, first_line
+from scoring.layout import Columns, Layout, resolve_layout
+from scoring.parsing import Parsed, Reject
+
+SUFFIXES = (".parquet", ".pq")
+#: What --input-format / --output-format may say; "auto" follows the file name.
+FORMATS = ("auto", "csv", "parquet")
+
+
+def file_format(path: str | Path, fmt: str = "auto") -> str:
+    """``csv`` or ``parquet``: as given, or from the name (``.parquet``, ``.pq``; anything else is CSV)."""
+    if fmt != "auto":
+        return fmt
+    return "parquet" if str(path).lower().endswith(SUFFIXES) else "csv"
+
+
+def open_parquet(path: str | Path) -> Any:
+    """The file's metadata and row groups (pyarrow); a file that is not Parquet is one clear line."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(str(path))
+    except FileNotFoundError:
+        raise InputError("file not found; expected a Parquet file", str(path)) from None
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputError(f"is not a readable Parquet file: {first_line(exc)}", str(path)) from None
+
+
+def parquet_layout(parquet: Any, source: str, info: ModelInfo, columns: Columns) -> Layout:
+    """Columns by name from the schema, as for a CSV header; the pass-through columns keep their types."""
+    schema = parquet.schema_arrow
+    layout = resolve_layout(list(schema.names), info.feature_names, source, True, columns.keep, columns.keep_all,
+                            aliases=info.aliases, rename=columns.rename)
+    for i in layout.feature_index:
+        kind = schema.field(i).type
+        if not _numeric_or_text(kind):
+            raise InputError(f"has type {kind}; expected numbers.", source, None, layout.names[i], i + 1,
+                             "Convert the column, or map another one to this feature with --rename.", unit="row")
+    dtypes = pl.from_arrow(schema.empty_table()).dtypes
+    return replace(layout, kind="parquet", dtypes=tuple(dtypes))
+
+
+def _numeric_or_text(kind: Any) -> bool:
+    import pyarrow.types as t
+
+    return any(check(kind) for check in (t.is_integer, t.is_floating, t.is_boolean, t.is_decimal, t.is_string,
+                                         t.is_large_string, t.is_string_view, t.is_null))
+
+
+def parquet_batches(parquet: Any, layout: Layout, batch_rows: int) -> Iterator[Parsed]:
+    """Batches of about ``batch_rows`` rows (within row groups, so memory stays bounded), each checked: a null,
+    NaN, infinite or non-numeric feature value makes its row a Reject with the 1-based row number."""
+    needed = sorted({*layout.feature_index, *layout.keep_index})
+    first_row = 1
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=[layout.names[i] for i in needed]):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        yield _checked(frame, layout, first_row)
+        first_row += frame.height
+
+
+def _checked(frame: pl.DataFrame, layout: Layout, first_row: int) -> Parsed:
+    names = [layout.names[i] for i in layout.feature_index]
+    x = np.ascontiguousarray(frame.select([pl.col(n).cast(pl.Float32, strict=False) for n in names]).to_numpy(),
+                             dtype=np.float32).reshape(frame.height, len(names))
+    bad = ~np.isfinite(x)
+    rows = np.flatnonzero(bad.any(axis=1)) if x.size else np.empty(0, int)
+    rejects = [_reject(frame, layout, int(r), int(np.flatnonzero(bad[r])[0]), first_row) for r in rows]
+    kept = frame.select([layout.names[i] for i in layout.keep_index])
+    if not rejects:
+        return Parsed(x, kept)
+    ok = np.ones(frame.height, dtype=bool)
+    ok[rows] = False
+    return Parsed(np.ascontiguousarray(x[ok]), kept.filter(pl.Series(ok)), rejects)
+
+
+def _reject(frame: pl.DataFrame, layout: Layout, row: int, feature: int, first_row: int) -> Reject:
+    index = layout.feature_index[feature]
+    name = layout.names[index]
+    value = frame[name][row]
+    if value is None:
+        reason = "expected a number, got no value (null)"
+    elif isinstance(value, float) and np.isnan(value):
+        reason = "expected a finite number, got NaN"
+    elif isinstance(value, (int, float)):
+        reason = f"expected a finite number, got {value!r}"
+    else:
+        reason = f"expected a number, got {str(value)[:40]!r}"
+    record = json.dumps(frame.row(row, named=True), default=str)
+    return Reject(first_row + row, name, index + 1, reason, record, unit="row")
+
+
+class ParquetWriter:
+    """Scored frames appended to a Parquet file as row groups; the schema is fixed by ``schema`` up front, so an
+    input with no rows still gives a readable (empty) file."""
+
+    def __init__(self, handle: IO[bytes], schema: dict[str, pl.DataType]) -> None:
+        import pyarrow.parquet as pq
+
+        self._schema = pl.DataFrame(schema=schema).to_arrow().schema
+        self._writer = pq.ParquetWriter(handle, self._schema)
+
+    def write(self, frame: pl.DataFrame) -> None:
+        self._writer.write_table(frame.to_arrow().cast(self._schema))
+
+    def close(self) -> None:
+        self._writer.close()
