@@ -27,7 +27,7 @@ BATCHES = (1, 64, 1_024, 65_536, 1_000_000)
 RUNTIMES = ("onnx", "tf")
 INTERPRETER = "python -c pass"
 ORT_1, ORT_2, TF = "onnxruntime, 1 thread", "onnxruntime, 2 threads", "TensorFlow SavedModel"
-NP_64, NP_32 = "numpy float64 (floor)", "numpy float32 x @ w (floor)"
+NP_64, NP_32 = "numpy float64, the graph's own math (reference)", "numpy float32 x @ w, no standardization (reference)"
 Predict = Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
@@ -94,7 +94,7 @@ def numpy_float32(p: Params) -> Predict:
 
 
 def load_variants(export: Path) -> dict[str, Predict]:
-    """The scorer's own runtime classes, configured as the scorer configures them, and the two floors."""
+    """The scorer's own runtime classes, configured as the scorer configures them, and the two numpy references."""
     from scoring.runtimes import OnnxRuntime, TensorFlowRuntime
 
     onnx_path, saved_model = resolve_model(export, "onnx").path, resolve_model(export, "tf").path
@@ -120,7 +120,7 @@ def agreement(variants: dict[str, Predict], x: np.ndarray) -> dict[str, dict[str
         out[name] = {"max_abs_probability_diff": float(np.max(np.abs(got["probability"] - reference["probability"]))),
                      "label_mismatches": int(np.sum(got["label"] != reference["label"]))}
     if out[NP_64]["max_abs_probability_diff"] > 1e-6 or out[NP_64]["label_mismatches"]:
-        raise AssertionError(f"the numpy floor does not compute the model: {out[NP_64]}")
+        raise AssertionError(f"the numpy reference does not compute the model: {out[NP_64]}")
     return out
 
 
@@ -290,26 +290,35 @@ def ratio_line(result: dict[str, Any]) -> str:
 
 
 def plot(result: dict[str, Any], path: Path, title: str) -> Path:
+    """Left: rows/s of each series (log-log). Right: each series relative to onnxruntime on 1 thread at the same
+    batch size (linear), where the spread between runs (the shaded min-max band) is visible."""
+    import matplotlib.ticker
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8, 5))
+    fig = Figure(figsize=(13, 5))
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    batches = result["batches"]
+    absolute, relative = fig.subplots(1, 2)
+    batches = np.array(result["batches"])
+    reference = np.array([result["throughput"][ORT_1][str(b)]["rows_per_second"]["median"] for b in batches])
     for name, by_batch in result["throughput"].items():
         r = [by_batch[str(b)]["rows_per_second"] for b in batches]
-        median = np.array([x["median"] for x in r])
-        err = np.array([median - [x["min"] for x in r], [x["max"] for x in r] - median])
-        ax.errorbar(batches, median, yerr=err, marker="o", capsize=3, label=name)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("batch size (rows per call)")
-    ax.set_ylabel("rows/s (median, bars: min-max)")
-    ax.set_title(title, fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+        median, low, high = (np.array([x[k] for x in r]) for k in ("median", "min", "max"))
+        for ax, scale in ((absolute, 1.0), (relative, reference)):
+            line, = ax.plot(batches, median / scale, marker="o", label=name)
+            ax.fill_between(batches, low / scale, high / scale, color=line.get_color(), alpha=0.2)
+    absolute.set(xscale="log", yscale="log", xlabel="batch size (rows per call)", ylabel="rows/s",
+                 title="rows/s: median of the runs, shaded from the slowest to the fastest")
+    relative.set(xscale="log", yscale="log", xlabel="batch size (rows per call)",
+                 ylabel="rows/s / onnxruntime 1 thread's median", title="relative to onnxruntime, 1 thread (= 1)")
+    relative.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    relative.axhline(1.0, color="grey", linewidth=0.8)
+    for ax in (absolute, relative):
+        ax.grid(True, which="both", alpha=0.3)
+    absolute.legend(fontsize=8, loc="upper left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
 
 
