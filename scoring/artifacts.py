@@ -54,6 +54,8 @@ def resolve_model(model: str | Path | None, runtime: str | None) -> ModelRef:
         return _checked(ModelRef("onnx", path), runtime, "--runtime tf needs a SavedModel directory")
     if (path / "saved_model.pb").is_file():
         return _checked(ModelRef("tf", path), runtime, "--runtime onnx needs an ONNX file")
+    if (path / "variables").is_dir():
+        raise ModelError(f"{path} looks like a SavedModel directory, but its saved_model.pb is missing. {MAKE_HINT}")
     candidates = {"onnx": path / ONNX_FILE, "tf": path / SAVED_MODEL_DIR}
     chosen = runtime or "onnx"
     if chosen in candidates and candidates[chosen].exists():

@@ -67,3 +67,13 @@ def test_saved_model_hash_covers_names_and_contents_but_not_the_sidecar(export_d
     content[-1] ^= 1
     (copy / "variables" / "renamed").write_bytes(bytes(content))
     assert sha256_saved_model(copy) != original  # same bytes under another name
+
+
+def test_a_saved_model_without_its_graph_says_so(export_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "sm"
+    shutil.copytree(export_dir / "saved_model", broken)
+    (broken / "saved_model.pb").unlink()
+    with pytest.raises(ModelError, match=r"sm looks like a SavedModel directory, but its saved_model.pb is missing"):
+        resolve_model(broken, None)
