@@ -99,6 +99,8 @@ def verify_manifest(directory: Path, needed: tuple[str, ...]) -> None:
     hint = f"Train again with `python -m model.train --out {directory}`; do not mix files of different runs."
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            raise ValueError("expected a JSON object whose 'files' maps each file of the run to its SHA-256")
         listed = dict(manifest["files"])
     except FileNotFoundError:
         raise DataError(f"{directory} has no {MANIFEST} (the list of the run's files and their hashes). {hint}") from None
