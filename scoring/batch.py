@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
+import functools
 import itertools
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,8 +241,9 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
             with reject_out.writing():
                 write_rejects(reject_out.handle, [], header=True)
         wrote_header = False
-        for parsed in _read_ahead(blocks, layout, stages):
-            scored = score_parsed(parsed, layout, o.runtime, o.threshold, o.on_error, o.batch_rows, stages)
+        work = functools.partial(_parse_and_score, layout=layout, o=o, stages=stages)
+        results = stack.enter_context(contextlib.closing(_in_parallel(blocks, work, stages)))
+        for scored in results:
             with stages("write"), out.writing():
                 write_scored(out.handle, o.outputs, scored.kept, scored.probability, scored.label,
                              header=not wrote_header)
@@ -265,22 +268,44 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
     return summary
 
 
-def _read_ahead(blocks: Iterator[Block], layout: Layout, stages: Stages) -> Iterator[Parsed]:
-    """Read and parse the next block in a background thread while the caller scores and writes this one.
+def _parse_and_score(block: Block, layout: Layout, o: _Options, stages: Stages) -> Scored:
+    return score_parsed(parse_block(block, layout, stages), layout, o.runtime, o.threshold, o.on_error,
+                        o.batch_rows, stages)
 
-    polars, onnxruntime and the writer release the GIL, so on two cores the stages overlap. Errors
-    surface in order, from ``result()``.
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask: taskset and container limits count)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _in_parallel(blocks: Iterator[Block], work: Callable[[Block], Scored], stages: Stages) -> Iterator[Scored]:
+    """``work(block)`` for every block on one worker thread per core, results in input order.
+
+    This thread reads the blocks and the caller writes the results, while the workers parse and score:
+    polars, onnxruntime and TensorFlow release the GIL, so the stages overlap on every core. At most two
+    blocks per worker are in flight (memory stays bounded); errors surface in order, from ``result()``.
+    On any exception (a bad row, Ctrl-C) queued blocks are cancelled and running ones finish before
+    this returns, so nothing runs the model afterwards.
     """
-    def read_and_parse() -> Parsed | None:
-        with stages("read"):
-            block = next(blocks, None)
-        return None if block is None else parse_block(block, layout, stages)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        pending = pool.submit(read_and_parse)
-        while (parsed := pending.result()) is not None:
-            pending = pool.submit(read_and_parse)
-            yield parsed
+    workers = usable_cores()
+    pending: collections.deque[Future[Scored]] = collections.deque()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score")
+    try:
+        while True:
+            with stages("read"):
+                block = next(blocks, None)
+            if block is None:
+                break
+            pending.append(pool.submit(work, block))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _progress_bar(src: Source | None):  # noqa: ANN202 (tqdm)
