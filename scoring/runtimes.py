@@ -85,7 +85,9 @@ class TensorFlowRuntime(_Loaded):
 
     def __init__(self, path: Path, threads: int = 1, verify: bool = True) -> None:
         meta = read_sidecar(path)  # before importing TF: a bad artifact fails fast
-        import tensorflow as tf
+        from scoring.tfquiet import import_tensorflow
+
+        tf = import_tensorflow(lean=True)
 
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
