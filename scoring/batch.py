@@ -6,17 +6,23 @@ import argparse
 import collections
 import contextlib
 import functools
+import gc
 import itertools
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+if __name__ == "__main__":  # the CLI (set before numpy loads): we never multiply matrices with numpy, and
+    # OpenBLAS's idle threads would spin on the cores polars and the model need
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402 (after the environment above)
 import polars as pl
 
 from scoring import streaming
@@ -26,6 +32,7 @@ from scoring.errors import InputError, OutputError, ScoringError
 from scoring.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
 from scoring.output import AtomicOutput, Outputs, empty_output, write_rejects, write_scored
 from scoring.parsing import Parsed, Reject, parse_block
+from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
 from scoring.signals import Interrupted, stop_on_signals
 from scoring.sources import Source, read_first_line, separator_option, sniff_separator
@@ -208,20 +215,25 @@ def _score_streaming(source: str | Path, output: str | Path, o: _Options, summar
     started, stages = time.perf_counter(), Stages()
     with Source(source) as src:
         layout, _ = _layout(src, o)
+    counted = threading.Lock()  # polars calls on_rows from several threads at once
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(AtomicOutput(output, by_name=True))
-        bar = stack.enter_context(_progress_bar(None)) if o.progress else None
+        bar = stack.enter_context(progress_bar(os.path.getsize(source))) if o.progress else None
+        moved = RowsAsBytes(bar, bytes_per_record(source)) if bar is not None else None
 
         def on_rows(rows: int, positives: int) -> None:
-            summary.rows += rows
-            summary.positives += positives
-            if bar is not None:
-                bar.update(rows)
+            with counted:
+                summary.rows += rows
+                summary.positives += positives
+            if moved is not None:
+                moved.add(rows)
 
         with out.writing():
             streaming.score_streaming(str(source), out.path, layout, o.outputs,
                                       lambda x, check: predict(o.runtime, x, o.threshold, o.batch_rows, check),
                                       stages, on_rows)
+        if moved is not None:
+            moved.finish()
         out.commit(stages)
     summary.seconds = time.perf_counter() - started
     summary.stages = {**stages.as_dict(), "engine": "polars-streaming"}
@@ -236,7 +248,7 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
         out = stack.enter_context(AtomicOutput(output))
         reject_out = stack.enter_context(AtomicOutput(rejects)) if rejects else None
         layout, blocks = _layout(src, o)
-        bar = stack.enter_context(_progress_bar(src)) if o.progress else None
+        bar = stack.enter_context(progress_bar(src.size)) if o.progress else None
         if reject_out:
             with reject_out.writing():
                 write_rejects(reject_out.handle, [], header=True)
@@ -308,14 +320,6 @@ def _in_parallel(blocks: Iterator[Block], work: Callable[[Block], Scored], stage
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _progress_bar(src: Source | None):  # noqa: ANN202 (tqdm)
-    from tqdm import tqdm
-
-    if src is not None and src.size:
-        return tqdm(total=src.size, unit="B", unit_scale=True, file=sys.stderr, desc="scoring")
-    return tqdm(unit=" rows", unit_scale=True, file=sys.stderr, desc="scoring")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scoring.batch",
@@ -375,13 +379,25 @@ def interrupted_message(exc: Interrupted, output: str, before: tuple[int, ...] |
     return f"Interrupted ({exc.name}) after {output} was written."
 
 
+def load_for_cli(args: argparse.Namespace) -> Runtime:
+    """The CLI's model, after the cheap checks. What loading creates (modules, the session) lives until exit,
+    so the collector is off meanwhile and those objects are frozen after: later collections skip them."""
+    check_options(args.threshold, args.batch_rows, args.threads, args.on_error)
+    gc.disable()
+    try:
+        return load_runtime(resolve_model(args.model, args.runtime), args.threads, not args.no_verify)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     before = None if args.output == "-" else _identity(args.output)
     try:
         with stop_on_signals():
             summary = score_csv(
-                args.input, args.output, runtime=args.runtime, model=args.model, threshold=args.threshold,
+                args.input, args.output, runtime=load_for_cli(args), threshold=args.threshold,
                 batch_rows=args.batch_rows, keep=args.keep, keep_all=args.keep_all, header=not args.no_header,
                 threads=args.threads, on_error=args.on_error, rejects=args.rejects,
                 progress=not args.quiet and sys.stderr.isatty(), sep=args.sep,
