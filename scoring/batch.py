@@ -7,6 +7,7 @@ import collections
 import contextlib
 import functools
 import gc
+import io
 import itertools
 import os
 import signal
@@ -74,6 +75,16 @@ class Scored:
     probability: np.ndarray
     label: np.ndarray
     rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class Written:
+    """One scored block as CSV rows (no header), ready to append: made on a worker, written in input order."""
+
+    text: bytes
+    rows: int
+    positives: int
+    rejects: list[Reject]
 
 
 def score_parsed(parsed: Parsed, layout: Layout, runtime: Runtime, threshold: float | None, on_error: str,
@@ -252,26 +263,22 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
         if reject_out:
             with reject_out.writing():
                 write_rejects(reject_out.handle, [], header=True)
-        wrote_header = False
-        work = functools.partial(_parse_and_score, layout=layout, o=o, stages=stages)
+        with out.writing():  # the header alone (a header-only input gives a header-only output)
+            write_scored(out.handle, o.outputs, empty_output(layout), np.empty(0, np.float32), np.empty(0, np.int64),
+                         header=True)
+        work = functools.partial(_score_block, layout=layout, o=o, stages=stages)
         results = stack.enter_context(contextlib.closing(_in_parallel(blocks, work, stages)))
-        for scored in results:
+        for written in results:
             with stages("write"), out.writing():
-                write_scored(out.handle, o.outputs, scored.kept, scored.probability, scored.label,
-                             header=not wrote_header)
-            wrote_header = True
-            summary.rows += len(scored.label)
-            summary.positives += int(scored.label.sum())
-            summary.rejected += len(scored.rejects)
+                out.handle.write(written.text)
+            summary.rows += written.rows
+            summary.positives += written.positives
+            summary.rejected += len(written.rejects)
             if reject_out:
                 with reject_out.writing():
-                    write_rejects(reject_out.handle, scored.rejects, header=False)
+                    write_rejects(reject_out.handle, written.rejects, header=False)
             if bar is not None:
                 bar.update((src.position() if src.size else summary.rows) - bar.n)
-        if not wrote_header:  # header-only input: header-only output
-            with out.writing():
-                write_scored(out.handle, o.outputs, empty_output(layout), np.empty(0, np.float32),
-                             np.empty(0, np.int64), True)
         if reject_out:
             reject_out.commit(stages)
         out.commit(stages)
@@ -280,9 +287,14 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
     return summary
 
 
-def _parse_and_score(block: Block, layout: Layout, o: _Options, stages: Stages) -> Scored:
-    return score_parsed(parse_block(block, layout, stages), layout, o.runtime, o.threshold, o.on_error,
-                        o.batch_rows, stages)
+def _score_block(block: Block, layout: Layout, o: _Options, stages: Stages) -> Written:
+    """Parse, score and turn into CSV text one block, on a worker thread."""
+    scored = score_parsed(parse_block(block, layout, stages), layout, o.runtime, o.threshold, o.on_error,
+                          o.batch_rows, stages)
+    text = io.BytesIO()
+    with stages("serialize"):
+        write_scored(text, o.outputs, scored.kept, scored.probability, scored.label, header=False)
+    return Written(text.getvalue(), len(scored.label), int(scored.label.sum()), scored.rejects)
 
 
 def usable_cores() -> int:
@@ -293,17 +305,18 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _in_parallel(blocks: Iterator[Block], work: Callable[[Block], Scored], stages: Stages) -> Iterator[Scored]:
+def _in_parallel(blocks: Iterator[Block], work: Callable[[Block], Written], stages: Stages) -> Iterator[Written]:
     """``work(block)`` for every block on one worker thread per core, results in input order.
 
-    This thread reads the blocks and the caller writes the results, while the workers parse and score:
-    polars, onnxruntime and TensorFlow release the GIL, so the stages overlap on every core. At most two
+    This thread reads the blocks and the caller appends the results to the output, while the workers parse,
+    score and turn them into CSV text: polars, onnxruntime and TensorFlow release the GIL, so the stages
+    overlap on every core. At most two
     blocks per worker are in flight (memory stays bounded); errors surface in order, from ``result()``.
     On any exception (a bad row, Ctrl-C) queued blocks are cancelled and running ones finish before
     this returns, so nothing runs the model afterwards.
     """
     workers = usable_cores()
-    pending: collections.deque[Future[Scored]] = collections.deque()
+    pending: collections.deque[Future[Written]] = collections.deque()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score")
     try:
         while True:
