@@ -162,3 +162,14 @@ def test_cores_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> N
     for stage in result["stages"].values():
         assert set(stage["rows_per_second"]) == set(result["cores"])
         assert 0 <= stage["gil_share"]["median"] <= 1
+
+
+def test_tf_startup_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import tf_startup
+
+    assert tf_startup.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "tf_startup_quick.json").read_text())
+    assert set(result["stats"]) == {"full", "lean"}
+    for stats in result["stats"].values():
+        assert all(stats[k]["median"] > 0 for k in ("import", "load", "first_call", "process", "cpu"))
+    assert result["stats"]["lean"]["modules"]["median"] < result["stats"]["full"]["modules"]["median"]
