@@ -93,26 +93,41 @@ def machine_line(info: dict[str, Any] | None = None) -> str:
 #: holding hundreds of MiB must not fork the measured command itself.
 _LAUNCHER = """
 import json, os, subprocess, sys, time
+cores, stdin = json.loads(sys.argv[1]), sys.argv[2]
+if cores:
+    os.sched_setaffinity(0, cores)  # inherited by the command and every thread it starts
 start = time.perf_counter()
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)
-out = proc.stdout.read()
-_, status, usage = os.wait4(proc.pid, 0)
+with open(stdin or os.devnull, "rb") as source:
+    proc = subprocess.Popen(sys.argv[3:], stdin=source, stdout=subprocess.PIPE)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
 wall = time.perf_counter() - start
 print(json.dumps({"wall": wall, "maxrss_kib": usage.ru_maxrss, "returncode": os.waitstatus_to_exitcode(status),
-                  "stdout": out.decode(errors="replace")}))
+                  "cpu": usage.ru_utime + usage.ru_stime, "stdout": out.decode(errors="replace")}))
 """
 
 
-def run_measured(command: list[str], cwd: Path | None = None) -> dict[str, Any]:
-    """Run ``command``; its wall seconds, peak RSS (MiB) and stdout. Raises if it fails."""
-    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], capture_output=True, text=True, cwd=cwd)
+def run_measured(command: list[str], cwd: Path | None = None, cores: list[int] | None = None,
+                 stdin: Path | None = None) -> dict[str, Any]:
+    """Run ``command`` (pinned to ``cores`` if given, reading ``stdin`` if given); its wall and CPU seconds,
+    peak RSS (MiB) and stdout. Raises if it fails."""
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, json.dumps(cores or []), str(stdin or ""), *command],
+                          capture_output=True, text=True, cwd=cwd)
     if done.returncode != 0:
         raise RuntimeError(f"launcher failed: {done.stderr.strip()[-500:]}")
     report = json.loads(done.stdout)
     if report["returncode"] != 0:
         tail = " / ".join(done.stderr.strip().splitlines()[-3:])
         raise RuntimeError(f"{' '.join(command)} exited {report['returncode']}: {tail}")
-    return {"wall": report["wall"], "peak_rss_mib": report["maxrss_kib"] / 1024, "stdout": report["stdout"]}
+    return {"wall": report["wall"], "cpu": report["cpu"], "peak_rss_mib": report["maxrss_kib"] / 1024,
+            "stdout": report["stdout"]}
+
+
+def core_sets(available: list[int] | None = None) -> dict[int, list[int]]:
+    """Core counts to pin to, 1, 2, 4, ... up to what this process may use, each the first n of its cores."""
+    cores = sorted(available if available is not None else os.sched_getaffinity(0))
+    counts = [n for n in (1, 2, 4, 8, 16, 32, 64, 128) if n <= len(cores)]
+    return {n: cores[:n] for n in counts}
 
 
 def wait_until_writing(directory: Path, name: str, running: Callable[[], bool], timeout: float = 120.0) -> None:

@@ -10,33 +10,39 @@ from typing import Any
 from benchmarks.common import run_measured, summarize
 
 
-def run_worker(variant: str, src: Path, out: Path, model: Path) -> dict[str, Any]:
-    """One ``benchmarks.scoring_worker`` run: its JSON (timed part only) plus the process's peak RSS."""
+def run_worker(variant: str, src: Path, out: Path, model: Path, cores: list[int] | None = None) -> dict[str, Any]:
+    """One ``benchmarks.scoring_worker`` run (pinned to ``cores`` if given): its JSON (the timed part, and
+    the set-up before it) plus the whole process's wall seconds and peak RSS."""
     report = run_measured([sys.executable, "-m", "benchmarks.scoring_worker", variant, str(src), str(out),
-                           "--model", str(model)])
+                           "--model", str(model)], cores=cores)
     result = json.loads(report["stdout"].strip().splitlines()[-1])
     result["peak_rss_mib"] = report["peak_rss_mib"]
+    result["process_seconds"] = report["wall"]
     return result
 
 
 def interleaved_workers(variants: list[str], src: Path, workdir: Path, model: Path, repeats: int,
-                        rows: int) -> dict[str, dict[str, Any]]:
-    """A B C A B C ...: per variant, medians and ranges of seconds, rows/s and peak RSS."""
+                        rows: int, cores: list[int] | None = None) -> dict[str, dict[str, Any]]:
+    """A B C A B C ...: per variant, medians and ranges of seconds, rows/s, set-up, whole-process seconds and
+    peak RSS."""
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for _ in range(repeats):
         for variant in variants:
             out = workdir / f"{variant}.csv"
-            runs[variant].append(run_worker(variant, src, out, model))
+            runs[variant].append(run_worker(variant, src, out, model, cores))
             out.unlink(missing_ok=True)
-    stats = {}
-    for variant, samples in runs.items():
-        stats[variant] = {
-            "seconds": summarize([r["seconds"] for r in samples]),
-            "rows_per_second": summarize([rows / r["seconds"] for r in samples]),
-            "peak_rss_mib": summarize([r["peak_rss_mib"] for r in samples]),
-            "stages": _median_stages([r.get("stages") or {} for r in samples]),
-        }
-    return stats
+    return {variant: worker_stats(samples, rows) for variant, samples in runs.items()}
+
+
+def worker_stats(samples: list[dict[str, Any]], rows: int) -> dict[str, Any]:
+    return {
+        "seconds": summarize([r["seconds"] for r in samples]),
+        "rows_per_second": summarize([rows / r["seconds"] for r in samples]),
+        "setup_seconds": summarize([r["setup_seconds"] for r in samples]),
+        "process_seconds": summarize([r["process_seconds"] for r in samples]),
+        "peak_rss_mib": summarize([r["peak_rss_mib"] for r in samples]),
+        "stages": _median_stages([r.get("stages") or {} for r in samples]),
+    }
 
 
 def _median_stages(samples: list[dict[str, Any]]) -> dict[str, Any]:

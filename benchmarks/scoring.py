@@ -32,24 +32,27 @@ def tables(stats: dict, r: dict) -> str:
     for variant, s in stats.items():
         rows.append([variant, f"{s['rows_per_second']['median'] / 1e6:.3f}",
                      f"{s['rows_per_second']['min'] / 1e6:.3f}-{s['rows_per_second']['max'] / 1e6:.3f}",
-                     f"{s['seconds']['median']:.2f}", f"{s['peak_rss_mib']['median']:.0f}"])
-    main = markdown_table(["variant", "M rows/s (median)", "M rows/s (min-max)", "s (median)", "peak RSS MiB"], rows)
+                     f"{s['seconds']['median']:.2f}", f"{s['setup_seconds']['median']:.2f}",
+                     f"{s['process_seconds']['median']:.2f}", f"{s['peak_rss_mib']['median']:.0f}"])
+    main = markdown_table(["variant", "M rows/s (median)", "M rows/s (min-max)", "s (median)",
+                           "start-up s (imports, model load)", "whole process s", "peak RSS MiB"], rows)
     stage_rows = []
     for variant in ("ours-onnx", "ours-tf", "ours-onnx-blocks"):
         st = stats[variant]["stages"]
         stage_rows.append([variant, st.get("engine", ""), *(f"{st.get(k, 0.0):.2f}" for k in
-                           ("read", "parse", "convert", "infer", "write", "parse_exact", "sync")),
+                           ("read", "parse", "convert", "infer", "serialize", "write", "parse_exact", "sync")),
                            f"{stats[variant]['seconds']['median']:.2f}"])
-    breakdown = markdown_table(["variant", "engine", "read s", "parse s", "convert s", "infer s", "write s",
-                                "exact-path s", "fsync s", "wall s"], stage_rows)
+    breakdown = markdown_table(["variant", "engine", "read s", "parse s", "convert s", "infer s", "serialize s",
+                                "write s", "exact-path s", "fsync s", "wall s"], stage_rows)
     ratio_lines = "\n".join([
         f"- ceiling (fastest no-model parse+write): {r['ceiling_rows_per_second'] / 1e6:.3f} M rows/s",
         f"- ONNX scorer / ceiling: {r['onnx_vs_ceiling']:.2f}x; TF scorer / ceiling: {r['tf_vs_ceiling']:.2f}x;"
         f" ONNX block pipeline / ceiling: {r['onnx_blocks_vs_ceiling']:.2f}x",
         f"- ONNX scorer / naive: {r['onnx_vs_naive']:.1f}x; TF scorer / naive: {r['tf_vs_naive']:.1f}x",
     ])
-    note = ("Stage seconds are summed per stage; in the block pipeline read+parse+convert run in a "
-            "read-ahead thread beside infer+write, so they add up to more than the wall time. The streaming "
+    note = ("Stage seconds are summed per stage and thread; in the block pipeline one thread reads and appends "
+            "the output while one worker per core parses, converts, infers and serializes, so they add up to more "
+            "than the wall time. The streaming "
             "engine parses and writes inside polars, so only convert and infer are separable there. fsync is "
             "the durable commit: the output file before its rename, the directory after.")
     return f"{main}\n\nWhere the time goes:\n\n{breakdown}\n\n{note}\n\n{ratio_lines}"

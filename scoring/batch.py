@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
+import functools
+import gc
+import io
 import itertools
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+if __name__ == "__main__":  # the CLI (set before numpy loads): we never multiply matrices with numpy, and
+    # OpenBLAS's idle threads would spin on the cores polars and the model need
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402 (after the environment above)
 import polars as pl
 
 from scoring import streaming
@@ -25,6 +34,7 @@ from scoring.errors import InputError, OutputError, ScoringError
 from scoring.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
 from scoring.output import AtomicOutput, Outputs, empty_output, write_rejects, write_scored
 from scoring.parsing import Parsed, Reject, parse_block
+from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
 from scoring.signals import Interrupted, stop_on_signals
 from scoring.sources import Source, read_first_line, separator_option, sniff_separator
@@ -66,6 +76,16 @@ class Scored:
     probability: np.ndarray
     label: np.ndarray
     rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class Written:
+    """One scored block as CSV rows (no header), ready to append: made on a worker, written in input order."""
+
+    text: bytes
+    rows: int
+    positives: int
+    rejects: list[Reject]
 
 
 def score_parsed(parsed: Parsed, layout: Layout, runtime: Runtime, threshold: float | None, on_error: str,
@@ -207,20 +227,25 @@ def _score_streaming(source: str | Path, output: str | Path, o: _Options, summar
     started, stages = time.perf_counter(), Stages()
     with Source(source) as src:
         layout, _ = _layout(src, o)
+    counted = threading.Lock()  # polars calls on_rows from several threads at once
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(AtomicOutput(output, by_name=True))
-        bar = stack.enter_context(_progress_bar(None)) if o.progress else None
+        bar = stack.enter_context(progress_bar(os.path.getsize(source))) if o.progress else None
+        moved = RowsAsBytes(bar, bytes_per_record(source)) if bar is not None else None
 
         def on_rows(rows: int, positives: int) -> None:
-            summary.rows += rows
-            summary.positives += positives
-            if bar is not None:
-                bar.update(rows)
+            with counted:
+                summary.rows += rows
+                summary.positives += positives
+            if moved is not None:
+                moved.add(rows)
 
         with out.writing():
             streaming.score_streaming(str(source), out.path, layout, o.outputs,
                                       lambda x, check: predict(o.runtime, x, o.threshold, o.batch_rows, check),
                                       stages, on_rows)
+        if moved is not None:
+            moved.finish()
         out.commit(stages)
     summary.seconds = time.perf_counter() - started
     summary.stages = {**stages.as_dict(), "engine": "polars-streaming"}
@@ -235,29 +260,26 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
         out = stack.enter_context(AtomicOutput(output))
         reject_out = stack.enter_context(AtomicOutput(rejects)) if rejects else None
         layout, blocks = _layout(src, o)
-        bar = stack.enter_context(_progress_bar(src)) if o.progress else None
+        bar = stack.enter_context(progress_bar(src.size)) if o.progress else None
         if reject_out:
             with reject_out.writing():
                 write_rejects(reject_out.handle, [], header=True)
-        wrote_header = False
-        for parsed in _read_ahead(blocks, layout, stages):
-            scored = score_parsed(parsed, layout, o.runtime, o.threshold, o.on_error, o.batch_rows, stages)
+        with out.writing():  # the header alone (a header-only input gives a header-only output)
+            write_scored(out.handle, o.outputs, empty_output(layout), np.empty(0, np.float32), np.empty(0, np.int64),
+                         header=True)
+        work = functools.partial(_score_block, layout=layout, o=o, stages=stages)
+        results = stack.enter_context(contextlib.closing(_in_parallel(blocks, work, stages)))
+        for written in results:
             with stages("write"), out.writing():
-                write_scored(out.handle, o.outputs, scored.kept, scored.probability, scored.label,
-                             header=not wrote_header)
-            wrote_header = True
-            summary.rows += len(scored.label)
-            summary.positives += int(scored.label.sum())
-            summary.rejected += len(scored.rejects)
+                out.handle.write(written.text)
+            summary.rows += written.rows
+            summary.positives += written.positives
+            summary.rejected += len(written.rejects)
             if reject_out:
                 with reject_out.writing():
-                    write_rejects(reject_out.handle, scored.rejects, header=False)
+                    write_rejects(reject_out.handle, written.rejects, header=False)
             if bar is not None:
                 bar.update((src.position() if src.size else summary.rows) - bar.n)
-        if not wrote_header:  # header-only input: header-only output
-            with out.writing():
-                write_scored(out.handle, o.outputs, empty_output(layout), np.empty(0, np.float32),
-                             np.empty(0, np.int64), True)
         if reject_out:
             reject_out.commit(stages)
         out.commit(stages)
@@ -266,30 +288,50 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
     return summary
 
 
-def _read_ahead(blocks: Iterator[Block], layout: Layout, stages: Stages) -> Iterator[Parsed]:
-    """Read and parse the next block in a background thread while the caller scores and writes this one.
+def _score_block(block: Block, layout: Layout, o: _Options, stages: Stages) -> Written:
+    """Parse, score and turn into CSV text one block, on a worker thread."""
+    scored = score_parsed(parse_block(block, layout, stages), layout, o.runtime, o.threshold, o.on_error,
+                          o.batch_rows, stages)
+    text = io.BytesIO()
+    with stages("serialize"):
+        write_scored(text, o.outputs, scored.kept, scored.probability, scored.label, header=False)
+    return Written(text.getvalue(), len(scored.label), int(scored.label.sum()), scored.rejects)
 
-    polars, onnxruntime and the writer release the GIL, so on two cores the stages overlap. Errors
-    surface in order, from ``result()``.
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask: taskset and container limits count)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _in_parallel(blocks: Iterator[Block], work: Callable[[Block], Written], stages: Stages) -> Iterator[Written]:
+    """``work(block)`` for every block on one worker thread per core, results in input order.
+
+    This thread reads the blocks and the caller appends the results to the output, while the workers parse,
+    score and turn them into CSV text: polars, onnxruntime and TensorFlow release the GIL, so the stages
+    overlap on every core. At most two
+    blocks per worker are in flight (memory stays bounded); errors surface in order, from ``result()``.
+    On any exception (a bad row, Ctrl-C) queued blocks are cancelled and running ones finish before
+    this returns, so nothing runs the model afterwards.
     """
-    def read_and_parse() -> Parsed | None:
-        with stages("read"):
-            block = next(blocks, None)
-        return None if block is None else parse_block(block, layout, stages)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        pending = pool.submit(read_and_parse)
-        while (parsed := pending.result()) is not None:
-            pending = pool.submit(read_and_parse)
-            yield parsed
-
-
-def _progress_bar(src: Source | None):  # noqa: ANN202 (tqdm)
-    from tqdm import tqdm
-
-    if src is not None and src.size:
-        return tqdm(total=src.size, unit="B", unit_scale=True, file=sys.stderr, desc="scoring")
-    return tqdm(unit=" rows", unit_scale=True, file=sys.stderr, desc="scoring")
+    workers = usable_cores()
+    pending: collections.deque[Future[Written]] = collections.deque()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score")
+    try:
+        while True:
+            with stages("read"):
+                block = next(blocks, None)
+            if block is None:
+                break
+            pending.append(pool.submit(work, block))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,6 +394,18 @@ def interrupted_message(exc: Interrupted, output: str, before: tuple[int, ...] |
     return f"Interrupted ({exc.name}) after {output} was written."
 
 
+def load_for_cli(args: argparse.Namespace) -> Runtime:
+    """The CLI's model, after the cheap checks. What loading creates (modules, the session) lives until exit,
+    so the collector is off meanwhile and those objects are frozen after: later collections skip them."""
+    check_options(args.threshold, args.batch_rows, args.threads, args.on_error)
+    gc.disable()
+    try:
+        return load_runtime(resolve_model(args.model, args.runtime), args.threads, not args.no_verify)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     honour_verbose(args)
@@ -359,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stop_on_signals():
             summary = score_csv(
-                args.input, args.output, runtime=args.runtime, model=args.model, threshold=args.threshold,
+                args.input, args.output, runtime=load_for_cli(args), threshold=args.threshold,
                 batch_rows=args.batch_rows, keep=args.keep, keep_all=args.keep_all, header=not args.no_header,
                 threads=args.threads, on_error=args.on_error, rejects=args.rejects,
                 progress=not args.quiet and sys.stderr.isatty(), sep=args.sep,

@@ -86,7 +86,7 @@ class TensorFlowRuntime(_Loaded):
 
     def __init__(self, path: Path, threads: int = 1, verify: bool = True) -> None:
         meta = read_sidecar(path)  # before importing TF: a bad artifact fails fast
-        tf = import_tensorflow()  # without its native start-up lines on stderr
+        tf = import_tensorflow(lean=True)  # without Keras and without its native start-up lines on stderr
 
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)

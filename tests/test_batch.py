@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import bz2
+import fcntl
 import gzip
 import io
 import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from tqdm import tqdm
 
 from model.wdbc import FEATURE_NAMES, UCI_COLUMNS, load_bundled
 from scoring.batch import main, score_csv
@@ -595,29 +600,80 @@ def test_sigterm_to_the_process_group_stops_and_removes_the_temporary_file(
 
 def test_ctrl_c_in_a_terminal_stops_and_removes_the_temporary_file(
         runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path) -> None:
-    """A real pseudo-terminal: Ctrl-C reaches the foreground process group, with the progress bar on."""
+    """A real pseudo-terminal: Ctrl-C reaches the foreground process group, with the progress bar on; the bar
+    is cleared before the message and not drawn again."""
+    out = tmp_path / "out.csv"
+
+    def ctrl_c(pid: int, terminal: int) -> None:
+        _wait_until_writing(tmp_path, _Pid(pid))
+        os.write(terminal, b"\x03")
+
+    code, text = _in_a_terminal(_scorer(big_inputs["streaming"], out, runtime_name, export_dir), ctrl_c)
+    message = f"Interrupted (SIGINT): {out} was not written."
+    assert code == 130, text
+    assert message in text and "previous" not in text
+    assert "Traceback" not in text
+    assert "scoring:" in text  # the bar was on
+    screen = _screen(text)
+    assert screen[-1].endswith(message) and not any("scoring:" in line for line in screen), screen
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("engine", ["streaming", "blocks"])
+def test_a_terminal_shows_bytes_with_a_total_and_an_eta_then_the_closing_line_alone(
+        runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path, engine: str) -> None:
+    out = tmp_path / "out.csv"
+    code, text = _in_a_terminal([sys.executable, "-m", "scoring.batch", str(big_inputs[engine]), str(out),
+                                 "--runtime", runtime_name, "--model", str(export_dir), "--rejects",
+                                 str(tmp_path / "rejects.csv"), *(["--on-error", "skip"] if engine == "blocks" else [])])
+    size = tqdm.format_sizeof(big_inputs[engine].stat().st_size, divisor=1024)
+    assert code == 0, text
+    # e.g. "scoring:  37%|####   | 6.25M/16.9M [00:01<00:02, 5.12MB/s]": bytes of the input, elapsed<remaining
+    assert re.search(rf"scoring: +\d+%.*/{re.escape(size)}B? \[\d\d:\d\d<(\d\d:\d\d|\?)", text), text
+    screen = _screen(text)
+    assert len(screen) == 1 and screen[0].startswith("scored 400,000 rows (") and screen[0].endswith(f"-> {out}"), \
+        screen
+
+
+def _in_a_terminal(command: list[str], then: Callable[[int, int], None] | None = None) -> tuple[int, str]:
+    """Run ``command`` in a 24 x 100 pseudo-terminal (its stdin, stdout and stderr) and ``then(pid, terminal)``;
+    its exit code and everything it drew."""
     import pty
 
-    out = tmp_path / "out.csv"
     pid, terminal = pty.fork()
-    if pid == 0:  # the child: the scorer, with the terminal as stdin, stdout and stderr
-        command = _scorer(big_inputs["streaming"], out, runtime_name, export_dir)
+    if pid == 0:  # the child: the command, with the terminal as stdin, stdout and stderr (a new one has 0 columns)
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
         os.execv(command[0], command)
-    screen = []
+    screen: list[bytes] = []
     reader = threading.Thread(target=_read_terminal, args=(terminal, screen), daemon=True)
     reader.start()
     try:
-        _wait_until_writing(tmp_path, _Pid(pid))
-        os.write(terminal, b"\x03")  # Ctrl-C
+        if then is not None:
+            then(pid, terminal)
         _, status = os.waitpid(pid, 0)
     finally:
         reader.join(timeout=60)
         os.close(terminal)
-    text = b"".join(screen).decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 130, text
-    assert f"Interrupted (SIGINT): {out} was not written." in text and "previous" not in text
-    assert "Traceback" not in text
-    assert list(tmp_path.iterdir()) == []
+    return os.waitstatus_to_exitcode(status), b"".join(screen).decode(errors="replace")
+
+
+def _screen(text: str) -> list[str]:
+    """The non-empty lines a terminal shows after drawing ``text``: a carriage return moves back to the start
+    of the line and what follows overwrites it; trailing spaces are not seen."""
+    lines: list[list[str]] = [[]]
+    column = 0
+    for char in text:
+        if char == "\r":
+            column = 0
+        elif char == "\n":
+            lines.append([])
+            column = 0
+        else:
+            line = lines[-1]
+            line[column:column + 1] = [char] if column < len(line) else [" "] * (column - len(line)) + [char]
+            column += 1
+    shown = ["".join(line).rstrip() for line in lines]
+    return [line for line in shown if line]
 
 
 class _Pid:

@@ -143,3 +143,33 @@ def test_signals_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) ->
     for key, summary in result["summary"].items():
         assert summary["exit_codes"] == [130 if key.endswith("SIGINT") else 143]
         assert summary["left_behind"] == []
+
+
+def test_cores_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import cores
+
+    assert cores.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "cores_quick.json").read_text())
+    assert {"machine", "rows", "cores", "processes", "timed", "stages", "load_average_1_5_15min"} <= set(result)
+    assert "1" in result["processes"] and set(result["processes"]) == set(result["timed"]) == set(result["cores"])
+    for by_cores in result["processes"].values():
+        assert set(by_cores["ratio_to_ceiling"]) == {"onnx", "blocks (stdin, --on-error skip)"}
+        assert all(r["median"] > 0 for r in by_cores["ratio_to_ceiling"].values())
+    for by_cores in result["timed"].values():
+        assert set(by_cores["ratio_to_ceiling"]) == {"ours-onnx", "ours-onnx-blocks"}
+        assert all(s["setup_seconds"]["median"] > 0 for s in by_cores["stats"].values())
+    assert set(result["stages"]) == set(cores.STAGES)
+    for stage in result["stages"].values():
+        assert set(stage["rows_per_second"]) == set(result["cores"])
+        assert 0 <= stage["gil_share"]["median"] <= 1
+
+
+def test_tf_startup_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import tf_startup
+
+    assert tf_startup.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "tf_startup_quick.json").read_text())
+    assert set(result["stats"]) == {"full", "lean"}
+    for stats in result["stats"].values():
+        assert all(stats[k]["median"] > 0 for k in ("import", "load", "first_call", "process", "cpu"))
+    assert result["stats"]["lean"]["modules"]["median"] < result["stats"]["full"]["modules"]["median"]
