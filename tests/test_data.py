@@ -302,3 +302,44 @@ def test_the_split_draws_what_pandas_sample_draws(n: int, test_fraction: float, 
     rows = split(replace(data), test_fraction=test_fraction, seed=seed)
     want = pd.DataFrame(np.zeros(n)).sample(frac=1 - test_fraction, random_state=seed).index.to_numpy()
     np.testing.assert_array_equal(rows.train_index, want)
+
+
+def test_separate_test_trains_on_every_row_and_tests_on_every_row_of_the_other_table(tmp_path: Path) -> None:
+    from model.data import prepare
+
+    # One 'Yes' row is enough to train on (a split would need two).
+    spec = DataSpec(write(tmp_path, "a,y\n1,No\n2,Yes\n3,No\n", "train.csv"), label="y", positive="Yes")
+    train = load_dataset(spec)
+    test = prepare(read_table(write(tmp_path, "y,a\nYes,5\nNo,6\nYes,7\nYes,8\n", "test.csv")), spec, like=train)
+    rows = separate_test(train, test)
+    assert rows.y_train.tolist() == [0, 1, 0] and rows.y_test.tolist() == [1, 0, 1, 1]
+    assert rows.x_test[:, 0].tolist() == [5, 6, 7, 8]
+    assert rows.train_index.tolist() == [0, 1, 2] and rows.test_index.tolist() == [0, 1, 2, 3]
+    assert rows.method == f"all rows of {train.source} train; all rows of {test.source} test"
+
+
+@pytest.mark.parametrize(("train_labels", "test_labels", "y"), [
+    ("0,1,0,1", "1,1,0", [1, 1, 0]),
+    ("false,true,false,true", "true,false,false", [1, 0, 0]),
+    ("0,1,0,1", "1.0,0.0,1.0", [1, 0, 1]),
+])
+def test_a_test_tables_labels_are_matched_by_value_whatever_their_type(tmp_path: Path, train_labels: str,
+                                                                       test_labels: str, y: list[int]) -> None:
+    from model.data import prepare
+
+    train_text = "a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(train_labels.split(",")))
+    test_text = "a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(test_labels.split(",")))
+    spec = DataSpec(write(tmp_path, train_text, "train.csv"), label="y")
+    train = load_dataset(spec)
+    test = prepare(read_table(write(tmp_path, test_text, "test.csv")), spec, like=train)
+    assert test.y.dtype == np.float32 and test.y.tolist() == y
+
+
+def test_labels_and_class_balance_as_the_report_shows_them(tmp_path: Path) -> None:
+    from model.data import class_balance
+
+    data = load_dataset(DataSpec(write(tmp_path, table(12)), label="outcome", positive="Yes"))
+    assert data.labels.as_dict() == {"label_column": "outcome", "positive_class": "Yes", "negative_class": "No",
+                                     "label_meaning": {"0": "No", "1": "Yes"}}
+    assert class_balance(data.labels, data.y) == {"Yes": 4, "No": 8}
+    assert class_balance(data.labels, data.y[:4]) == {"Yes": 2, "No": 2}

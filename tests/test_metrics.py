@@ -94,8 +94,10 @@ def test_a_probability_equal_to_the_threshold_is_negative_as_in_the_exported_gra
     p = np.array([0.3, 0.3, 0.9], np.float32)
     m = evaluate(y, np.log(p / (1 - p)), p, 0.3)
     assert m["confusion_matrix"] == [[1, 0], [1, 1]]
-    # float64 probabilities are compared in float32, as the model compares them: 0.3 + 1e-9 is 0.3 there.
-    m64 = evaluate(y, np.zeros(3), np.array([0.3 + 1e-9, 0.3, 0.9]), float(np.float32(0.3)))
+    # float64 probabilities are compared in float32, as the model compares them: just above the float32
+    # threshold in float64 is the threshold itself in float32, so negative.
+    t = float(np.float32(0.3))
+    m64 = evaluate(y, np.zeros(3), np.array([t + 1e-10, t, 0.9]), t)
     assert m64["confusion_matrix"] == [[1, 0], [1, 1]]
 
 
@@ -110,6 +112,9 @@ def test_a_set_with_one_class_gives_none_where_a_rate_is_undefined_and_no_warnin
     assert m["confusion_matrix"] == ([[2, 2], [0, 0]] if label == 0 else [[0, 0], [2, 2]])
     assert (m["fpr"], m["fnr"]) == ((0.5, None) if label == 0 else (None, 0.5))
     assert m["confusion_matrix_normalized"] == ([[0.5, 0.5], [0.0, 0.0]] if label == 0 else [[0.0, 0.0], [0.5, 0.5]])
+    # Also when every row is one class and predicted as that class: still a 2x2 matrix.
+    same = evaluate(y, np.zeros(4), np.full(4, 0.9 if label else 0.1, np.float32), 0.5)
+    assert same["confusion_matrix"] == ([[4, 0], [0, 0]] if label == 0 else [[0, 0], [0, 4]])
 
 
 def test_sigmoid_is_float32_and_computed_in_float32_like_the_model() -> None:
@@ -135,7 +140,7 @@ def test_threshold_for_fnr_edges_all_misses_allowed_and_no_positives() -> None:
     p = np.array([0.2, 0.6, 0.4, 0.1], np.float32)
     assert threshold_for_fnr(y, p, 1.0) == 1.0  # every positive may be missed: nothing needs flagging
     assert threshold_for_fnr(np.array([1]), np.array([0.7], np.float32), 0.0) < 0.7  # a single positive is caught
-    with pytest.raises(ValueError, match="Cannot choose a threshold for a target FNR: the data has no positive rows"):
+    with pytest.raises(ValueError, match=r"^Cannot choose a threshold for a target FNR: the data has no positive rows\.$"):
         threshold_for_fnr(np.array([0, 0]), np.array([0.2, 0.3]), 0.1)
 
 
