@@ -343,3 +343,34 @@ def test_labels_and_class_balance_as_the_report_shows_them(tmp_path: Path) -> No
                                      "label_meaning": {"0": "No", "1": "Yes"}}
     assert class_balance(data.labels, data.y) == {"Yes": 4, "No": 8}
     assert class_balance(data.labels, data.y[:4]) == {"Yes": 2, "No": 2}
+
+
+def test_first_lines_are_right_for_a_file_whose_name_holds_a_comma(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"^\S+/a, b\.csv, label column 'y': expected exactly two classes, found 3: "
+                                        r"'b' \(2 rows, first at line 3\), 'a' \(1 row, first at line 2\), "
+                                        r"'c' \(1 row, first at line 5\)\. Only binary"):
+        load_dataset(DataSpec(write(tmp_path, "x,y\n1,a\n2,b\n3,b\n4,c\n", "a, b.csv"), label="y"))
+    with pytest.raises(DataError, match=r"'x' 1 row \(first at line 3\)"):
+        load_dataset(DataSpec(write(tmp_path, "x,y\n1,0\n,1\n3,0\n4,1\n", "c, d.csv"), label="y"))
+
+
+def test_an_unknown_feature_lists_at_most_five_columns_when_nothing_is_close(tmp_path: Path) -> None:
+    text = "c1,c2,c3,c4,c5,c6,y\n1,2,3,4,5,6,0\n1,2,3,4,5,6,1\n"
+    with pytest.raises(DataError, match=r"t.csv: no columns 'zzz'\. It has 'c1', 'c2', 'c3', 'c4', 'c5' and 2 more\.$"):
+        load_dataset(DataSpec(write(tmp_path, text), label="y", features=("zzz",)))
+    with pytest.raises(DataError, match=r"t.csv: no columns 'zzz'\. It has 'c1', 'c2', 'c3', 'c4', 'y'\.$"):
+        load_dataset(DataSpec(write(tmp_path, "c1,c2,c3,c4,y\n1,2,3,4,0\n1,2,3,4,1\n"), label="y", features=("zzz",)))
+
+
+def test_a_text_column_is_a_feature_when_half_its_non_blank_values_are_numbers(tmp_path: Path) -> None:
+    # 'mixed' holds 1 and x (blanks do not count): half numbers, so a feature, and its 'x' is an error.
+    with pytest.raises(DataError, match=r"line 5, column 3 \('mixed'\): expected a number, got 'x'"):
+        load_dataset(DataSpec(write(tmp_path, "a,blank,mixed,y\n1, ,1,0\n2, , ,1\n3, , ,0\n4, ,x,1\n"), label="y"))
+    # A column of blanks alone is text with no numbers: skipped and reported, not a feature.
+    data = load_dataset(DataSpec(write(tmp_path, "a,blank,y\n1, ,0\n2, ,1\n3, ,0\n"), label="y"))
+    assert data.feature_names == ("a",) and data.notes["skipped_non_numeric_columns"] == ["blank"]
+
+
+def test_fingerprint_of_the_bundled_data_is_stable() -> None:
+    """Reports and exported metadata name the training data by this hash; the same rows must keep it."""
+    assert fingerprint(load_dataset()) == "970dfb47765c307ce5c8273618533b85600e60f9fd493c0a4c07ffe86620490f"
