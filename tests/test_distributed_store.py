@@ -165,3 +165,44 @@ def test_write_success_writes_the_summary_atomically(tmp_path) -> None:
     store = OutputStore(str(tmp_path))
     store.write_success('{"rows": 3}\n')
     assert os.listdir(tmp_path) == [SUCCESS] and (tmp_path / SUCCESS).read_text() == '{"rows": 3}\n'
+
+
+def test_a_non_empty_out_dir_message_names_what_overwrite_replaces(tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ScoringError) as info:
+        OutputStore(str(tmp_path)).check(overwrite=False)
+    assert str(info.value) == (f"Output directory {tmp_path}/ is not empty; pass --overwrite to replace the part files, "
+                               "scored.csv and _SUCCESS of an earlier job, or choose an empty one.")
+
+
+def test_an_object_store_out_dir_needs_its_bucket_but_not_its_prefix() -> None:
+    store = OutputStore("memory://wdbc-bucket-check/out/sub")
+    store.single_put = True  # as on S3, whose paths are spelled bucket/key
+    store.root = "wdbc-bucket-check/out/sub"
+    with pytest.raises(ScoringError, match=r"^Output bucket memory://wdbc-bucket-check does not exist \(or is not "
+                                           r"visible with these credentials\); create it or choose another OUT_DIR\.$"):
+        store.check(overwrite=False)
+    store.fs.mkdir("wdbc-bucket-check")
+    try:
+        store.check(overwrite=False)  # the bucket exists; the prefix appears with the first upload
+    finally:
+        store.fs.rm("wdbc-bucket-check", recursive=True)
+
+
+def test_overwrite_removes_success_first_and_tolerates_a_fresh_directory(tmp_path, monkeypatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("part-00000-000000.csv", SUCCESS):
+        (out / name).write_text("x")
+    store = OutputStore(str(out))
+    removed: list[str] = []
+    remove = store.remove
+    monkeypatch.setattr(store, "remove", lambda name: (removed.append(name), remove(name)))
+    store.prepare(overwrite=True)
+    assert removed[0] == SUCCESS and os.listdir(out) == []  # a half-replaced directory never looks complete
+    OutputStore(str(tmp_path / "new")).prepare(overwrite=True)  # nothing to remove yet
+    assert os.listdir(tmp_path / "new") == []
+
+
+def test_display_names_files_under_the_root_directory_too() -> None:
+    assert OutputStore("/").display("a.csv") == "/a.csv"
