@@ -213,7 +213,8 @@ def _complete_rows(table: Table, frame: pl.DataFrame, rows: np.ndarray, missing:
 
 
 def _line(table: Table, rows: np.ndarray, mask: np.ndarray) -> str:
-    return table.where(int(rows[int(np.flatnonzero(mask)[0])])).split(", ", 1)[1]
+    """``line N`` (or ``row N``) of the first row in ``mask``; the source's own name may contain ", "."""
+    return table.where(int(rows[int(np.flatnonzero(mask)[0])])).removeprefix(f"{table.source}, ")
 
 
 def _labels(table: Table, column: pl.Series, rows: np.ndarray, spec: DataSpec, is_wdbc: bool

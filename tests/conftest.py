@@ -3,6 +3,7 @@ check that no test leaves temporary files behind."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -25,19 +26,29 @@ def trained() -> TrainResult:
     return train(FitConfig())
 
 
+def _prebuilt(name: str) -> Path | None:
+    """In a mutation run (tests/mutation/run.py) the session's artifacts are the ones the runner built once from
+    unmutated code: rebuilding them would cost every mutant a training and an export. So a mutant is caught by
+    the tests that run its code themselves (those that train or export in the test), not through these fixtures."""
+    root = os.environ.get("WDBC_MUTATION_ARTIFACTS")
+    return Path(root) / name if root else None
+
+
 @pytest.fixture(scope="session")
-def model_dir(trained: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default run saved as ``python -m model.train`` would save it."""
-    return save_run(trained, tmp_path_factory.mktemp("train") / "model")
+    return _prebuilt("model") or save_run(request.getfixturevalue("trained"), tmp_path_factory.mktemp("train") / "model")
 
 
 @pytest.fixture(scope="session")
-def export_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def export_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Both artifacts of the default run, exported and parity-checked as ``python -m export`` does."""
+    if (prebuilt := _prebuilt("export")) is not None:
+        return prebuilt
     from export.pipeline import export_model
 
     out = tmp_path_factory.mktemp("export") / "export"
-    export_model(model_dir, out)
+    export_model(request.getfixturevalue("model_dir"), out)
     return out
 
 
@@ -73,6 +84,8 @@ def runtime(runtime_name: str, loaded_runtimes: dict):
 @pytest.fixture(scope="session")
 def other_export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Another run's export (5 epochs, threshold for FNR 0): what a mixed-up artifact folder gets mixed with."""
+    if (prebuilt := _prebuilt("other/export")) is not None:
+        return prebuilt
     from export.pipeline import export_model
 
     root = tmp_path_factory.mktemp("other")

@@ -60,3 +60,32 @@ def test_cutting_never_splits_or_loses_a_record(records: list[list[str]], termin
         parsed += list(csv.reader(io.StringIO(block.data.decode(), newline="")))
         offset += len(block.data)
     assert parsed == list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+@pytest.mark.parametrize(("data", "first"), [
+    (b"id,x\r\n1,2\r\n", b"id,x"),
+    (b'id,"a\nb"\n1,2\n', b'id,"a\nb"'),
+    (b'id,"say ""hi""\n!"\n1\n', b'id,"say ""hi""\n!"'),
+    (b"id,x", b"id,x"),
+    (b'"open\n', b'"open'),
+    (b"", b""),
+])
+def test_first_record_is_the_header_whole_even_across_quoted_newlines(data: bytes, first: bytes) -> None:
+    from scoring.blocks import first_record
+
+    assert first_record(data) == first
+
+
+def test_record_end_finds_the_first_line_end_outside_quotes_at_or_after_start() -> None:
+    from scoring.blocks import record_end
+
+    data = b'a\n"b\nc"\nd'
+    assert [record_end(data, s) for s in (0, 1, 2, 4, 7, 8)] == [2, 2, 8, 8, 8, 0]
+    assert record_end(b"a\nb\n", 2) == 4 and record_end(b"a\nb", 2) == 0
+    assert record_end(b'x\n"y\n', 0) == 2 and record_end(b'x\n"y\n', 2) == 0  # an open quote never ends
+
+
+def test_blocks_count_lines_with_a_quoted_newline_and_no_final_newline() -> None:
+    data = b'1,"a\nb"\n2,c\n3,d'
+    blocks = list(iter_blocks(FakeSource(data), b"", 5, 4))
+    assert [(b.data, b.first_line) for b in blocks] == [(b'1,"a\nb"\n', 5), (b"2,c\n", 7), (b"3,d", 8)]

@@ -302,3 +302,75 @@ def test_the_split_draws_what_pandas_sample_draws(n: int, test_fraction: float, 
     rows = split(replace(data), test_fraction=test_fraction, seed=seed)
     want = pd.DataFrame(np.zeros(n)).sample(frac=1 - test_fraction, random_state=seed).index.to_numpy()
     np.testing.assert_array_equal(rows.train_index, want)
+
+
+def test_separate_test_trains_on_every_row_and_tests_on_every_row_of_the_other_table(tmp_path: Path) -> None:
+    from model.data import prepare
+
+    # One 'Yes' row is enough to train on (a split would need two).
+    spec = DataSpec(write(tmp_path, "a,y\n1,No\n2,Yes\n3,No\n", "train.csv"), label="y", positive="Yes")
+    train = load_dataset(spec)
+    test = prepare(read_table(write(tmp_path, "y,a\nYes,5\nNo,6\nYes,7\nYes,8\n", "test.csv")), spec, like=train)
+    rows = separate_test(train, test)
+    assert rows.y_train.tolist() == [0, 1, 0] and rows.y_test.tolist() == [1, 0, 1, 1]
+    assert rows.x_test[:, 0].tolist() == [5, 6, 7, 8]
+    assert rows.train_index.tolist() == [0, 1, 2] and rows.test_index.tolist() == [0, 1, 2, 3]
+    assert rows.method == f"all rows of {train.source} train; all rows of {test.source} test"
+
+
+@pytest.mark.parametrize(("train_labels", "test_labels", "y"), [
+    ("0,1,0,1", "1,1,0", [1, 1, 0]),
+    ("false,true,false,true", "true,false,false", [1, 0, 0]),
+    ("0,1,0,1", "1.0,0.0,1.0", [1, 0, 1]),
+])
+def test_a_test_tables_labels_are_matched_by_value_whatever_their_type(tmp_path: Path, train_labels: str,
+                                                                       test_labels: str, y: list[int]) -> None:
+    from model.data import prepare
+
+    train_text = "a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(train_labels.split(",")))
+    test_text = "a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(test_labels.split(",")))
+    spec = DataSpec(write(tmp_path, train_text, "train.csv"), label="y")
+    train = load_dataset(spec)
+    test = prepare(read_table(write(tmp_path, test_text, "test.csv")), spec, like=train)
+    assert test.y.dtype == np.float32 and test.y.tolist() == y
+
+
+def test_labels_and_class_balance_as_the_report_shows_them(tmp_path: Path) -> None:
+    from model.data import class_balance
+
+    data = load_dataset(DataSpec(write(tmp_path, table(12)), label="outcome", positive="Yes"))
+    assert data.labels.as_dict() == {"label_column": "outcome", "positive_class": "Yes", "negative_class": "No",
+                                     "label_meaning": {"0": "No", "1": "Yes"}}
+    assert class_balance(data.labels, data.y) == {"Yes": 4, "No": 8}
+    assert class_balance(data.labels, data.y[:4]) == {"Yes": 2, "No": 2}
+
+
+def test_first_lines_are_right_for_a_file_whose_name_holds_a_comma(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"^\S+/a, b\.csv, label column 'y': expected exactly two classes, found 3: "
+                                        r"'b' \(2 rows, first at line 3\), 'a' \(1 row, first at line 2\), "
+                                        r"'c' \(1 row, first at line 5\)\. Only binary"):
+        load_dataset(DataSpec(write(tmp_path, "x,y\n1,a\n2,b\n3,b\n4,c\n", "a, b.csv"), label="y"))
+    with pytest.raises(DataError, match=r"'x' 1 row \(first at line 3\)"):
+        load_dataset(DataSpec(write(tmp_path, "x,y\n1,0\n,1\n3,0\n4,1\n", "c, d.csv"), label="y"))
+
+
+def test_an_unknown_feature_lists_at_most_five_columns_when_nothing_is_close(tmp_path: Path) -> None:
+    text = "c1,c2,c3,c4,c5,c6,y\n1,2,3,4,5,6,0\n1,2,3,4,5,6,1\n"
+    with pytest.raises(DataError, match=r"t.csv: no columns 'zzz'\. It has 'c1', 'c2', 'c3', 'c4', 'c5' and 2 more\.$"):
+        load_dataset(DataSpec(write(tmp_path, text), label="y", features=("zzz",)))
+    with pytest.raises(DataError, match=r"t.csv: no columns 'zzz'\. It has 'c1', 'c2', 'c3', 'c4', 'y'\.$"):
+        load_dataset(DataSpec(write(tmp_path, "c1,c2,c3,c4,y\n1,2,3,4,0\n1,2,3,4,1\n"), label="y", features=("zzz",)))
+
+
+def test_a_text_column_is_a_feature_when_half_its_non_blank_values_are_numbers(tmp_path: Path) -> None:
+    # 'mixed' holds 1 and x (blanks do not count): half numbers, so a feature, and its 'x' is an error.
+    with pytest.raises(DataError, match=r"line 5, column 3 \('mixed'\): expected a number, got 'x'"):
+        load_dataset(DataSpec(write(tmp_path, "a,blank,mixed,y\n1, ,1,0\n2, , ,1\n3, , ,0\n4, ,x,1\n"), label="y"))
+    # A column of blanks alone is text with no numbers: skipped and reported, not a feature.
+    data = load_dataset(DataSpec(write(tmp_path, "a,blank,y\n1, ,0\n2, ,1\n3, ,0\n"), label="y"))
+    assert data.feature_names == ("a",) and data.notes["skipped_non_numeric_columns"] == ["blank"]
+
+
+def test_fingerprint_of_the_bundled_data_is_stable() -> None:
+    """Reports and exported metadata name the training data by this hash; the same rows must keep it."""
+    assert fingerprint(load_dataset()) == "970dfb47765c307ce5c8273618533b85600e60f9fd493c0a4c07ffe86620490f"

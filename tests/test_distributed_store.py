@@ -95,11 +95,13 @@ def test_contains_follows_symbolic_links_and_respects_name_boundaries(tmp_path) 
     assert not store.contains(str(tmp_path / "out2" / "a.csv")) and not store.contains("s3://b/out/a.csv")
 
 
-def test_a_failed_put_leaves_no_temporary(tmp_path) -> None:
+def test_a_failed_put_leaves_no_temporary(tmp_path, monkeypatch) -> None:
     out = tmp_path / "out"
     out.mkdir()
     store = OutputStore(str(out))
-    store.fs.put_file = lambda *a, **k: (Path(a[1]).write_text("half"), _raise(OSError("disk full")))  # noqa: ARG005
+    # monkeypatch, not an assignment: fsspec shares one filesystem instance, so the stub must not outlive the test.
+    monkeypatch.setattr(store.fs, "put_file",
+                        lambda *a, **k: (Path(a[1]).write_text("half"), _raise(OSError("disk full"))))  # noqa: ARG005
     with pytest.raises(OSError, match="disk full"):
         store.put(tmp_path / "scored.csv", "part-00000-000000.csv")
     assert os.listdir(out) == []
@@ -107,3 +109,100 @@ def test_a_failed_put_leaves_no_temporary(tmp_path) -> None:
 
 def _raise(exc: BaseException) -> None:
     raise exc
+
+
+def test_a_url_input_is_never_inside_a_local_out_dir_even_one_spelled_like_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = OutputStore(str(tmp_path / "s3:" / "b"))  # a local directory that reads like the bucket's URL
+    assert not store.contains("s3://b/a.csv")
+    assert store.contains(str(tmp_path / "s3:" / "b" / "a.csv"))
+
+
+def test_contains_on_a_store_compares_urls_by_name_boundary() -> None:
+    store = OutputStore("memory://wdbc-contains/out/")  # inputs come canonical: memory:///wdbc-contains/...
+    assert store.contains("memory:///wdbc-contains/out/a.csv") and store.contains("memory:///wdbc-contains/out")
+    assert not store.contains("memory:///wdbc-contains/out2/a.csv")
+    assert not store.contains("memory:///wdbc-contains/a.csv")
+
+
+def test_put_writes_under_a_hidden_temporary_name_that_sweep_and_overwrite_know(tmp_path, monkeypatch) -> None:
+    from scoring.distributed.store import TEMPORARY
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "part.csv").write_text("id,x\n1,a\n")
+    store = OutputStore(str(out))
+    targets: list[str] = []
+    put_file = store.fs.put_file
+    monkeypatch.setattr(store.fs, "put_file",
+                        lambda local, target, **kw: (targets.append(target), put_file(local, target, **kw)))
+    store.put(tmp_path / "part.csv", "part-00000-000000.csv")
+    assert len(targets) == 1 and TEMPORARY.fullmatch(os.path.basename(targets[0]))
+    assert os.path.basename(targets[0]).startswith(".part-00000-000000.csv.")
+    assert os.listdir(out) == ["part-00000-000000.csv"]
+
+
+def test_on_an_object_store_a_file_appears_in_one_upload_with_no_temporary(tmp_path, monkeypatch) -> None:
+    """Object stores have no rename: the finished file is uploaded once, to its own name."""
+    store = OutputStore("memory://wdbc-single-put/out")
+    store.single_put = True  # as on S3, GCS or Azure (memory:// has a rename, so it is not one by default)
+    uploads: list[tuple[str, str]] = []
+    put_file = store.fs.put_file
+    monkeypatch.setattr(store.fs, "put_file",
+                        lambda local, target, **kw: (uploads.append((local, target)), put_file(local, target, **kw)))
+    (tmp_path / "part.csv").write_text("id,x\n1,a\n")
+    store.put(tmp_path / "part.csv", "part-00000-000000.csv")
+    store.write_success('{"rows": 1}')
+    assert [target for _, target in uploads] == ["/wdbc-single-put/out/part-00000-000000.csv",
+                                                  "/wdbc-single-put/out/_SUCCESS"]
+    assert uploads[0][0] == str(tmp_path / "part.csv")
+    assert store.names() == ["_SUCCESS", "part-00000-000000.csv"]
+    assert store.fs.cat_file(store.path("part-00000-000000.csv")) == b"id,x\n1,a\n"
+    assert store.fs.cat_file(store.path(SUCCESS)) == b'{"rows": 1}'
+
+
+def test_write_success_writes_the_summary_atomically(tmp_path) -> None:
+    store = OutputStore(str(tmp_path))
+    store.write_success('{"rows": 3}\n')
+    assert os.listdir(tmp_path) == [SUCCESS] and (tmp_path / SUCCESS).read_text() == '{"rows": 3}\n'
+
+
+def test_a_non_empty_out_dir_message_names_what_overwrite_replaces(tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ScoringError) as info:
+        OutputStore(str(tmp_path)).check(overwrite=False)
+    assert str(info.value) == (f"Output directory {tmp_path}/ is not empty; pass --overwrite to replace the part files, "
+                               "scored.csv and _SUCCESS of an earlier job, or choose an empty one.")
+
+
+def test_an_object_store_out_dir_needs_its_bucket_but_not_its_prefix() -> None:
+    store = OutputStore("memory://wdbc-bucket-check/out/sub")
+    store.single_put = True  # as on S3, whose paths are spelled bucket/key
+    store.root = "wdbc-bucket-check/out/sub"
+    with pytest.raises(ScoringError, match=r"^Output bucket memory://wdbc-bucket-check does not exist \(or is not "
+                                           r"visible with these credentials\); create it or choose another OUT_DIR\.$"):
+        store.check(overwrite=False)
+    store.fs.mkdir("wdbc-bucket-check")
+    try:
+        store.check(overwrite=False)  # the bucket exists; the prefix appears with the first upload
+    finally:
+        store.fs.rm("wdbc-bucket-check", recursive=True)
+
+
+def test_overwrite_removes_success_first_and_tolerates_a_fresh_directory(tmp_path, monkeypatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("part-00000-000000.csv", SUCCESS):
+        (out / name).write_text("x")
+    store = OutputStore(str(out))
+    removed: list[str] = []
+    remove = store.remove
+    monkeypatch.setattr(store, "remove", lambda name: (removed.append(name), remove(name)))
+    store.prepare(overwrite=True)
+    assert removed[0] == SUCCESS and os.listdir(out) == []  # a half-replaced directory never looks complete
+    OutputStore(str(tmp_path / "new")).prepare(overwrite=True)  # nothing to remove yet
+    assert os.listdir(tmp_path / "new") == []
+
+
+def test_display_names_files_under_the_root_directory_too() -> None:
+    assert OutputStore("/").display("a.csv") == "/a.csv"

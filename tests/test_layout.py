@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from model.wdbc import ALIASES, FEATURE_NAMES
@@ -97,3 +99,134 @@ def test_headerless_layout_takes_the_last_columns_as_features() -> None:
     assert layout.keep_names == ["column_1", "column_2"]
     with pytest.raises(InputError, match="expected at least 30 columns .* found 5"):
         resolve_layout(["1"] * 5, NAMES, "x", has_header=False)
+
+
+def error_of(**kwargs) -> str:  # noqa: ANN003
+    """The whole message resolve_layout raises for these arguments (header, feature names and source default)."""
+    kwargs.setdefault("feature_names", NAMES)
+    kwargs.setdefault("source", "f.csv")
+    with pytest.raises(InputError) as info:
+        resolve_layout(**kwargs)
+    return str(info.value)
+
+
+def test_a_column_two_features_match_through_aliases_is_an_error() -> None:
+    header = ["id", "size", *NAMES[2:]]
+    assert error_of(first_fields=header, aliases={"radius_mean": ["Size"], "texture_mean": ["size"]}) == (
+        "f.csv, line 1: column 'size' matches the features 'radius_mean', 'texture_mean'; "
+        "pass --rename to say which one it is.")
+
+
+def test_duplicate_columns_are_listed_sorted_and_capped_at_five() -> None:
+    dupes = ["f", "e", "d", "c", "b", "a"]
+    assert error_of(first_fields=[*NAMES, *dupes, *dupes]) == (
+        "f.csv, line 1: duplicate column names: 'a' in columns 36, 42; 'b' in columns 35, 41; "
+        "'c' in columns 34, 40; 'd' in columns 33, 39; 'e' in columns 32, 38. Column names must be unique.")
+
+
+def test_a_tab_separated_header_read_as_one_field_names_tab_and_the_default_separator() -> None:
+    header = "\t".join(["id", *NAMES])
+    assert error_of(first_fields=[header]) == (
+        f"f.csv, line 1: the header is one field, {header[:60]!r}, which contains tab: the file seems to use tab "
+        "as separator, not ','. Pass --sep tab.")
+
+
+def test_a_column_name_holding_another_separator_is_fine_in_a_header_of_many_fields() -> None:
+    layout = resolve_layout(["id;note", *NAMES], NAMES, "f.csv")
+    assert layout.feature_index == tuple(range(1, 31)) and layout.names[0] == "id;note"
+
+
+def test_layout_remembers_its_source_and_separator() -> None:
+    layout = resolve_layout(["id", *NAMES], NAMES, "in.csv", separator=";")
+    assert (layout.source, layout.separator, layout.has_header) == ("in.csv", ";", True)
+
+
+def test_headerless_input_may_hold_exactly_the_features_and_says_where_it_is_short() -> None:
+    layout = resolve_layout(["1"] * 30, NAMES, "x", has_header=False)
+    assert layout.feature_index == tuple(range(30)) and layout.keep_names == []
+    assert error_of(first_fields=["1"] * 29, source="x", has_header=False) == (
+        "x, line 1: expected at least 30 columns (the model's features, last), found 29")
+
+
+def test_many_missing_features_are_capped_at_five_names() -> None:
+    header = ["id", *NAMES[7:]]
+    assert error_of(first_fields=header) == (
+        "f.csv, line 1: missing 7 feature columns the model needs: 'radius_mean', 'texture_mean', "
+        "'perimeter_mean', 'area_mean', 'smoothness_mean' and 2 more. "
+        "Pass --rename 'your name=model name' for columns named differently.")
+    five = error_of(first_fields=["id", *NAMES[5:]])
+    assert "missing 5 feature columns" in five and "'smoothness_mean'. Pass" in five and "more" not in five
+
+
+def test_suggestions_take_the_closest_unclaimed_column_for_each_of_the_first_five_missing() -> None:
+    # Six features misspelled in the header: hints for the first five, each naming one column.
+    header = ["id", *(n.replace("mean", "maen") for n in NAMES[:6]), *NAMES[6:]]
+    message = error_of(first_fields=header)
+    assert message.endswith(
+        "Did you mean 'radius_maen' for 'radius_mean', 'texture_maen' for 'texture_mean', 'perimeter_maen' for "
+        "'perimeter_mean', 'area_maen' for 'area_mean', 'smoothness_maen' for 'smoothness_mean'?")
+    # 'radius' is like 'radius_mean' (ratio 0.71) but not enough to be suggested (cutoff 0.75).
+    assert "Did you mean" not in error_of(first_fields=["id", "radius", *NAMES[1:]])
+
+
+def test_keep_names_missing_columns_with_a_suggestion_and_drops_repeats() -> None:
+    header = ["id", "site", *NAMES]
+    assert error_of(first_fields=header, keep=["sitte"]) == (
+        "f.csv, line 1: missing 1 --keep columns: 'sitte'. Did you mean 'site' for 'sitte'?")
+    assert resolve_layout(header, NAMES, "f.csv", keep=["site", "id", "site"]).keep_names == ["site", "id"]
+
+
+def test_a_kept_column_named_like_an_output_is_refused() -> None:
+    header = ["id", "label", *NAMES]
+    assert error_of(first_fields=header, keep=["id", "label"]) == (
+        "f.csv, line 1: kept column 'label' has the name of an output column; rename it or leave it out of --keep")
+
+
+def test_only_the_first_id_column_is_kept_by_default() -> None:
+    assert resolve_layout(["Id", *NAMES, "ID"], NAMES, "f.csv").keep_names == ["Id"]
+
+
+def test_normalize_folds_case_space_and_underscores_to_one_underscore() -> None:
+    assert normalize("  Concave  Points__Mean ") == "concave_points_mean"
+
+
+def test_rename_option_parses_pairs_and_rejects_others() -> None:
+    import argparse
+
+    from scoring.layout import rename_option
+
+    assert rename_option(" a = b ,c=d=e,") == {"a": "b", "c": "d=e"}
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^expected OLD=NEW pairs separated by commas, got 'a=b,c'$"):
+        rename_option("a=b,c")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"Radius": "radius_mean"}', {"Radius": "radius_mean"}),
+    ("\ufeffold,new\nRadius , radius_mean\n\nb,c\n", {"Radius": "radius_mean", "b": "c"}),
+    ("from,to\nx,y\n", {"x": "y"}),
+    ("x,y\n", {"x": "y"}),
+])
+def test_rename_file_takes_json_or_a_two_column_csv(tmp_path, text: str, expected: dict) -> None:
+    from scoring.layout import load_renames
+
+    path = tmp_path / "map"
+    path.write_text(text, encoding="utf-8")
+    assert load_renames(str(path)) == expected
+    assert load_renames(None) == {}
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('{"a": ', "expected a JSON object of old: new names, got "),
+    ('{"a": 1}', "expected string names on both sides."),
+    ("old,new\na,b\nc\n", r"expected two fields \(old,new\) on every line, see row 2\."),
+])
+def test_a_bad_rename_file_is_one_error_naming_it(tmp_path, text: str, problem: str) -> None:
+    from scoring.errors import ScoringError
+    from scoring.layout import load_renames
+
+    path = tmp_path / "map"
+    path.write_text(text)
+    with pytest.raises(ScoringError, match=rf"^--rename-file {re.escape(str(path))}: {problem}"):
+        load_renames(str(path))
+    with pytest.raises(ScoringError, match=rf"^Cannot read --rename-file {re.escape(str(tmp_path))}/nope: No such file"):
+        load_renames(str(tmp_path / "nope"))

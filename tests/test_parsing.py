@@ -68,5 +68,77 @@ def test_a_lone_carriage_return_is_an_error_at_its_line() -> None:
     features = ",".join(["1.5"] * 30)
     data = f'1,"two\nlines",{features}\n2,b,1\r5,{features[4:]}\n'.encode()  # in radius_mean
     layout = resolve_layout(["id", "note", *NAMES], NAMES, "f.csv")
-    with pytest.raises(InputError, match=r"f.csv, line 4: found a carriage return inside an unquoted field"):
+    with pytest.raises(InputError, match=r"^f.csv, line 4: found a carriage return inside an unquoted field; expected "
+                                         r"lines ending in LF or CRLF$"):
         parse_block(Block(data, 2), layout)
+
+
+def _one_reject(value: str, has_header: bool = True) -> str:
+    """The whole message of the single bad row in a block whose fourth row has ``value`` as texture_mean."""
+    values = [["7", "B"] + ["1.5"] * 30 for _ in range(6)]
+    values[3][3] = value
+    header = ["id", "diagnosis", *NAMES] if has_header else values[0]
+    layout = resolve_layout(header, NAMES, "f.csv", has_header=has_header)
+    parsed = parse_block(Block(_rows(values), 2), layout)
+    assert parsed.rows == 5 and len(parsed.rejects) == 1
+    return str(parsed.rejects[0].error("f.csv"))
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("NaN", "expected a finite number, got NaN ('NaN')"),
+    ("+nan", "expected a finite number, got NaN ('+nan')"),
+    ("-NAN", "expected a finite number, got NaN ('-NAN')"),
+    ("inf", "expected a finite number, got an infinite value ('inf')"),
+    ("nan7", "expected a number, got 'nan7'"),
+    ("x" * 41, f"expected a number, got {'x' * 40!r}... (41 characters)"),
+    ("y" * 40, f"expected a number, got {'y' * 40!r}"),
+    ("1e3x", "expected a number, got '1e3x'"),
+])
+def test_a_bad_value_is_one_line_with_file_line_column_and_how_to_fix(value: str, problem: str) -> None:
+    assert _one_reject(value) == (
+        f"f.csv, line 5, column 4 ('texture_mean'): {problem}. Fix the row, or pass --on-error skip to score the "
+        "other rows and write this one to a rejects file.")
+
+
+def test_a_rejected_row_keeps_its_whole_record_and_the_good_rows_their_values() -> None:
+    features = ["1.5"] * 30
+    features[2] = "  2.25 "  # surrounding spaces are fine
+    bad = ["9", "a,b", *(["oops"] + ["1"] * 29)]
+    data = _rows([["8", "x", *features]]) + ('9,"a,b",' + ",".join(bad[2:]) + "\n").encode()
+    layout = resolve_layout(["id", "note", *NAMES], NAMES, "f.csv", keep=["id", "note"])
+    parsed = parse_block(Block(data, 2), layout)
+    assert parsed.rows == 1 and parsed.features.dtype == np.float32 and parsed.features.flags.c_contiguous
+    assert parsed.features[0, :3].tolist() == [1.5, 1.5, 2.25]
+    assert parsed.kept.to_dicts() == [{"id": "8", "note": "x"}]
+    [reject] = parsed.rejects
+    assert (reject.line, reject.column, reject.column_number, reject.record) == (3, "radius_mean", 3, '9,"a,b",oops,' + ",".join(["1"] * 29))
+
+
+def test_rejects_come_in_line_order_whatever_their_kind() -> None:
+    good = ["1"] + ["1.5"] * 30
+    values = [good, ["2"] + ["x"] * 30, ["3"] + ["1.5"] * 29, good, ["5", "inf"] + ["1.5"] * 29]
+    layout = resolve_layout(["id", *NAMES], NAMES, "f.csv")
+    parsed = parse_block(Block(_rows(values), 2), layout)
+    assert [(r.line, r.column) for r in parsed.rejects] == [(3, "radius_mean"), (4, None), (6, "radius_mean")]
+    assert parsed.kept["id"].to_list() == ["1", "1"]
+
+
+def test_headerless_ragged_rows_compare_with_the_first_line() -> None:
+    layout = resolve_layout(["1"] + ["1.5"] * 30, NAMES, "wdbc.data", has_header=False)
+    parsed = parse_block(Block(_rows([["1"] + ["1.5"] * 30, ["2"] + ["1.5"] * 28]), 1), layout)
+    assert [(r.line, r.reason) for r in parsed.rejects] == [(2, "expected 31 fields (as in the first line), saw 29")]
+
+
+def test_text_that_is_not_utf8_is_an_error_at_its_line() -> None:
+    data = _rows([["1"] + ["1.5"] * 30]) + b"2,\xff" + b",1.5" * 29 + b"\n"
+    layout = resolve_layout(["id", *NAMES], NAMES, "f.csv")
+    with pytest.raises(InputError, match=r"^f.csv, line 8: expected UTF-8 text, found byte 0xff$"):
+        parse_block(Block(data, 7), layout)
+
+
+def test_a_trailing_separator_on_every_line_is_optional_on_the_exact_path() -> None:
+    layout = resolve_layout(["id", *NAMES, ""], NAMES, "f.csv")
+    data = _rows([["1"] + ["1.5"] * 30 + [""], ["2"] + ["2.5"] * 30, ["3"] + ["x"] * 30])
+    parsed = _parse_exact(Block(data, 2), layout)
+    assert parsed.kept["id"].to_list() == ["1", "2"] and parsed.features[:, 0].tolist() == [1.5, 2.5]
+    assert [r.line for r in parsed.rejects] == [4]

@@ -90,3 +90,71 @@ def test_logit_tolerance_is_relative_and_only_below_the_range() -> None:
     b = _outputs([0.5, 1.0], [9e-6, 20.1], [0, 1])  # within 1e-5 of max(|logit|, 1); beyond 15 not compared
     c = compare(a, b, 0.5, tol)
     assert c["logit_max_rel_diff"] == pytest.approx(9e-6, rel=1e-3) and c["logit_rows_compared"] == 1
+
+
+def test_parity_inputs_cover_the_data_wide_random_rows_and_edges() -> None:
+    from export.validate import parity_inputs
+
+    reference = np.array([[1.0, -2.0, 10.0], [3.0, 0.0, 30.0], [2.0, 2.0, 20.0]])
+    sets = parity_inputs(reference, rows=2_000, seed=1)
+    assert list(sets) == ["reference", "random_wide", "edge"]
+    assert all(x.dtype == np.float32 and x.flags.c_contiguous for x in sets.values())
+    assert np.array_equal(sets["reference"], reference.astype(np.float32))
+    wide = sets["random_wide"]
+    lo, hi, std = reference.min(axis=0), reference.max(axis=0), reference.std(axis=0)
+    assert wide.shape == (2_000, 3)
+    assert (wide >= (lo - 4 * std) - 1e-4).all() and (wide <= (hi + 4 * std) + 1e-4).all()
+    # Beyond the data on both sides, not just inside it.
+    assert (wide.min(axis=0) < lo - 3 * std).all() and (wide.max(axis=0) > hi + 3 * std).all()
+    assert np.array_equal(wide, parity_inputs(reference, rows=2_000, seed=1)["random_wide"])
+    assert not np.array_equal(wide, parity_inputs(reference, rows=2_000, seed=2)["random_wide"])
+    edge = sets["edge"]
+    big = np.finfo(np.float32).max
+    assert edge.shape == (9, 3)  # 8 fixed rows and one extreme feature per 7 columns
+    assert edge[:6].tolist() == np.asarray([[0] * 3, [1e30] * 3, [-1e30] * 3, [1e-30] * 3, [1e-40] * 3,
+                                            [-1e30, 1e30, -1e30]], np.float32).tolist()
+    assert edge[6].tolist() == pytest.approx((hi * 1e6).tolist()) and edge[7].tolist() == pytest.approx(
+        (lo - 1e6 * std).tolist())
+    assert edge[8].tolist() == pytest.approx([big, 0.0, 20.0])
+    assert len(parity_inputs(np.ones((2, 15)), rows=10)["edge"]) == 8 + 3  # columns 0, 7 and 14
+
+
+def test_in_batches_keeps_row_order_for_any_batch_size() -> None:
+    from export.validate import in_batches
+
+    def predict(x: np.ndarray) -> dict[str, np.ndarray]:
+        return {"probability": x[:, 0] * 2, "logit": x[:, 0] + 1, "label": (x[:, 0] > 3).astype(np.int64)}
+
+    x = np.arange(14, dtype=np.float32).reshape(7, 2)
+    whole = predict(x)
+    for size in (1, 3, 7, 100):
+        batched = in_batches(predict, x, size)
+        assert list(batched) == ["probability", "logit", "label"]
+        assert all(np.array_equal(batched[k], whole[k]) for k in whole)
+
+
+def test_max_differences_is_the_worst_comparison_and_the_total_near_threshold_flips() -> None:
+    from export.validate import max_differences
+
+    report = {"comparisons": {
+        "a": {"probability_max_abs_diff": 1e-9, "logit_max_rel_diff": 3e-7, "label_mismatches_near_threshold": 2},
+        "b": {"probability_max_abs_diff": 4e-8, "logit_max_rel_diff": 1e-7, "label_mismatches_near_threshold": 1},
+    }}
+    assert max_differences(report) == {"probability_max_abs_diff": 4e-8, "logit_max_rel_diff": 3e-7,
+                                       "label_mismatches_near_threshold": 3}
+
+
+def test_parity_report_compares_every_set_and_batch_size_across_and_within_runtimes(export_dir: Path) -> None:
+    reference = load_dataset().x[:50]
+    report = validate_parity(export_dir / "saved_model", export_dir / "model.onnx", reference, 0.25)
+    assert report["passed"] is True and report["threshold"] == 0.25
+    assert report["tolerance"] == {"probability": 1e-6, "logit": 1e-5, "logit_range": 15.0, "label_margin": 1e-6}
+    names = set(report["comparisons"])
+    expected = {"reference/whole/tf-vs-onnx", "random_wide/whole/tf-vs-onnx", "edge/whole/tf-vs-onnx"}
+    for set_name, sizes in (("reference", (1, 3)), ("random_wide", (65_536,)), ("edge", (1, 3))):
+        for size in sizes:
+            expected |= {f"{set_name}/batch{size}/tf-vs-onnx", f"{set_name}/batch{size}/tf-vs-tf-whole",
+                         f"{set_name}/batch{size}/onnx-vs-onnx-whole"}
+    assert names == expected
+    assert report["comparisons"]["reference/whole/tf-vs-onnx"]["rows"] == 50
+    assert report["comparisons"]["random_wide/whole/tf-vs-onnx"]["rows"] == 100_000

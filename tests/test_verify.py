@@ -130,3 +130,15 @@ def test_a_verified_load_scores_as_an_unverified_one(export_dir) -> None:
         ref = resolve_model(export_dir, runtime)
         a, b = load_runtime(ref).predict(x), load_runtime(ref, verify=False).predict(x)
         np.testing.assert_array_equal(a["probability"], b["probability"])
+
+
+@pytest.mark.parametrize(("recorded", "shown"), [(None, "None"), (12345, "12345")])
+def test_a_sidecar_without_a_readable_onnx_hash_is_refused_showing_what_it_holds(export_dir, tmp_path, recorded,
+                                                                                  shown) -> None:
+    from scoring.verify import verify_export_dir
+
+    copy = copy_export(export_dir, tmp_path / "copy")
+    edit_sidecar(copy / "saved_model", onnx_sha256=recorded)
+    with pytest.raises(ModelError, match=rf"saved_model's metadata names an ONNX file with SHA-256 {shown}, but "
+                                         rf"\S+/copy/model\.onnx has [0-9a-f]{{12}}\.\.\.\. Re-export both"):
+        verify_export_dir(copy)
