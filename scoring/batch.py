@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 if __name__ == "__main__":  # the CLI (set before numpy loads): we never multiply matrices with numpy, and
     # OpenBLAS's idle threads would spin on the cores polars and the model need
@@ -33,6 +34,7 @@ from scoring.blocks import MAX_BLOCK_BYTES, Block, first_record, iter_blocks
 from scoring.errors import InputError, OutputError, ScoringError
 from scoring.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
 from scoring.output import AtomicOutput, Outputs, empty_output, write_rejects, write_scored
+from scoring.parquet import FORMATS, ParquetWriter, check_rows, file_format, open_parquet, parquet_layout, row_batches
 from scoring.parsing import Parsed, Reject, parse_block
 from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
@@ -80,12 +82,13 @@ class Scored:
 
 @dataclass
 class Written:
-    """One scored block as CSV rows (no header), ready to append: made on a worker, written in input order."""
+    """One scored block as CSV rows (no header) or a frame, ready to append: made on a worker, written in input order."""
 
     text: bytes
     rows: int
     positives: int
     rejects: list[Reject]
+    frame: pl.DataFrame | None = None  # instead of text, for a Parquet output
 
 
 def score_parsed(parsed: Parsed, layout: Layout, runtime: Runtime, threshold: float | None, on_error: str,
@@ -160,9 +163,11 @@ def score_csv(
     keep_all: bool = False, header: bool = True, threads: int = 1, on_error: str = "stop",
     rejects: str | Path | None = None, progress: bool = False, engine: str = "auto", sep: str | None = None,
     rename: dict[str, str] | None = None, verify: bool = True, label_values: bool = False,
+    input_format: str = "auto", output_format: str = "auto",
 ) -> Summary:
     """Score ``source`` into ``output`` (atomically). ``runtime``: "onnx", "tf", a loaded Runtime, or None
     to follow ``model``. With ``on_error="skip"`` bad rows go to ``rejects`` (default ``<output>.rejects.csv``).
+    Either end may be CSV or Parquet: by the file name (``.parquet``, ``.pq``) or ``input_format``/``output_format``.
 
     ``engine="auto"`` streams plain files through polars' streaming engine and falls back to the block
     pipeline for everything else (stdin, compressed files, --no-header, --on-error skip, any bad row);
@@ -171,6 +176,7 @@ def score_csv(
     check_options(threshold, batch_rows, threads, on_error)
     if engine not in ENGINES:
         raise ScoringError(f"engine must be one of {list(ENGINES)}, got {engine!r}.")
+    formats = check_formats(source, output, input_format, output_format, header, sep)
     rt = runtime if not isinstance(runtime, (str, type(None))) else \
         load_runtime(resolve_model(model, runtime), threads, verify)
     if on_error == "skip" and rejects is None:
@@ -179,7 +185,8 @@ def score_csv(
         rejects = f"{output}.rejects.csv"
     check_distinct(source, output, rejects)
     columns = Columns(header, sep, dict(rename or {}), keep, keep_all)
-    options = _Options(rt, threshold, batch_rows, columns, outputs_for(rt.info, label_values), on_error, progress)
+    options = _Options(rt, threshold, batch_rows, columns, outputs_for(rt.info, label_values), on_error, progress,
+                       *formats)
     summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)
     if engine == "auto" and streaming.eligible(str(source), str(output), header, on_error):
         try:
@@ -192,6 +199,26 @@ def score_csv(
 ENGINES = ("auto", "blocks")
 
 
+def check_formats(source: str | Path, output: str | Path, input_format: str, output_format: str, header: bool,
+                  sep: str | None) -> tuple[str, str]:
+    """``(input format, output format)``; the CSV-only options and ends that Parquet cannot have are refused."""
+    for option, value in (("--input-format", input_format), ("--output-format", output_format)):
+        if value not in FORMATS:
+            raise ScoringError(f"{option} must be one of {list(FORMATS)}, got {value!r}.")
+    fmt_in, fmt_out = file_format(source, input_format), file_format(output, output_format)
+    if fmt_in == "parquet":
+        if str(source) == "-":
+            raise ScoringError("Parquet input must be a file: its footer is read first, so it cannot come from "
+                               "stdin. Save it to a file, or send CSV on stdin.")
+        if not header or sep is not None:
+            raise ScoringError(f"{'--no-header' if not header else '--sep'} is for CSV input; {source} is read as "
+                               "Parquet (columns by name from its schema).")
+    if fmt_out == "parquet" and str(output).lower().endswith((".gz", ".bz2")):
+        raise ScoringError(f"Parquet output {output} would be compressed twice; Parquet compresses inside the file "
+                           "(snappy/zstd), so drop the .gz/.bz2 suffix.")
+    return fmt_in, fmt_out
+
+
 @dataclass(frozen=True)
 class _Options:
     runtime: Runtime
@@ -201,14 +228,15 @@ class _Options:
     outputs: Outputs
     on_error: str
     progress: bool
+    input_format: str = "csv"
+    output_format: str = "csv"
 
 
-def _layout(src: Source, o: _Options) -> tuple[Layout, Iterator[Block]]:
-    layout, blocks = open_blocks(src, o.runtime.info, o.columns, o.batch_rows)
+def _checked_layout(layout: Layout, o: _Options) -> Layout:
     if o.outputs.class_column in layout.keep_names:
         raise InputError(f"kept column {o.outputs.class_column!r} has the name of the --label-values output column; "
-                         "leave it out of --keep", src.name, 1)
-    return layout, blocks
+                         "leave it out of --keep", layout.source, 1 if layout.kind == "csv" else None)
+    return layout
 
 
 def outputs_for(info: ModelInfo, label_values: bool) -> Outputs:
@@ -223,15 +251,51 @@ def _class_text(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+@dataclass
+class _Input:
+    """What the block pipeline reads: the layout, work items, how a worker parses one, and how far it got."""
+
+    layout: Layout
+    items: Iterator[Any]
+    parse: Callable[[Any, Stages], Parsed]
+    size: int | None
+    position: Callable[[], int] | None  # bytes read so far, where they are known
+    per_record: float = 1.0  # bytes per record, to move a bytes bar by rows where ``position`` is not known
+    unit: str = "line"
+
+
+@contextlib.contextmanager
+def _open_input(source: str | Path, o: _Options) -> Iterator[_Input]:
+    if o.input_format == "parquet":
+        parquet = open_parquet(source)
+        layout = _checked_layout(parquet_layout(parquet, str(source), o.runtime.info, o.columns), o)
+        size = os.path.getsize(source)
+        yield _Input(layout, row_batches(parquet, layout, o.batch_rows), lambda batch, st: check_rows(batch, layout, st),
+                     size, None, size / max(parquet.metadata.num_rows, 1), unit="row")
+        return
+    with Source(source) as src:
+        layout, blocks = open_blocks(src, o.runtime.info, o.columns, o.batch_rows)
+        _checked_layout(layout, o)
+        yield _Input(layout, blocks, lambda block, st: parse_block(block, layout, st), src.size,
+                     src.position if src.size else None)
+
+
 def _score_streaming(source: str | Path, output: str | Path, o: _Options, summary: Summary) -> Summary:
     started, stages = time.perf_counter(), Stages()
-    with Source(source) as src:
-        layout, _ = _layout(src, o)
+    if o.input_format == "parquet":
+        parquet = open_parquet(source)
+        layout = parquet_layout(parquet, str(source), o.runtime.info, o.columns)
+        per_record = os.path.getsize(source) / max(parquet.metadata.num_rows, 1)
+    else:
+        with Source(source) as src:
+            layout, _ = open_blocks(src, o.runtime.info, o.columns, o.batch_rows)
+        per_record = bytes_per_record(source) if o.progress else 1.0
+    _checked_layout(layout, o)
     counted = threading.Lock()  # polars calls on_rows from several threads at once
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(AtomicOutput(output, by_name=True))
         bar = stack.enter_context(progress_bar(os.path.getsize(source))) if o.progress else None
-        moved = RowsAsBytes(bar, bytes_per_record(source)) if bar is not None else None
+        moved = RowsAsBytes(bar, per_record) if bar is not None else None
 
         def on_rows(rows: int, positives: int) -> None:
             with counted:
@@ -243,7 +307,7 @@ def _score_streaming(source: str | Path, output: str | Path, o: _Options, summar
         with out.writing():
             streaming.score_streaming(str(source), out.path, layout, o.outputs,
                                       lambda x, check: predict(o.runtime, x, o.threshold, o.batch_rows, check),
-                                      stages, on_rows)
+                                      stages, on_rows, o.output_format)
         if moved is not None:
             moved.finish()
         out.commit(stages)
@@ -256,30 +320,45 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
                   summary: Summary) -> Summary:
     started, stages = time.perf_counter(), Stages()
     with contextlib.ExitStack() as stack:
-        src = stack.enter_context(Source(source))
+        into = stack.enter_context(_open_input(source, o))
         out = stack.enter_context(AtomicOutput(output))
         reject_out = stack.enter_context(AtomicOutput(rejects)) if rejects else None
-        layout, blocks = _layout(src, o)
-        bar = stack.enter_context(progress_bar(src.size)) if o.progress else None
+        bar = stack.enter_context(progress_bar(into.size)) if o.progress else None
+        moved = RowsAsBytes(bar, into.per_record) if bar is not None and into.size and not into.position else None
         if reject_out:
             with reject_out.writing():
-                write_rejects(reject_out.handle, [], header=True)
+                write_rejects(reject_out.handle, [], header=True, unit=into.unit)
+        parquet_out = None
         with out.writing():  # the header alone (a header-only input gives a header-only output)
-            write_scored(out.handle, o.outputs, empty_output(layout), np.empty(0, np.float32), np.empty(0, np.int64),
-                         header=True)
-        work = functools.partial(_score_block, layout=layout, o=o, stages=stages)
-        results = stack.enter_context(contextlib.closing(_in_parallel(blocks, work, stages)))
+            if o.output_format == "parquet":
+                parquet_out = ParquetWriter(out.handle, o.outputs.schema(into.layout))
+                stack.callback(parquet_out.abandon)  # runs before the output is discarded
+            else:
+                write_scored(out.handle, o.outputs, empty_output(into.layout), np.empty(0, np.float32),
+                             np.empty(0, np.int64), header=True)
+        work = functools.partial(_score_item, parse=into.parse, layout=into.layout, o=o, stages=stages)
+        results = stack.enter_context(contextlib.closing(_in_parallel(into.items, work, stages)))
         for written in results:
             with stages("write"), out.writing():
-                out.handle.write(written.text)
+                if parquet_out is not None:
+                    parquet_out.write(written.frame)
+                else:
+                    out.handle.write(written.text)
             summary.rows += written.rows
             summary.positives += written.positives
             summary.rejected += len(written.rejects)
             if reject_out:
                 with reject_out.writing():
-                    write_rejects(reject_out.handle, written.rejects, header=False)
-            if bar is not None:
-                bar.update((src.position() if src.size else summary.rows) - bar.n)
+                    write_rejects(reject_out.handle, written.rejects, header=False, unit=into.unit)
+            if moved is not None:
+                moved.add(written.rows + len(written.rejects))
+            elif bar is not None:
+                bar.update((into.position() if into.position else summary.rows) - bar.n)
+        if parquet_out is not None:
+            with stages("write"), out.writing():
+                parquet_out.close()
+        if moved is not None:
+            moved.finish()
         if reject_out:
             reject_out.commit(stages)
         out.commit(stages)
@@ -288,14 +367,18 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
     return summary
 
 
-def _score_block(block: Block, layout: Layout, o: _Options, stages: Stages) -> Written:
-    """Parse, score and turn into CSV text one block, on a worker thread."""
-    scored = score_parsed(parse_block(block, layout, stages), layout, o.runtime, o.threshold, o.on_error,
-                          o.batch_rows, stages)
-    text = io.BytesIO()
+def _score_item(item: Any, parse: Callable[[Any, Stages], Parsed], layout: Layout, o: _Options,
+                stages: Stages) -> Written:
+    """Parse, score and serialize one block (CSV text, or a frame for the Parquet writer), on a worker thread."""
+    scored = score_parsed(parse(item, stages), layout, o.runtime, o.threshold, o.on_error, o.batch_rows, stages)
+    rows, positives = len(scored.label), int(scored.label.sum())
     with stages("serialize"):
+        if o.output_format == "parquet":
+            return Written(b"", rows, positives, scored.rejects, o.outputs.frame(scored.kept, scored.probability,
+                                                                                  scored.label))
+        text = io.BytesIO()
         write_scored(text, o.outputs, scored.kept, scored.probability, scored.label, header=False)
-    return Written(text.getvalue(), len(scored.label), int(scored.label.sum()), scored.rejects)
+    return Written(text.getvalue(), rows, positives, scored.rejects)
 
 
 def usable_cores() -> int:
@@ -306,7 +389,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _in_parallel(blocks: Iterator[Block], work: Callable[[Block], Written], stages: Stages) -> Iterator[Written]:
+def _in_parallel(blocks: Iterator[Any], work: Callable[[Any], Written], stages: Stages) -> Iterator[Written]:
     """``work(block)`` for every block on one worker thread per core, results in input order.
 
     This thread reads the blocks and the caller appends the results to the output, while the workers parse,
@@ -337,10 +420,14 @@ def _in_parallel(blocks: Iterator[Block], work: Callable[[Block], Written], stag
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scoring.batch",
-        description="Score a CSV file with the exported WDBC model (onnxruntime or TensorFlow), streaming.",
+        description="Score a CSV or Parquet file with the exported model (onnxruntime or TensorFlow), streaming.",
     )
-    parser.add_argument("input", help="CSV file (.gz/.bz2 ok), or - for stdin")
-    parser.add_argument("output", help="output CSV (written atomically), or - for stdout")
+    parser.add_argument("input", help="CSV file (.gz/.bz2 ok), - for stdin, or a .parquet file")
+    parser.add_argument("output", help="output CSV or .parquet file (written atomically), or - for stdout")
+    parser.add_argument("--input-format", choices=FORMATS, default="auto",
+                        help="csv or parquet (default: from the file name; .parquet and .pq are Parquet)")
+    parser.add_argument("--output-format", choices=FORMATS, default="auto",
+                        help="csv or parquet (default: from the file name; .parquet and .pq are Parquet)")
     parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
                         help="default: follows --model (an export directory means onnx)")
     parser.add_argument("--model", default=None,
@@ -418,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
                 threads=args.threads, on_error=args.on_error, rejects=args.rejects,
                 progress=not args.quiet and sys.stderr.isatty(), sep=args.sep,
                 rename={**load_renames(args.rename_file), **args.rename}, verify=not args.no_verify,
-                label_values=args.label_values,
+                label_values=args.label_values, input_format=args.input_format, output_format=args.output_format,
             )
     except ScoringError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)

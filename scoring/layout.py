@@ -89,16 +89,16 @@ class Layout:
     @property
     def polars_schema(self) -> dict[str, pl.DataType]:
         kept = set(self.keep_index)
-        return {_col(i): pl.Float32 if i in self.feature_index and i not in kept else pl.String
+        return {positional_name(i): pl.Float32 if i in self.feature_index and i not in kept else pl.String
                 for i in range(self.n_columns)}
 
     @property
     def projection(self) -> list[str]:
-        return [_col(i) for i in sorted({*self.feature_index, *self.keep_index, self.n_required - 1})]
+        return [positional_name(i) for i in sorted({*self.feature_index, *self.keep_index, self.n_required - 1})]
 
     def feature_matrix(self, frame: pl.DataFrame) -> np.ndarray:
         """C-contiguous float32 [rows, features] in model order (NaN where a value did not parse)."""
-        features = frame.select([pl.col(_col(i)).cast(pl.Float32, strict=False) for i in self.feature_index])
+        features = frame.select([pl.col(positional_name(i)).cast(pl.Float32, strict=False) for i in self.feature_index])
         return np.ascontiguousarray(features.to_numpy(), dtype=np.float32).reshape(frame.height, -1)
 
     def doubtful(self, frame: pl.DataFrame, x: np.ndarray) -> bool:
@@ -106,15 +106,17 @@ class Layout:
         if x.size and not np.isfinite(x).all():
             return True
         # In a CSV a null in the last required column may be a short row; a Parquet row cannot be short.
-        return self.kind == "csv" and bool(frame.height and frame[_col(self.n_required - 1)].null_count())
+        return self.kind == "csv" and bool(frame.height and frame[positional_name(self.n_required - 1)].null_count())
 
     def kept_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Pass-through columns; an empty value, quoted or not, is null (written as an empty field), as the
-        exact path, whose csv module cannot tell the two apart, has it."""
-        return frame.select([pl.col(_col(i)).replace("", None).alias(self.names[i]) for i in self.keep_index])
+        exact path, whose csv module cannot tell the two apart, has it. Parquet columns come as they are."""
+        if self.kind == "parquet":
+            return frame.select([pl.col(positional_name(i)).alias(self.names[i]) for i in self.keep_index])
+        return frame.select([pl.col(positional_name(i)).replace("", None).alias(self.names[i]) for i in self.keep_index])
 
 
-def _col(i: int) -> str:
+def positional_name(i: int) -> str:
     return f"column_{i + 1}"  # polars' own names for headerless columns
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,6 +16,7 @@ from scoring.artifacts import ModelInfo
 from scoring.errors import InputError, first_line
 from scoring.layout import Columns, Layout, resolve_layout
 from scoring.parsing import Parsed, Reject
+from scoring.timing import UNTIMED, Stages
 
 SUFFIXES = (".parquet", ".pq")
 #: What --input-format / --output-format may say; "auto" follows the file name.
@@ -61,16 +63,37 @@ def _numeric_or_text(kind: Any) -> bool:
                                          t.is_large_string, t.is_string_view, t.is_null))
 
 
+@dataclass(frozen=True)
+class RowBatch:
+    """Rows of a Parquet file as read (the needed columns only), and the 1-based number of the first one."""
+
+    frame: pl.DataFrame
+    first_row: int
+
+
 def parquet_batches(parquet: Any, layout: Layout, batch_rows: int) -> Iterator[Parsed]:
     """Batches of about ``batch_rows`` rows (within row groups, so memory stays bounded), each checked: a null,
     NaN, infinite or non-numeric feature value makes its row a Reject with the 1-based row number."""
+    for batch in row_batches(parquet, layout, batch_rows):
+        yield check_rows(batch, layout)
+
+
+def row_batches(parquet: Any, layout: Layout, batch_rows: int) -> Iterator[RowBatch]:
+    """The needed columns in batches of about ``batch_rows`` rows, read one row group at a time."""
     needed = sorted({*layout.feature_index, *layout.keep_index})
     first_row = 1
     for batch in parquet.iter_batches(batch_size=batch_rows, columns=[layout.names[i] for i in needed]):
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
-        yield _checked(frame, layout, first_row)
+        yield RowBatch(frame, first_row)
         first_row += frame.height
+
+
+def check_rows(batch: RowBatch, layout: Layout, stages: Stages = UNTIMED) -> Parsed:
+    """The feature matrix (float32, model order) and kept columns of the rows whose features are all finite
+    numbers; every other row is a Reject."""
+    with stages("convert"):
+        return _checked(batch.frame, layout, batch.first_row)
 
 
 def _checked(frame: pl.DataFrame, layout: Layout, first_row: int) -> Parsed:
@@ -119,3 +142,9 @@ class ParquetWriter:
 
     def close(self) -> None:
         self._writer.close()
+
+    def abandon(self) -> None:
+        """After a failure: release the writer without a word (the file is discarded; pyarrow would otherwise
+        try to finish it when collected, after the file is gone)."""
+        with contextlib.suppress(Exception):
+            self._writer.close()

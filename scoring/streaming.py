@@ -1,4 +1,4 @@
-"""The fast path for plain CSV files: polars' streaming engine parses and writes, we score each morsel.
+"""The fast path for plain files (CSV or Parquet): polars' streaming engine reads and writes, we score each morsel.
 
 Anything unusual in the input (a bad value, a ragged row, a blank line) makes it decline; the caller then
 runs the block pipeline, which either reports the exact line and column or scores the file itself. A
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from scoring.layout import Layout
+from scoring.layout import Layout, positional_name
 from scoring.output import Outputs, os_errno
 from scoring.timing import Stages
 
@@ -41,8 +41,9 @@ def eligible(source: str, output: str, has_header: bool, on_error: str) -> bool:
 
 def score_streaming(source: str, target: Path, layout: Layout, outputs: Outputs,
                     predict: Callable[[np.ndarray, Callable], tuple], stages: Stages,
-                    on_rows: Callable[[int, int], None]) -> None:
-    """Stream ``source`` to ``target``; ``predict(x, check) -> (probability, label)`` calls ``check()``
+                    on_rows: Callable[[int, int], None], output_format: str = "csv") -> None:
+    """Stream ``source`` (read as ``layout.kind`` says) to ``target`` (written as ``output_format``);
+    ``predict(x, check) -> (probability, label)`` calls ``check()``
     before each inference call (it raises Stopped once we are interrupted); ``on_rows(rows, positives)``.
 
     polars runs in a helper thread while this thread waits in Python, where signal handlers run: a
@@ -66,16 +67,23 @@ def score_streaming(source: str, target: Path, layout: Layout, outputs: Outputs,
             on_rows(len(label), int(label.sum()))
             return outputs.frame(layout.kept_columns(frame), probability, label)
 
-    out_schema = outputs.schema(layout)
-    lazy = pl.scan_csv(source, has_header=False, skip_rows=1, separator=layout.separator,
-                       schema=layout.polars_schema)
-    query = lazy.select(layout.projection).map_batches(score, schema=out_schema, streamable=True)
-    failure = _run_interruptibly(lambda: query.sink_csv(target), stop, busy)
+    query = _scan(source, layout).map_batches(score, schema=outputs.schema(layout), streamable=True)
+    sink = query.sink_parquet if output_format == "parquet" else query.sink_csv
+    failure = _run_interruptibly(lambda: sink(target), stop, busy)
     if failure is None:
         return
     if isinstance(failure, OSError) and os_errno(failure) in WRITE_ERRNOS:
         raise failure
     raise Declined from failure  # a parse error, our doubt, or anything else: the exact path decides
+
+
+def _scan(source: str, layout: Layout) -> pl.LazyFrame:
+    """The needed columns, named by position (column_1, ...) as ``layout`` reads them."""
+    if layout.kind == "parquet":
+        needed = sorted({*layout.feature_index, *layout.keep_index})
+        return pl.scan_parquet(source).select([pl.col(layout.names[i]).alias(positional_name(i)) for i in needed])
+    lazy = pl.scan_csv(source, has_header=False, skip_rows=1, separator=layout.separator, schema=layout.polars_schema)
+    return lazy.select(layout.projection)
 
 
 class _Busy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,133 @@ def test_writer_appends_row_groups_with_a_fixed_schema() -> None:
     empty = io.BytesIO()
     ParquetWriter(empty, {"probability": pl.Float32, "label": pl.Int64}).close()
     assert pq.read_table(io.BytesIO(empty.getvalue())).num_rows == 0
+
+
+# --- Parquet through the scorer (scoring.batch): both runtimes, both engines, either end ------------------------
+
+from scoring.batch import main as batch_main  # noqa: E402
+from scoring.batch import score_csv  # noqa: E402
+from scoring.errors import ScoringError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def wdbc_parquet(wdbc_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same 569 rows as the CSV fixture, in row groups of 100 (so a run crosses row groups)."""
+    return write(pl.read_csv(wdbc_csv), tmp_path_factory.mktemp("pq") / "wdbc.parquet", row_group_size=100)
+
+
+def test_parquet_in_and_out_score_exactly_as_the_csv(runtime, wdbc_csv: Path, wdbc_parquet: Path,
+                                                     tmp_path: Path) -> None:
+    score_csv(wdbc_csv, tmp_path / "ref.csv", runtime=runtime)
+    score_csv(wdbc_parquet, tmp_path / "pq.csv", runtime=runtime)
+    score_csv(wdbc_parquet, tmp_path / "pq.parquet", runtime=runtime)
+    score_csv(wdbc_csv, tmp_path / "csv.parquet", runtime=runtime)
+    assert (tmp_path / "pq.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    reference = pl.read_csv(tmp_path / "ref.csv", schema_overrides={"probability": pl.Float32})
+    from_parquet, from_csv = pl.read_parquet(tmp_path / "pq.parquet"), pl.read_parquet(tmp_path / "csv.parquet")
+    assert from_parquet.schema == {"id": pl.Int64, "probability": pl.Float32, "label": pl.Int64}
+    assert from_csv.schema == {"id": pl.String, "probability": pl.Float32, "label": pl.Int64}  # CSV text stays text
+    assert from_parquet.equals(reference)
+    assert from_csv.with_columns(pl.col("id").cast(pl.Int64)).equals(reference)
+    assert 0 < reference["label"].sum() < reference.height
+
+
+@pytest.mark.parametrize("engine,batch_rows", [("auto", 65_536), ("blocks", 65_536), ("blocks", 37), ("auto", 1)])
+def test_engines_and_batch_sizes_write_the_same_table(runtime, wdbc_parquet: Path, tmp_path: Path, engine: str,
+                                                      batch_rows: int) -> None:
+    score_csv(wdbc_parquet, tmp_path / "ref.parquet", runtime=runtime, engine="blocks", batch_rows=569)
+    summary = score_csv(wdbc_parquet, tmp_path / "out.parquet", runtime=runtime, engine=engine, batch_rows=batch_rows)
+    assert summary.rows == 569 and summary.stages["engine"] == ("blocks" if engine == "blocks" else "polars-streaming")
+    assert pl.read_parquet(tmp_path / "out.parquet").equals(pl.read_parquet(tmp_path / "ref.parquet"))
+
+
+def test_pass_through_columns_keep_their_parquet_types(runtime, tmp_path: Path) -> None:
+    frame = load_bundled().head(50).with_columns(
+        pl.col("id").cast(pl.Int32), pl.lit(None, dtype=pl.Date).alias("seen"),
+        (pl.col("radius_mean") * 2).alias("double_radius"), pl.col("diagnosis").alias("note"))
+    source = write(frame, tmp_path / "t.parquet")
+    for engine in ("auto", "blocks"):
+        out = tmp_path / f"{engine}.parquet"
+        score_csv(source, out, runtime=runtime, keep=["id", "seen", "double_radius", "note"], engine=engine,
+                  label_values=True)
+        scored = pl.read_parquet(out)
+        assert scored.schema == {"id": pl.Int32, "seen": pl.Date, "double_radius": pl.Float64, "note": pl.String,
+                                 "probability": pl.Float32, "label": pl.Int64, "predicted_diagnosis": pl.String}
+        assert scored["double_radius"].to_list() == frame["double_radius"].to_list()
+        assert scored["note"].to_list() == frame["diagnosis"].to_list()
+
+
+@pytest.mark.parametrize("bad,row,reason", [
+    (None, 301, "got no value (null)"), (float("nan"), 12, "got NaN"), (float("inf"), 569, "got inf"),
+])
+def test_a_bad_value_stops_with_its_row_and_writes_nothing(runtime, wdbc_parquet: Path, tmp_path: Path, bad,
+                                                           row: int, reason: str) -> None:
+    frame = pl.read_parquet(wdbc_parquet)
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == row - 1).then(bad).otherwise(pl.col("area_largest"))
+                               .alias("area_largest"))
+    source = write(frame, tmp_path / "bad.parquet", row_group_size=100)
+    out = tmp_path / "out.parquet"
+    out.write_bytes(b"previous good output")
+    with pytest.raises(InputError) as caught:
+        score_csv(source, out, runtime=runtime)
+    assert f"{source}, row {row}, column " in str(caught.value) and "'area_largest'" in str(caught.value)
+    assert reason in str(caught.value)
+    assert out.read_bytes() == b"previous good output"
+
+
+def test_skip_writes_the_other_rows_and_rejects_by_row_number(runtime, wdbc_parquet: Path, tmp_path: Path) -> None:
+    frame = pl.read_parquet(wdbc_parquet).with_columns(pl.col("texture_mean").cast(pl.String))
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()).is_in([4, 250])).then(pl.lit("n/a"))
+                               .otherwise(pl.col("texture_mean")).alias("texture_mean"))
+    source = write(frame, tmp_path / "text.parquet", row_group_size=100)
+    summary = score_csv(source, tmp_path / "out.parquet", runtime=runtime, on_error="skip")
+    assert (summary.rows, summary.rejected) == (567, 2)
+    rejects = pl.read_csv(tmp_path / "out.parquet.rejects.csv")
+    assert rejects.columns == ["row", "column", "reason", "record"]
+    assert rejects["row"].to_list() == [5, 251] and rejects["reason"].to_list() == ["expected a number, got 'n/a'"] * 2
+    ids = pl.read_parquet(tmp_path / "out.parquet")["id"].to_list()
+    assert ids == [i for k, i in enumerate(frame["id"].to_list()) if k not in (4, 250)]
+
+
+def test_an_input_with_no_rows_gives_an_empty_table_with_the_schema(runtime, tmp_path: Path) -> None:
+    source = write(load_bundled().head(0), tmp_path / "empty.parquet")
+    for engine in ("auto", "blocks"):
+        summary = score_csv(source, tmp_path / f"{engine}.parquet", runtime=runtime, engine=engine)
+        scored = pl.read_parquet(tmp_path / f"{engine}.parquet")
+        assert summary.rows == 0 and scored.height == 0
+        assert scored.schema == {"id": pl.Int64, "probability": pl.Float32, "label": pl.Int64}
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"source": "-", "input_format": "parquet"}, "Parquet input must be a file"),
+    ({"header": False}, "--no-header is for CSV input"),
+    ({"sep": ";"}, "--sep is for CSV input"),
+    ({"output": "out.parquet.gz", "output_format": "parquet"}, "would be compressed twice"),
+    ({"input_format": "feather"}, "--input-format must be one of ['auto', 'csv', 'parquet'], got 'feather'"),
+])
+def test_what_parquet_cannot_do_is_refused_before_anything_runs(wdbc_parquet: Path, tmp_path: Path, kwargs: dict,
+                                                                message: str) -> None:
+    arguments = {"source": wdbc_parquet, "output": "out.parquet", **kwargs}
+    arguments["output"] = tmp_path / arguments["output"]
+    with pytest.raises(ScoringError, match=re.escape(message)):
+        score_csv(arguments.pop("source"), arguments.pop("output"), runtime="no such runtime", **arguments)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_formats_by_flag_for_names_without_a_suffix(export_dir: Path, wdbc_parquet: Path, tmp_path: Path,
+                                                        capsys) -> None:
+    source = tmp_path / "input.bin"
+    source.write_bytes(wdbc_parquet.read_bytes())
+    code = batch_main([str(source), str(tmp_path / "scored.bin"), "--model", str(export_dir),
+                       "--input-format", "parquet", "--output-format", "parquet"])
+    assert code == 0 and "scored 569 rows" in capsys.readouterr().err
+    assert pl.read_parquet(tmp_path / "scored.bin").height == 569
+    assert batch_main([str(source), str(tmp_path / "x.csv"), "--model", str(export_dir)]) == 2  # read as CSV
+    assert "InputError" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
+
+
+def test_not_a_parquet_file_is_one_line(export_dir: Path, wdbc_csv: Path, tmp_path: Path, capsys) -> None:
+    code = batch_main([str(wdbc_csv), str(tmp_path / "o.csv"), "--model", str(export_dir), "--input-format", "parquet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"InputError: {wdbc_csv}") and "is not a readable Parquet file" in err
+    assert len(err.strip().splitlines()) == 1
