@@ -45,6 +45,19 @@ def ceiling_polars(model: Path) -> Callable[[Path, Path], dict]:
     return run
 
 
+def ceiling_polars_parquet(model: Path) -> Callable[[Path, Path], dict]:
+    """polars' streaming engine from Parquet to Parquet: every feature read as float32, one column computed from
+    all, id, probability and label written."""
+    import polars as pl
+
+    def run(src: Path, out: Path) -> dict:
+        pl.scan_parquet(src).select(pl.col("id"), pl.sum_horizontal(pl.col(FEATURES).cast(pl.Float32))
+                                    .alias("probability"), pl.lit(0, dtype=pl.Int64).alias("label")).sink_parquet(out)
+        return {"rows": None}
+
+    return run
+
+
 def ceiling_pyarrow(model: Path) -> Callable[[Path, Path], dict]:
     """pyarrow's streaming reader with explicit float32 column types, and its CSV writer."""
     import pyarrow as pa
@@ -113,14 +126,19 @@ VARIANTS: dict[str, Callable[[Path], Callable[[Path, Path], dict]]] = {
     "ceiling-polars": ceiling_polars,
     "ceiling-pyarrow": ceiling_pyarrow,
     "naive-pandas-eager-tf": naive,
+    # Parquet in and out (by the file names: the runner names these outputs .parquet)
+    "parquet-ours-onnx": lambda model: ours("onnx", model),
+    "parquet-ours-tf": lambda model: ours("tf", model),
+    "parquet-ours-onnx-blocks": lambda model: ours("onnx", model, "blocks"),
+    "parquet-ceiling-polars": ceiling_polars_parquet,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = benchmark_parser("python -m benchmarks.scoring_worker", "One timed scoring variant, for benchmarks.scoring.")
     parser.add_argument("variant", choices=sorted(VARIANTS), help="what to run")
-    parser.add_argument("input", type=Path, help="input CSV")
-    parser.add_argument("output", type=Path, help="output CSV")
+    parser.add_argument("input", type=Path, help="input CSV or Parquet")
+    parser.add_argument("output", type=Path, help="output CSV or Parquet")
     parser.add_argument("--model", type=Path, required=True, help="export directory")
     args = parser.parse_args(argv)
     start = time.perf_counter()

@@ -173,3 +173,17 @@ def test_tf_startup_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path)
     for stats in result["stats"].values():
         assert all(stats[k]["median"] > 0 for k in ("import", "load", "first_call", "process", "cpu"))
     assert result["stats"]["lean"]["modules"]["median"] < result["stats"]["full"]["modules"]["median"]
+
+
+def test_parquet_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import parquet
+
+    assert parquet.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path),
+                         "--workdir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "parquet_quick.json").read_text())
+    assert set(result["stats"]) == {*parquet.PARQUET_VARIANTS, *parquet.CSV_VARIANTS}
+    assert result["parquet_bytes"] < result["csv_bytes"]
+    assert all(s["rows_per_second"]["median"] > 0 for s in result["stats"].values())
+    assert result["stats"]["parquet-ours-onnx"]["stages"]["engine"] == "polars-streaming"
+    assert result["stats"]["parquet-ours-onnx-blocks"]["stages"]["engine"] == "blocks"
+    assert 0 < result["ratios"]["parquet_onnx_vs_ceiling"]

@@ -233,7 +233,7 @@ def test_cli_formats_by_flag_for_names_without_a_suffix(export_dir: Path, wdbc_p
     assert "InputError" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
 
 
-def test_not_a_parquet_file_is_one_line(export_dir: Path, wdbc_csv: Path, tmp_path: Path, capsys) -> None:
+def test_cli_says_in_one_line_that_a_csv_is_not_parquet(export_dir: Path, wdbc_csv: Path, tmp_path: Path, capsys) -> None:
     code = batch_main([str(wdbc_csv), str(tmp_path / "o.csv"), "--model", str(export_dir), "--input-format", "parquet"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"InputError: {wdbc_csv}") and "is not a readable Parquet file" in err
