@@ -79,14 +79,27 @@ def parquet_batches(parquet: Any, layout: Layout, batch_rows: int) -> Iterator[P
 
 
 def row_batches(parquet: Any, layout: Layout, batch_rows: int) -> Iterator[RowBatch]:
-    """The needed columns in batches of about ``batch_rows`` rows, read one row group at a time."""
-    needed = sorted({*layout.feature_index, *layout.keep_index})
-    first_row = 1
-    for batch in parquet.iter_batches(batch_size=batch_rows, columns=[layout.names[i] for i in needed]):
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        yield RowBatch(frame, first_row)
-        first_row += frame.height
+    """The needed columns in batches of at most ``batch_rows`` rows, one row group at a time (a batch never
+    spans two, so memory stays bounded by the larger of the two); a damaged row group is an InputError that
+    names it and its rows."""
+    columns = [layout.names[i] for i in sorted({*layout.feature_index, *layout.keep_index})]
+    metadata, first_row = parquet.metadata, 1
+    for group in range(metadata.num_row_groups):
+        start, rows = first_row, metadata.row_group(group).num_rows
+        batches = parquet.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns)
+        while True:
+            try:
+                batch = next(batches, None)
+            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                where = f"row group {group + 1} of {metadata.num_row_groups} (rows {start:,} to {start + rows - 1:,})"
+                raise InputError(f"{where} cannot be read: {first_line(exc)}", layout.source, start, unit="row",
+                                 hint="The file is damaged; write it again from its source.") from None
+            if batch is None:
+                break
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield RowBatch(frame, first_row)
+            first_row += frame.height
 
 
 def check_rows(batch: RowBatch, layout: Layout, stages: Stages = UNTIMED) -> Parsed:

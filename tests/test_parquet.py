@@ -238,3 +238,17 @@ def test_cli_says_in_one_line_that_a_csv_is_not_parquet(export_dir: Path, wdbc_c
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"InputError: {wdbc_csv}") and "is not a readable Parquet file" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("batch_rows", [65_536, 7])
+def test_a_damaged_row_group_is_named_with_its_rows(runtime, wdbc_parquet: Path, tmp_path: Path,
+                                                    batch_rows: int) -> None:
+    data = bytearray(wdbc_parquet.read_bytes())
+    start = pq.ParquetFile(wdbc_parquet).metadata.row_group(4).column(5).data_page_offset
+    data[start:start + 200] = b"\x55" * 200  # the fifth row group's sixth column chunk, overwritten
+    source = tmp_path / "damaged.parquet"
+    source.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"damaged.parquet, row 401: row group 5 of 6 \(rows 401 to 500\) cannot "
+                                         r"be read: .* The file is damaged; write it again from its source\."):
+        score_csv(source, tmp_path / "out.parquet", runtime=runtime, batch_rows=batch_rows, on_error="skip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.parquet"]
