@@ -252,3 +252,24 @@ def test_a_damaged_row_group_is_named_with_its_rows(runtime, wdbc_parquet: Path,
                                          r"be read: .* The file is damaged; write it again from its source\."):
         score_csv(source, tmp_path / "out.parquet", runtime=runtime, batch_rows=batch_rows, on_error="skip")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.parquet"]
+
+
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
+def test_a_full_disk_under_a_parquet_output_is_one_line_and_keeps_the_previous_file(
+        runtime_name: str, export_dir: Path, tmp_path: Path, small_filesystem: Path, capfd, engine: str) -> None:
+    from benchmarks.datagen import write_csv
+
+    source = tmp_path / "big.parquet"
+    pl.read_csv(write_csv(tmp_path / "big.csv", 20_000), infer_schema_length=0).with_columns(
+        pl.col("id").cast(pl.Int64), pl.exclude("id").cast(pl.Float64)).write_parquet(source)  # ~300 KB scored
+    out = small_filesystem / "out.parquet"
+    out.write_text("previous\n")
+    capfd.readouterr()
+    argv = [str(source), str(out), "--runtime", runtime_name, "--model", str(export_dir), "--keep-all"]
+    code = batch_main(argv + (["--on-error", "skip", "--rejects", str(tmp_path / "r.csv")] if engine == "blocks" else []))
+    lines = capfd.readouterr().err.splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0] == (f"OutputError: Cannot write {out}: No space left on device. Free some space or choose "
+                        "another output path; the previous out.parquet is unchanged.")
+    assert out.read_text() == "previous\n"
+    assert [p.name for p in small_filesystem.iterdir()] == ["out.parquet"]
