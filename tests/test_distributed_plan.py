@@ -30,7 +30,7 @@ def test_a_pattern_that_matches_nothing_is_an_error(tmp_path, monkeypatch, patte
     monkeypatch.chdir(tmp_path)
     (tmp_path / "d").mkdir()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match=rf"^{re.escape(pattern)}: no such file; expected CSV files, directories or glob"):
+    with pytest.raises(InputError, match=rf"^{re.escape(pattern)}: no such file; expected CSV or Parquet files, directories or glob"):
         expand_inputs([pattern], {})
 
 

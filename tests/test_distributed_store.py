@@ -172,7 +172,7 @@ def test_a_non_empty_out_dir_message_names_what_overwrite_replaces(tmp_path) -> 
     with pytest.raises(ScoringError) as info:
         OutputStore(str(tmp_path)).check(overwrite=False)
     assert str(info.value) == (f"Output directory {tmp_path}/ is not empty; pass --overwrite to replace the part files, "
-                               "scored.csv and _SUCCESS of an earlier job, or choose an empty one.")
+                               "scored.csv/.parquet and _SUCCESS of an earlier job, or choose an empty one.")
 
 
 def test_an_object_store_out_dir_needs_its_bucket_but_not_its_prefix() -> None:
