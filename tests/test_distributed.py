@@ -226,12 +226,20 @@ def test_everything_is_checked_before_a_cluster_starts(wdbc_csv, export_dir, tmp
     (busy / "old.csv").write_text("x")
     bad_columns = tmp_path / "cols.csv"
     bad_columns.write_text("id,radius_mean\n1,2\n")
+    not_parquet = tmp_path / "fake.parquet"
+    not_parquet.write_bytes(wdbc_csv.read_bytes())
+    short_parquet = tmp_path / "short.parquet"
+    import polars as pl
+
+    pl.read_csv(wdbc_csv).drop("texture_mean").write_parquet(short_parquet)
     model = ["--model", str(export_dir)]
     cases = {
         "ModelError: No model at": [str(wdbc_csv), str(tmp_path / "o"), "--model", str(tmp_path / "nope")],
         "ScoringError: Output directory": [str(wdbc_csv), str(busy), *model],
         "InputError: ": [str(tmp_path / "missing.csv"), str(tmp_path / "o"), *model],
         "InputError: " + str(bad_columns): [str(bad_columns), str(tmp_path / "o"), *model],
+        f"InputError: {not_parquet}: is not a readable Parquet file": [str(not_parquet), str(tmp_path / "o"), *model],
+        f"InputError: {short_parquet}": [str(short_parquet), str(tmp_path / "o"), *model],
         "ScoringError: --blocksize": [str(wdbc_csv), str(tmp_path / "o"), *model, "--blocksize", "lots"],
         "ScoringError: --workers": [str(wdbc_csv), str(tmp_path / "o"), *model, "--workers", "0"],
         "ScoringError: --storage-option": [str(wdbc_csv), str(tmp_path / "o"), *model, "--storage-option", "x"],
