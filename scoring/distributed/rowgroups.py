@@ -31,17 +31,6 @@ class RowGroupTask:
     column_numbers: tuple[int, ...]
 
 
-class RowInputError(InputError):
-    """A bad value in a Parquet block, already placed in the whole file (row and column).
-
-    It reaches the client as a plain InputError with every field (an exception pickles only its message
-    otherwise), so the CLI's line reads as the single-machine scorer's."""
-
-    def __reduce__(self) -> tuple:
-        return (InputError, (self.reason, self.source, self.line, self.column, self.column_number, self.hint,
-                             self.unit))
-
-
 @contextlib.contextmanager
 def open_parquet_url(path: str, options: dict[str, Any]) -> Iterator[Any]:
     """A ``pyarrow.parquet.ParquetFile`` on any fsspec URL (only the footer is read here); a missing or
@@ -112,8 +101,9 @@ def stage_row_groups(task: RowGroupTask, target: Path, options: dict[str, Any]) 
                 writer.write_table(parquet.read_row_group(index, columns=list(task.columns)))
 
 
-def in_file(task: RowGroupTask, error: InputError) -> RowInputError:
-    """The scorer's error on the staged block, placed in the whole file: its row and its column number."""
+def in_file(task: RowGroupTask, error: InputError) -> InputError:
+    """The scorer's error on the staged block, placed in the whole file: its row and its column number. (A plain
+    InputError reaches the client whole: an exception pickles its attributes with it.)"""
     row = task.first_row + error.line - 1 if error.line is not None else None
     number = task.column_numbers[error.column_number - 1] if error.column_number else None
-    return RowInputError(error.reason, task.path, row, error.column, number, FIX_ROW, unit="row")
+    return InputError(error.reason, task.path, row, error.column, number, FIX_ROW, unit="row")
