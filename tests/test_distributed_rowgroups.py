@@ -89,3 +89,18 @@ def test_an_error_on_the_staged_block_is_placed_in_the_whole_file() -> None:
     assert str(error) == ("s3://b/w.parquet, row 817, column 6 ('area_mean'): expected a finite number, got NaN. "
                           "Fix the row and run the job again; no _SUCCESS was written.")
     assert (error.line, error.column_number, error.unit) == (817, 6, "row")
+
+
+def test_planning_reads_the_footer_only(wdbc_parquet: Path, tmp_path: Path) -> None:
+    """The data pages are the workers' to read: with all of them overwritten the plan is the same."""
+    data = bytearray(wdbc_parquet.read_bytes())
+    meta = pq.ParquetFile(wdbc_parquet).metadata
+    footer = meta.serialized_size + 8  # the footer, its length and the closing magic bytes
+    data[4 : len(data) - footer] = b"\xff" * (len(data) - footer - 4)
+    wiped = tmp_path / "wiped.parquet"
+    wiped.write_bytes(bytes(data))
+    before, _ = plan_parquet(str(wdbc_parquet), 0, 1, INFO, None, {})
+    after, _ = plan_parquet(str(wiped), 0, 1, INFO, None, {})
+    assert [(t.row_groups, t.first_row) for t in after] == [(t.row_groups, t.first_row) for t in before]
+    with pytest.raises(OSError):  # the pages really are gone
+        pq.read_table(wiped)

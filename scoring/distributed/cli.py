@@ -102,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
                         help="default: follows --model (an export directory means onnx)")
     parser.add_argument("--model", default=None, help="ONNX file, SavedModel or export directory (default: artifacts/export)")
-    parser.add_argument("--blocksize", default=DEFAULT_BLOCKSIZE, help="bytes per block, e.g. 64MiB (default: %(default)s)")
+    parser.add_argument("--blocksize", default=DEFAULT_BLOCKSIZE,
+                        help="bytes per block, e.g. 64MiB: a CSV's byte range, or a Parquet file's row groups by "
+                             "their compressed size (default: %(default)s)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="label = probability > T (default: the model's own threshold)")
     parser.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
