@@ -396,3 +396,26 @@ def test_csv_and_parquet_inputs_in_one_job(client, wdbc_csv, export_dir, tmp_pat
     assert err.startswith(f"InputError: {src}: gives output column types {{id: Int64, probability: Float32, label: "
                           f"Int64}}, but {wdbc_csv} gives {{id: String, ")
     assert "--output-format csv" in err and not (tmp_path / "o2").exists()
+
+
+def test_a_parquet_file_without_rows_gives_an_empty_part_with_the_schema(client, wdbc_csv, export_dir,
+                                                                        tmp_path) -> None:
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    frame = pl.read_csv(wdbc_csv)
+    empty = tmp_path / "in" / "a-empty.parquet"
+    empty.parent.mkdir()
+    pq.ParquetWriter(empty, frame.to_arrow().schema).close()  # a footer and no row group at all
+    assert pq.ParquetFile(empty).metadata.num_row_groups == 0
+    full = as_parquet(frame, tmp_path / "in" / "b.parquet", row_group_size=300)
+    out = tmp_path / "out"
+    summary = score_distributed([str(tmp_path / "in")], out, client, model=export_dir, merge=True,
+                                output_format="parquet", keep=["diagnosis", "id"])
+    assert summary.blocks == 2 and summary.rows == 569
+    part = pl.read_parquet(out / "part-00000-000000.parquet")
+    assert part.height == 0 and part.schema == {"diagnosis": pl.String, "id": pl.Int64, "probability": pl.Float32,
+                                                "label": pl.Int64}
+    single = tmp_path / "single.parquet"
+    score_csv(full, single, model=export_dir, keep=["diagnosis", "id"])
+    assert pl.read_parquet(out / "scored.parquet").equals(pl.read_parquet(single))
