@@ -57,8 +57,8 @@ def expand_inputs(patterns: list[str], options: dict[str, Any]) -> list[str]:
         except storage_errors() as exc:
             raise InputError(f"cannot list: {exc}", pattern) from None
         if not matches:
-            raise InputError("no such file; expected CSV or Parquet files, directories or glob patterns that match some",
-                             pattern)
+            raise InputError("no such file; expected CSV or Parquet files, directories or glob patterns that "
+                             "match some", pattern)
         files += [canonical(fs, m) for m in matches]
     return files
 

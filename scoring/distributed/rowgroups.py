@@ -15,6 +15,9 @@ from scoring.errors import InputError, first_line
 from scoring.layout import Columns, Layout
 from scoring.parquet import parquet_layout
 
+#: Rows per batch while a worker copies its row groups to local disk.
+STAGE_BATCH_ROWS = 65_536
+
 
 @dataclass(frozen=True)
 class RowGroupTask:
@@ -87,8 +90,8 @@ def plan_parquet(path: str, file_index: int, blocksize: int, info: ModelInfo, ke
 
 
 def stage_row_groups(task: RowGroupTask, target: Path, options: dict[str, Any]) -> None:
-    """Write the block's row groups (its columns only, with their types) to a local Parquet file, one row
-    group in memory at a time."""
+    """Write the block's rows (its columns only, with their types) to a local Parquet file, in batches of
+    STAGE_BATCH_ROWS rows, so a large row group never sits in memory whole."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -97,8 +100,9 @@ def stage_row_groups(task: RowGroupTask, target: Path, options: dict[str, Any]) 
         parquet = pq.ParquetFile(handle)
         schema = pa.schema([parquet.schema_arrow.field(name) for name in task.columns])
         with pq.ParquetWriter(target, schema) as writer:
-            for index in task.row_groups:
-                writer.write_table(parquet.read_row_group(index, columns=list(task.columns)))
+            for batch in parquet.iter_batches(STAGE_BATCH_ROWS, row_groups=list(task.row_groups),
+                                              columns=list(task.columns)):
+                writer.write_batch(batch)
 
 
 def in_file(task: RowGroupTask, error: InputError) -> InputError:
