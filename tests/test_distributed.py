@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -419,3 +420,24 @@ def test_a_parquet_file_without_rows_gives_an_empty_part_with_the_schema(client,
     single = tmp_path / "single.parquet"
     score_csv(full, single, model=export_dir, keep=["diagnosis", "id"])
     assert pl.read_parquet(out / "scored.parquet").equals(pl.read_parquet(single))
+
+
+def test_a_damaged_row_group_stops_the_job_with_one_line_naming_it(client, wdbc_csv, export_dir, tmp_path,
+                                                                  capsys) -> None:
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    good = as_parquet(pl.read_csv(wdbc_csv), tmp_path / "good.parquet", row_group_size=100)
+    data = bytearray(good.read_bytes())
+    start = pq.ParquetFile(good).metadata.row_group(4).column(5).data_page_offset
+    data[start:start + 200] = b"\x55" * 200  # the fifth row group's sixth column chunk, overwritten
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    code = main([str(damaged), str(out), "--model", str(export_dir), "--scheduler", client.scheduler.address,
+                 "--blocksize", str(3 * good.stat().st_size // 6), "--quiet"])  # blocks of a few row groups
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert re.match(rf"InputError: {damaged}, row 401: row group 5 of 6 \(rows 401 to 500\) cannot be read: .* "
+                    r"The file is damaged; write it again from its source\.$", err.strip()), err
+    assert not (out / SUCCESS).exists()

@@ -90,8 +90,9 @@ def plan_parquet(path: str, file_index: int, blocksize: int, info: ModelInfo, ke
 
 
 def stage_row_groups(task: RowGroupTask, target: Path, options: dict[str, Any]) -> None:
-    """Write the block's rows (its columns only, with their types) to a local Parquet file, in batches of
-    STAGE_BATCH_ROWS rows, so a large row group never sits in memory whole."""
+    """Write the block's rows (its columns only, with their types) to a local Parquet file, one row group at
+    a time in batches of STAGE_BATCH_ROWS rows, so a large row group never sits in memory whole. A damaged
+    row group is one line naming it and its rows in the whole file, as the single-machine scorer says."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -99,10 +100,20 @@ def stage_row_groups(task: RowGroupTask, target: Path, options: dict[str, Any]) 
     with fs.open(inner, "rb") as handle:
         parquet = pq.ParquetFile(handle)
         schema = pa.schema([parquet.schema_arrow.field(name) for name in task.columns])
+        meta, first_row = parquet.metadata, task.first_row
         with pq.ParquetWriter(target, schema) as writer:
-            for batch in parquet.iter_batches(STAGE_BATCH_ROWS, row_groups=list(task.row_groups),
-                                              columns=list(task.columns)):
-                writer.write_batch(batch)
+            for group in task.row_groups:
+                rows = meta.row_group(group).num_rows
+                try:
+                    for batch in parquet.iter_batches(STAGE_BATCH_ROWS, row_groups=[group],
+                                                      columns=list(task.columns)):
+                        writer.write_batch(batch)
+                except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                    where = (f"row group {group + 1} of {meta.num_row_groups} "
+                             f"(rows {first_row:,} to {first_row + rows - 1:,})")
+                    raise InputError(f"{where} cannot be read: {first_line(exc)}", task.path, first_row, unit="row",
+                                     hint="The file is damaged; write it again from its source.") from None
+                first_row += rows
 
 
 def in_file(task: RowGroupTask, error: InputError) -> InputError:
