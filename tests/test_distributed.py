@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -226,12 +227,20 @@ def test_everything_is_checked_before_a_cluster_starts(wdbc_csv, export_dir, tmp
     (busy / "old.csv").write_text("x")
     bad_columns = tmp_path / "cols.csv"
     bad_columns.write_text("id,radius_mean\n1,2\n")
+    not_parquet = tmp_path / "fake.parquet"
+    not_parquet.write_bytes(wdbc_csv.read_bytes())
+    short_parquet = tmp_path / "short.parquet"
+    import polars as pl
+
+    pl.read_csv(wdbc_csv).drop("texture_mean").write_parquet(short_parquet)
     model = ["--model", str(export_dir)]
     cases = {
         "ModelError: No model at": [str(wdbc_csv), str(tmp_path / "o"), "--model", str(tmp_path / "nope")],
         "ScoringError: Output directory": [str(wdbc_csv), str(busy), *model],
         "InputError: ": [str(tmp_path / "missing.csv"), str(tmp_path / "o"), *model],
         "InputError: " + str(bad_columns): [str(bad_columns), str(tmp_path / "o"), *model],
+        f"InputError: {not_parquet}: is not a readable Parquet file": [str(not_parquet), str(tmp_path / "o"), *model],
+        f"InputError: {short_parquet}": [str(short_parquet), str(tmp_path / "o"), *model],
         "ScoringError: --blocksize": [str(wdbc_csv), str(tmp_path / "o"), *model, "--blocksize", "lots"],
         "ScoringError: --workers": [str(wdbc_csv), str(tmp_path / "o"), *model, "--workers", "0"],
         "ScoringError: --storage-option": [str(wdbc_csv), str(tmp_path / "o"), *model, "--storage-option", "x"],
@@ -255,3 +264,180 @@ def test_own_layouts_score_as_on_one_machine(client, export_dir, tmp_path) -> No
     summary = score_distributed([str(src)], out, client, model=export_dir, blocksize="64KiB", merge=True)
     assert summary.blocks > 5 and summary.rows == 3000
     assert (out / "scored.csv").read_bytes() == single_machine(src, tmp_path, export_dir)
+
+
+# Parquet inputs: split by row group, scored by the same single-machine scorer.
+
+def as_parquet(frame, path: Path, row_group_size: int) -> Path:
+    frame.write_parquet(path, row_group_size=row_group_size)
+    return path
+
+
+@pytest.fixture(scope="module")
+def big_parquet(big_csv, tmp_path_factory) -> Path:
+    """The 60,000 rows of ``big_csv`` in 12 row groups of 5,000, behind an extra column the job does not read,
+    with a text and a date column to pass through."""
+    import polars as pl
+
+    frame = pl.read_csv(big_csv)
+    frame = frame.select(pl.lit("skip me").alias("note"), pl.all()).with_columns(
+        (pl.lit("site-") + (pl.col("id") % 7).cast(pl.String)).alias("site"),
+        (pl.date(2026, 1, 1) + pl.duration(days=pl.col("id") % 300)).alias("day"))
+    return as_parquet(frame, tmp_path_factory.mktemp("pq") / "big.parquet", row_group_size=5_000)
+
+
+def row_group_sizes(path: Path) -> list[int]:
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    return [sum(meta.row_group(i).column(j).total_compressed_size for j in range(meta.num_columns))
+            for i in range(meta.num_row_groups)]
+
+
+def test_parquet_in_csv_parts_equal_the_single_machine_csv_output(client, big_csv, big_parquet, export_dir,
+                                                                  tmp_path) -> None:
+    sizes = row_group_sizes(big_parquet)
+    assert len(sizes) == 12
+    out = tmp_path / "out"
+    # Room for three row groups but not four: four blocks of 15,000 rows.
+    summary = score_distributed([str(big_parquet)], out, client, model=export_dir, blocksize=sum(sizes[:3]) + 1,
+                                merge=True)
+    assert summary.blocks == 4 and summary.rows == 60_000 and (out / SUCCESS).is_file()
+    expected = single_machine(big_csv, tmp_path, export_dir)  # the CSV of the same rows, scored on one machine
+    assert [p.name for p in parts(out)] == [f"part-00000-{i:06d}.csv" for i in range(4)]
+    bodies = [p.read_bytes().split(b"\n", 1) for p in parts(out)]
+    assert all(b[1].count(b"\n") == 15_000 for b in bodies)
+    assert bodies[0][0] + b"\n" + b"".join(b[1] for b in bodies) == expected
+    assert (out / "scored.csv").read_bytes() == expected
+
+
+def test_parquet_in_parquet_parts_and_merge_equal_the_single_machine_parquet_output(client, runtime_name, big_parquet,
+                                                                                   export_dir, tmp_path) -> None:
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    keep = ["day", "id", "site"]
+    single = tmp_path / "single.parquet"
+    score_csv(big_parquet, single, model=export_dir, runtime=runtime_name, keep=keep)
+    out = tmp_path / "out"
+    summary = score_distributed([str(big_parquet)], out, client, model=export_dir, runtime=runtime_name, keep=keep,
+                                blocksize=sum(row_group_sizes(big_parquet)[:5]), merge=True, output_format="parquet")
+    names = sorted(p.name for p in out.glob("part-*"))
+    assert summary.blocks == len(names) >= 3 and names[0] == "part-00000-000000.parquet"
+    want = pl.read_parquet(single)
+    assert want.schema == {"day": pl.Date, "id": pl.Int64, "site": pl.String, "probability": pl.Float32,
+                           "label": pl.Int64}
+    merged = pl.read_parquet(out / "scored.parquet")
+    assert merged.schema == want.schema and merged.equals(want)
+    assert pl.concat([pl.read_parquet(out / n) for n in names]).equals(want)  # each part in order
+    groups = sum(pq.ParquetFile(out / n).metadata.num_row_groups for n in names)
+    assert pq.ParquetFile(out / "scored.parquet").metadata.num_row_groups == groups  # appended, not rewritten
+    assert summary.line().endswith(f"-> {out}/scored.parquet (and {summary.blocks} part files beside it)")
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (None, r"expected a number, got no value \(null\)"),
+    (float("nan"), r"expected a finite number, got NaN"),
+    (float("-inf"), r"expected a finite number, got -inf"),
+    ("oops", r"expected a number, got 'oops'"),
+])
+def test_a_bad_value_in_a_late_row_group_names_its_row_in_the_whole_file(client, wdbc_csv, export_dir, tmp_path,
+                                                                         value, reason) -> None:
+    import polars as pl
+
+    frame = pl.read_csv(wdbc_csv).select(pl.lit("skip me").alias("note"), pl.all())  # area_mean: column 7 here
+    area = frame["area_mean"].cast(pl.String if isinstance(value, str) else pl.Float64).to_list()
+    area[500] = value  # row 501, in row group 11 of 12
+    bad = as_parquet(frame.with_columns(pl.Series("area_mean", area)), tmp_path / "bad.parquet", row_group_size=50)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=rf"^{bad}, row 501, column 7 \('area_mean'\): {reason}\. Fix the row and "
+                                         r"run the job again; no _SUCCESS was written\.$") as caught:
+        score_distributed([str(bad)], out, client, model=export_dir, blocksize=1)  # a task per row group
+    assert caught.value.line == 501 and caught.value.unit == "row"
+    assert not (out / SUCCESS).exists()
+
+
+def test_cli_parquet_out_merged_and_one_line_errors(client, wdbc_csv, export_dir, tmp_path, capsys) -> None:
+    import polars as pl
+
+    src = as_parquet(pl.read_csv(wdbc_csv), tmp_path / "w.pq", row_group_size=200)
+    out = tmp_path / "out"
+    args = ["--model", str(export_dir), "--scheduler", client.scheduler.address]
+    assert main([str(src), str(out), *args, "--output-format", "parquet", "--merge", "--blocksize", "1"]) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"-> {out}/scored.parquet (and 3 part files "
+                                                                    "beside it)")
+    single = tmp_path / "single.parquet"
+    score_csv(src, single, model=export_dir)
+    assert pl.read_parquet(out / "scored.parquet").equals(pl.read_parquet(single))
+    nulls = as_parquet(pl.read_csv(wdbc_csv).with_columns(
+        pl.when(pl.col("id") == 430).then(None).otherwise(pl.col("radius_mean")).alias("radius_mean")),
+        tmp_path / "nulls.parquet", row_group_size=200)
+    assert main([str(nulls), str(tmp_path / "o2"), *args, "--blocksize", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"InputError: {nulls}, row 430, column 3 ('radius_mean'): expected a number, got no value (null). "
+                   "Fix the row and run the job again; no _SUCCESS was written.\n")
+    assert not (tmp_path / "o2" / SUCCESS).exists()
+
+
+def test_csv_and_parquet_inputs_in_one_job(client, wdbc_csv, export_dir, tmp_path, capsys) -> None:
+    """Allowed where the output is the same: CSV parts (pass-through columns are text there). A Parquet output
+    needs one schema, and a CSV's id is text while the Parquet file's is an integer: refused before any work."""
+    import polars as pl
+
+    src = as_parquet(pl.read_csv(wdbc_csv), tmp_path / "w.parquet", row_group_size=100)
+    out = tmp_path / "out"
+    summary = score_distributed([str(src), str(wdbc_csv)], out, client, model=export_dir, merge=True)
+    assert summary.files == 2 and summary.blocks == 2
+    one = single_machine(wdbc_csv, tmp_path, export_dir)
+    assert (out / "scored.csv").read_bytes() == one + one.split(b"\n", 1)[1]
+    code = main([str(wdbc_csv), str(src), str(tmp_path / "o2"), "--model", str(export_dir), "--output-format",
+                 "parquet", "--scheduler", client.scheduler.address])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"InputError: {src}: gives output column types {{id: Int64, probability: Float32, label: "
+                          f"Int64}}, but {wdbc_csv} gives {{id: String, ")
+    assert "--output-format csv" in err and not (tmp_path / "o2").exists()
+
+
+def test_a_parquet_file_without_rows_gives_an_empty_part_with_the_schema(client, wdbc_csv, export_dir,
+                                                                        tmp_path) -> None:
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    frame = pl.read_csv(wdbc_csv)
+    empty = tmp_path / "in" / "a-empty.parquet"
+    empty.parent.mkdir()
+    pq.ParquetWriter(empty, frame.to_arrow().schema).close()  # a footer and no row group at all
+    assert pq.ParquetFile(empty).metadata.num_row_groups == 0
+    full = as_parquet(frame, tmp_path / "in" / "b.parquet", row_group_size=300)
+    out = tmp_path / "out"
+    summary = score_distributed([str(tmp_path / "in")], out, client, model=export_dir, merge=True,
+                                output_format="parquet", keep=["diagnosis", "id"])
+    assert summary.blocks == 2 and summary.rows == 569
+    part = pl.read_parquet(out / "part-00000-000000.parquet")
+    assert part.height == 0 and part.schema == {"diagnosis": pl.String, "id": pl.Int64, "probability": pl.Float32,
+                                                "label": pl.Int64}
+    single = tmp_path / "single.parquet"
+    score_csv(full, single, model=export_dir, keep=["diagnosis", "id"])
+    assert pl.read_parquet(out / "scored.parquet").equals(pl.read_parquet(single))
+
+
+def test_a_damaged_row_group_stops_the_job_with_one_line_naming_it(client, wdbc_csv, export_dir, tmp_path,
+                                                                  capsys) -> None:
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    good = as_parquet(pl.read_csv(wdbc_csv), tmp_path / "good.parquet", row_group_size=100)
+    data = bytearray(good.read_bytes())
+    start = pq.ParquetFile(good).metadata.row_group(4).column(5).data_page_offset
+    data[start:start + 200] = b"\x55" * 200  # the fifth row group's sixth column chunk, overwritten
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    code = main([str(damaged), str(out), "--model", str(export_dir), "--scheduler", client.scheduler.address,
+                 "--blocksize", str(3 * good.stat().st_size // 6), "--quiet"])  # blocks of a few row groups
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert re.match(rf"InputError: {damaged}, row 401: row group 5 of 6 \(rows 401 to 500\) cannot be read: .* "
+                    r"The file is damaged; write it again from its source\.$", err.strip()), err
+    assert not (out / SUCCESS).exists()

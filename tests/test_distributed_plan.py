@@ -30,7 +30,7 @@ def test_a_pattern_that_matches_nothing_is_an_error(tmp_path, monkeypatch, patte
     monkeypatch.chdir(tmp_path)
     (tmp_path / "d").mkdir()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match=rf"^{re.escape(pattern)}: no such file; expected CSV files, directories or glob"):
+    with pytest.raises(InputError, match=rf"^{re.escape(pattern)}: no such file; expected CSV or Parquet files, directories or glob"):
         expand_inputs([pattern], {})
 
 
@@ -97,3 +97,42 @@ def test_plan_matches_other_spellings_and_separators(export_dir, tmp_path) -> No
     load_breast_cancer(as_frame=True).frame.to_csv(path, index=False, sep=";")
     plan = plan_job([str(path)], str(tmp_path / "out"), model=str(export_dir))
     assert len(plan.tasks) == 1
+
+
+def test_parquet_files_are_planned_by_row_group_csv_files_by_byte_range(wdbc_csv, export_dir, tmp_path) -> None:
+    import polars as pl
+
+    from scoring.distributed.ranges import RangeTask
+    from scoring.distributed.rowgroups import RowGroupTask
+
+    data = tmp_path / "in"
+    data.mkdir()
+    pl.read_csv(wdbc_csv).write_parquet(data / "a.parquet", row_group_size=100)
+    pl.read_csv(wdbc_csv).write_parquet(data / "b.data", row_group_size=300)  # Parquet by --input-format only
+    (data / "c.csv").write_bytes(wdbc_csv.read_bytes())
+    plan = plan_job([str(data / "a.parquet"), str(data / "c.csv")], str(tmp_path / "out"), model=export_dir,
+                    blocksize=1)
+    assert [type(t) for t in plan.tasks[:6]] == [RowGroupTask] * 6 and isinstance(plan.tasks[6], RangeTask)
+    assert [t.first_row for t in plan.tasks[:6]] == [1, 101, 201, 301, 401, 501]
+    plan = plan_job([str(data / "b.data")], str(tmp_path / "out"), model=export_dir, input_format="parquet",
+                    output_format="parquet")
+    assert [t.row_groups for t in plan.tasks] == [(0, 1)] and plan.options.output_format == "parquet"
+    with pytest.raises(InputError, match=r"b\.data, line 1: "):  # read as CSV by its name: binary, not a header
+        plan_job([str(data / "b.data")], str(tmp_path / "out"), model=export_dir)
+    with pytest.raises(ScoringError, match=r"--output-format must be one of \['csv', 'parquet'\], got 'json'"):
+        plan_job([str(wdbc_csv)], str(tmp_path / "out"), model=export_dir, output_format="json")
+    with pytest.raises(ScoringError, match=r"--input-format must be one of \['auto', 'csv', 'parquet'\], got 'pq'"):
+        plan_job([str(wdbc_csv)], str(tmp_path / "out"), model=export_dir, input_format="pq")
+
+
+def test_parquet_output_needs_the_same_types_from_every_file(wdbc_csv, export_dir, tmp_path) -> None:
+    import polars as pl
+
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pl.read_csv(wdbc_csv).write_parquet(a)
+    pl.read_csv(wdbc_csv).with_columns(pl.col("id").cast(pl.Int32)).write_parquet(b)
+    plan_job([str(a), str(b)], str(tmp_path / "out"), model=export_dir)  # CSV parts: the same text
+    with pytest.raises(InputError, match=r"^\S+b\.parquet: gives output column types \{id: Int32, probability: Float32, "
+                                         r"label: Int64\}, but \S+a\.parquet gives \{id: Int64, "):
+        plan_job([str(a), str(b)], str(tmp_path / "out"), model=export_dir, output_format="parquet")
+    plan_job([str(a), str(b)], str(tmp_path / "out"), model=export_dir, output_format="parquet", keep=["diagnosis"])

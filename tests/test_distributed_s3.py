@@ -18,6 +18,7 @@ s3fs = pytest.importorskip("s3fs", reason="the s3 extra is not installed: pip in
 
 from scoring.distributed import SUCCESS, main, score_distributed  # noqa: E402
 from scoring.errors import InputError, ScoringError  # noqa: E402
+from scoring.batch import score_csv  # noqa: E402
 from tests.test_distributed import single_machine, with_bad_value  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,3 +208,25 @@ def test_a_missing_bucket_is_refused_before_the_job(bucket, storage_options, wdb
     with pytest.raises(ScoringError, match=r"^Output bucket s3://no-such-bucket-[0-9a-f]+ does not exist"):
         plan_job([str(wdbc_csv)], f"s3://no-such-bucket-{name[5:]}/out", model=export_dir,
                  storage_options=storage_options)
+
+
+def test_parquet_objects_in_parquet_parts_and_merge_out(dask_client, bucket, storage_options, big_csv, export_dir,
+                                                        tmp_path) -> None:
+    """Row groups of an S3 object read by the workers through s3fs; Parquet parts and scored.parquet in the bucket."""
+    import polars as pl
+
+    name, fs = bucket
+    local = tmp_path / "big.parquet"
+    pl.read_csv(big_csv).write_parquet(local, row_group_size=10_000)
+    fs.put_file(str(local), f"{name}/in/big.parquet")
+    summary = score_distributed([f"s3://{name}/in/"], f"s3://{name}/out", dask_client, model=export_dir,
+                                blocksize=1, merge=True, output_format="parquet", storage_options=storage_options)
+    assert summary.blocks == 6 and summary.rows == 60_000
+    parts = [f"part-00000-{i:06d}.parquet" for i in range(6)]
+    assert listing(fs, f"{name}/out/") == sorted([*parts, "scored.parquet", SUCCESS])
+    single = tmp_path / "single.parquet"
+    score_csv(local, single, model=export_dir)
+    with fs.open(f"{name}/out/scored.parquet", "rb") as merged:
+        assert pl.read_parquet(merged).equals(pl.read_parquet(single))
+    with fs.open(f"{name}/out/{parts[5]}", "rb") as last:
+        assert pl.read_parquet(last).equals(pl.read_parquet(single).slice(50_000))

@@ -172,7 +172,7 @@ def test_a_non_empty_out_dir_message_names_what_overwrite_replaces(tmp_path) -> 
     with pytest.raises(ScoringError) as info:
         OutputStore(str(tmp_path)).check(overwrite=False)
     assert str(info.value) == (f"Output directory {tmp_path}/ is not empty; pass --overwrite to replace the part files, "
-                               "scored.csv and _SUCCESS of an earlier job, or choose an empty one.")
+                               "scored.csv/.parquet and _SUCCESS of an earlier job, or choose an empty one.")
 
 
 def test_an_object_store_out_dir_needs_its_bucket_but_not_its_prefix() -> None:
@@ -206,3 +206,34 @@ def test_overwrite_removes_success_first_and_tolerates_a_fresh_directory(tmp_pat
 
 def test_display_names_files_under_the_root_directory_too() -> None:
     assert OutputStore("/").display("a.csv") == "/a.csv"
+
+
+def test_merge_of_parquet_parts_appends_their_row_groups_in_order_with_the_schema(tmp_path) -> None:
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from scoring.distributed.store import MERGED_NAMES
+
+    store = OutputStore(str(tmp_path))
+    frames = {"part-00001-000000.parquet": pl.DataFrame({"id": ["c", "d"], "label": [1, 0]}),
+              "part-00000-000001.parquet": pl.DataFrame({"id": ["b"], "label": [1]}),
+              "part-00000-000000.parquet": pl.DataFrame({"id": ["a"], "label": [0]})}
+    for name, frame in frames.items():
+        frame.write_parquet(tmp_path / name, row_group_size=1)
+    (tmp_path / "part-00000-000000.csv").write_text("id,label\nzzz,9\n")  # another format: not merged
+    assert store.merge("parquet") == f"{tmp_path}/{MERGED_NAMES['parquet']}"
+    merged = pl.read_parquet(tmp_path / "scored.parquet")
+    assert merged.to_dict(as_series=False) == {"id": ["a", "b", "c", "d"], "label": [0, 1, 1, 0]}
+    assert merged.schema == {"id": pl.String, "label": pl.Int64}
+    assert pq.ParquetFile(tmp_path / "scored.parquet").metadata.num_row_groups == 4  # each part's row groups
+
+
+def test_overwrite_removes_parquet_parts_and_the_merged_parquet_file_too(tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    ours = ["part-00000-000000.parquet", "scored.parquet", temporary_name("part-00003-000001.parquet")]
+    theirs = ["part-00000-000000.pq", "scored.pq", "data.parquet"]
+    for name in ours + theirs:
+        (out / name).write_text(name)
+    OutputStore(str(out)).prepare(overwrite=True)
+    assert sorted(os.listdir(out)) == sorted(theirs)

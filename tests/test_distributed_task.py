@@ -9,6 +9,7 @@ distributed = pytest.importorskip("distributed")
 from scoring.artifacts import resolve_model  # noqa: E402
 from scoring.distributed.ranges import BlockInputError, plan_file  # noqa: E402
 from scoring.distributed.task import JobOptions, ModelPlugin, score_range  # noqa: E402
+from scoring.runtimes import read_model_info  # noqa: E402
 
 
 @pytest.fixture()
@@ -40,4 +41,47 @@ def test_a_block_that_ends_inside_a_quoted_field_is_refused_before_scoring(dask_
     with pytest.raises(BlockInputError) as caught:
         dask_client.submit(score_range, tasks[0], options, pure=False).result()
     assert caught.value.kind == "quotes" and caught.value.task == tasks[0]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_parquet_block_is_scored_into_a_parquet_part(dask_client, options, wdbc_csv, export_dir, tmp_path) -> None:
+    import dataclasses
+
+    import polars as pl
+
+    from scoring.batch import score_csv
+    from scoring.distributed.rowgroups import plan_parquet
+    from scoring.distributed.task import score_block
+
+    (tmp_path / "out").mkdir()
+    src = tmp_path / "w.parquet"
+    pl.read_csv(wdbc_csv).write_parquet(src, row_group_size=100)
+    tasks, _ = plan_parquet(str(src), 1, 1, read_model_info(resolve_model(export_dir, "onnx")), ["diagnosis"], {})
+    as_parquet = dataclasses.replace(options, keep=["diagnosis"], output_format="parquet")
+    result = dask_client.submit(score_block, tasks[2], as_parquet, pure=False).result()
+    part = tmp_path / "out" / "part-00001-000002.parquet"
+    assert result["rows"] == 100 and sorted(p.name for p in (tmp_path / "out").iterdir()) == [part.name]
+    whole = tmp_path / "whole.parquet"
+    score_csv(src, whole, model=export_dir, keep=["diagnosis"])
+    assert pl.read_parquet(part).equals(pl.read_parquet(whole).slice(200, 100))
+
+
+def test_a_bad_value_in_a_parquet_block_is_refused_at_its_row_in_the_file(dask_client, options, wdbc_csv, export_dir,
+                                                                         tmp_path) -> None:
+    import polars as pl
+
+    from scoring.distributed.rowgroups import plan_parquet
+    from scoring.distributed.task import score_block
+    from scoring.errors import InputError
+
+    (tmp_path / "out").mkdir()
+    src = tmp_path / "w.parquet"
+    frame = pl.read_csv(wdbc_csv)
+    pl.concat([frame, frame]).with_columns(
+        pl.when(pl.int_range(pl.len()) == 789).then(float("nan")).otherwise(pl.col("area_mean")).alias("area_mean"),
+    ).write_parquet(src, row_group_size=100)
+    tasks, _ = plan_parquet(str(src), 0, 1, read_model_info(resolve_model(export_dir, "onnx")), None, {})
+    with pytest.raises(InputError) as caught:
+        dask_client.submit(score_block, tasks[7], options, pure=False).result()
+    assert (caught.value.source, caught.value.line, caught.value.column_number) == (str(src), 790, 6)
     assert list((tmp_path / "out").iterdir()) == []

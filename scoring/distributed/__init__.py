@@ -1,9 +1,9 @@
 """Scale-out scoring on Dask: every block of every input is scored by the single-machine scorer.
 
-``python -m scoring.distributed IN... OUT_DIR [--scheduler ADDRESS] [--workers N] ...``; inputs and OUT_DIR
-may be local paths or fsspec URLs. Modules: ``storage`` (URLs and filesystems), ``ranges`` (blocks of an
-input), ``store`` (the output's commit protocol), ``task`` (the worker side), ``plan`` (the client's checks),
-``job`` (running a plan), ``cli``.
+``python -m scoring.distributed IN... OUT_DIR [--scheduler ADDRESS] [--workers N] ...``; inputs (CSV or
+Parquet) and OUT_DIR may be local paths or fsspec URLs. Modules: ``storage`` (URLs and filesystems),
+``ranges`` (blocks of a CSV), ``rowgroups`` (blocks of a Parquet file), ``store`` (the output's commit
+protocol), ``task`` (the worker side), ``plan`` (the client's checks), ``job`` (running a plan), ``cli``.
 """
 
 from __future__ import annotations

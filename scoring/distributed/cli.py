@@ -15,7 +15,7 @@ from typing import Any
 from scoring.cli import add_standard_options, honour_verbose
 from scoring.distributed.ranges import DEFAULT_BLOCKSIZE
 from scoring.distributed.storage import parse_storage_options, storage_errors
-from scoring.distributed.store import MERGED
+from scoring.distributed.store import MERGED, MERGED_NAMES, OUTPUT_FORMATS
 from scoring.errors import ScoringError
 from scoring.runtimes import RUNTIMES
 
@@ -85,17 +85,26 @@ def _quiet_cluster(client: Any, local: bool) -> Callable[[], None]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scoring.distributed",
-                                     description="Score CSV files on a Dask cluster, one part file per block.")
+                                     description="Score CSV or Parquet files on a Dask cluster, one part file per "
+                                                 "block.")
     parser.add_argument("inputs", nargs="+", metavar="IN",
-                        help="CSV files, directories or glob patterns: local paths or fsspec URLs (s3://...)")
+                        help="CSV files (split at line ends; .gz/.bz2 whole) or Parquet files (.parquet/.pq, split by "
+                             "row group), directories or glob patterns: local paths or fsspec URLs (s3://...)")
     parser.add_argument("out_dir", metavar="OUT_DIR",
-                        help="output directory, local or an fsspec URL: part-*.csv, then _SUCCESS")
+                        help="output directory, local or an fsspec URL: part-*.csv (or .parquet), then _SUCCESS")
+    # Not scoring.parquet.FORMATS: importing it loads polars, and --help stays light. plan_job checks the same.
+    parser.add_argument("--input-format", choices=("auto", *OUTPUT_FORMATS), default="auto",
+                        help="csv or parquet for every input (default: from each name; .parquet and .pq are Parquet)")
+    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="csv",
+                        help="part files (and the merged file) as csv or parquet (default: %(default)s)")
     parser.add_argument("--scheduler", default=None, help="address of a running scheduler (default: a local cluster)")
     parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
     parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
                         help="default: follows --model (an export directory means onnx)")
     parser.add_argument("--model", default=None, help="ONNX file, SavedModel or export directory (default: artifacts/export)")
-    parser.add_argument("--blocksize", default=DEFAULT_BLOCKSIZE, help="bytes per block, e.g. 64MiB (default: %(default)s)")
+    parser.add_argument("--blocksize", default=DEFAULT_BLOCKSIZE,
+                        help="bytes per block, e.g. 64MiB: a CSV's byte range, or a Parquet file's row groups by "
+                             "their compressed size (default: %(default)s)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="label = probability > T (default: the model's own threshold)")
     parser.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
@@ -103,9 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an fsspec option for s3:// and other stores, e.g. endpoint_url=http://127.0.0.1:9000 "
                              "(repeatable; default: none, the store's environment variables work too)")
-    parser.add_argument("--merge", action="store_true", help=f"also concatenate the parts into OUT_DIR/{MERGED}")
+    parser.add_argument("--merge", action="store_true",
+                        help=f"also concatenate the parts into OUT_DIR/{MERGED} (or {MERGED_NAMES['parquet']}, "
+                             "row group by row group)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an earlier job's part files, scored.csv and _SUCCESS in OUT_DIR")
+                        help="replace an earlier job's part files, scored.csv/.parquet and _SUCCESS in OUT_DIR")
     parser.add_argument("--quiet", action="store_true", help="no dashboard line, progress bar or closing line")
     add_standard_options(parser, tensorflow=True)
     return parser
@@ -124,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         from scoring.distributed.plan import plan_job
 
         plan = plan_job(args.inputs, args.out_dir, args.model, args.runtime, args.blocksize, args.threshold,
-                        args.keep, overwrite=args.overwrite, storage_options=parse_storage_options(args.storage_option))
+                        args.keep, overwrite=args.overwrite, storage_options=parse_storage_options(args.storage_option),
+                        input_format=args.input_format, output_format=args.output_format)
         with connect(args.scheduler, args.workers) as client:
             if not args.quiet:
                 print(f"dashboard: {client.dashboard_link}", file=sys.stderr)

@@ -12,7 +12,7 @@ from typing import Any
 
 from scoring.distributed.plan import DEFAULT_BLOCKSIZE, JobPlan, plan_job, require_dask
 from scoring.distributed.ranges import BlockInputError, explain
-from scoring.distributed.task import score_range
+from scoring.distributed.task import score_block
 
 
 @dataclass
@@ -51,7 +51,7 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
     store.prepare(plan.overwrite)
     client.register_plugin(plan.plugin)
     job = uuid.uuid4().hex[:8]
-    futures = [client.submit(score_range, task, plan.options, pure=False,
+    futures = [client.submit(score_block, task, plan.options, pure=False,
                              key=f"wdbc-score-{job}-{task.file_index:05d}-{task.block_index:06d}")
                for task in plan.tasks]
     summary = JobSummary(store.display(), len(plan.files), len(futures), len(client.scheduler_info()["workers"]),
@@ -77,7 +77,7 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
         raise
     store.sweep()  # temporaries of attempts that died (their blocks were retried and published since)
     if merge:
-        summary.merged = store.merge()
+        summary.merged = store.merge(plan.options.output_format)
     summary.seconds = time.perf_counter() - started
     # Written last: its presence means every part (and the merged file) is complete.
     store.write_success(json.dumps(asdict(summary), indent=2) + "\n")
@@ -94,13 +94,15 @@ def score_distributed(
     inputs: list[str], out_dir: str | Path, client: Any, model: str | Path | None = None,
     runtime: str | None = None, blocksize: int | str = DEFAULT_BLOCKSIZE, threshold: float | None = None,
     keep: list[str] | None = None, batch_rows: int = 65_536, merge: bool = False, overwrite: bool = False,
-    progress: bool = False, storage_options: dict[str, Any] | None = None,
+    progress: bool = False, storage_options: dict[str, Any] | None = None, input_format: str = "auto",
+    output_format: str = "csv",
 ) -> JobSummary:
-    """Score ``inputs`` (paths, globs, directories or fsspec URLs) on ``client``'s cluster into ``out_dir``.
+    """Score ``inputs`` (paths, globs, directories or fsspec URLs; CSV, or Parquet by name or ``input_format``)
+    on ``client``'s cluster into ``out_dir``, as CSV or Parquet part files (``output_format``).
 
-    Block tasks run the single-machine ``scoring.batch.score_csv`` on their lines; a bad row stops the job
-    with the file and line, and no ``_SUCCESS`` is written.
+    Block tasks run the single-machine ``scoring.batch.score_csv`` on their lines or row groups; a bad row
+    stops the job with the file and line (row, in Parquet), and no ``_SUCCESS`` is written.
     """
     plan = plan_job(inputs, str(out_dir), model, runtime, blocksize, threshold, keep, batch_rows, overwrite,
-                    storage_options)
+                    storage_options, input_format, output_format)
     return run_job(plan, client, merge, progress)

@@ -9,11 +9,14 @@ from typing import Any
 
 from scoring.artifacts import ModelInfo, resolve_model
 from scoring.distributed.ranges import DEFAULT_BLOCKSIZE, RangeTask, plan_file
+from scoring.distributed.rowgroups import RowGroupTask, plan_parquet
 from scoring.distributed.storage import canonical, filesystem, storage_errors
-from scoring.distributed.store import OutputStore
+from scoring.distributed.store import OUTPUT_FORMATS, OutputStore
 from scoring.distributed.task import JobOptions, ModelPlugin
 from scoring.errors import InputError, ScoringError
-from scoring.layout import resolve_layout, split_fields
+from scoring.layout import Layout, resolve_layout, split_fields
+from scoring.output import Outputs
+from scoring.parquet import FORMATS, file_format
 from scoring.runtimes import read_model_info
 from scoring.sources import BOM, sniff_separator
 
@@ -33,14 +36,14 @@ class JobPlan:
     """A checked job: its files, every block, the output store, the model plugin and the task options."""
 
     files: list[str]
-    tasks: list[RangeTask]
+    tasks: list[RangeTask | RowGroupTask]
     store: OutputStore
     plugin: ModelPlugin
     options: JobOptions
     overwrite: bool
 
     def file_tasks(self, file_index: int) -> list[RangeTask]:
-        return [t for t in self.tasks if t.file_index == file_index]
+        return [t for t in self.tasks if t.file_index == file_index and isinstance(t, RangeTask)]
 
 
 def expand_inputs(patterns: list[str], options: dict[str, Any]) -> list[str]:
@@ -54,8 +57,8 @@ def expand_inputs(patterns: list[str], options: dict[str, Any]) -> list[str]:
         except storage_errors() as exc:
             raise InputError(f"cannot list: {exc}", pattern) from None
         if not matches:
-            raise InputError("no such file; expected CSV files, directories or glob patterns that match some",
-                             pattern)
+            raise InputError("no such file; expected CSV or Parquet files, directories or glob patterns that "
+                             "match some", pattern)
         files += [canonical(fs, m) for m in matches]
     return files
 
@@ -81,30 +84,56 @@ def check_outside(files: list[str], store: OutputStore) -> None:
 
 
 def plan_blocks(files: list[str], info: ModelInfo, blocksize: int, keep: list[str] | None,
-                options: dict[str, Any]) -> list[RangeTask]:
-    """Every block of every file; columns are matched per file, and every file must give the same output."""
-    tasks: list[RangeTask] = []
-    outputs: dict[str, list[str]] = {}
+                options: dict[str, Any], input_format: str = "auto",
+                output_format: str = "csv") -> list[RangeTask | RowGroupTask]:
+    """Every block of every file: byte ranges of a CSV, runs of row groups of a Parquet file. Columns are
+    matched per file, and every file must give the same output columns (and types, for Parquet output)."""
+    tasks: list[RangeTask | RowGroupTask] = []
+    layouts: dict[str, Layout] = {}
     for index, path in enumerate(files):
-        blocks, header = plan_file(path, index, blocksize, options)
-        line = header.removeprefix(BOM).rstrip(b"\r\n")
-        separator = sniff_separator(line.decode("utf-8", "replace"))  # as the worker's score_csv will
-        fields = split_fields(line, path, 1, separator)
-        outputs[path] = resolve_layout(fields, info.feature_names, path, True, keep, aliases=info.aliases,
-                                       separator=separator).output_names
+        if file_format(path, input_format) == "parquet":
+            blocks, layouts[path] = plan_parquet(path, index, blocksize, info, keep, options)
+        else:
+            blocks, layouts[path] = _plan_csv(path, index, blocksize, info, keep, options)
         tasks += blocks
-    first = outputs[files[0]]
-    for path, columns in outputs.items():
-        if columns != first:
-            raise InputError(f"gives output columns {columns}, but {files[0]} gives {first}; "
-                             "pass --keep to choose the same pass-through columns for every file", path, 1)
+    check_same_output(layouts, output_format)
     return tasks
+
+
+def _plan_csv(path: str, index: int, blocksize: int, info: ModelInfo, keep: list[str] | None,
+              options: dict[str, Any]) -> tuple[list[RangeTask], Layout]:
+    blocks, header = plan_file(path, index, blocksize, options)
+    line = header.removeprefix(BOM).rstrip(b"\r\n")
+    separator = sniff_separator(line.decode("utf-8", "replace"))  # as the worker's score_csv will
+    fields = split_fields(line, path, 1, separator)
+    return blocks, resolve_layout(fields, info.feature_names, path, True, keep, aliases=info.aliases,
+                                  separator=separator)
+
+
+def check_same_output(layouts: dict[str, Layout], output_format: str) -> None:
+    """The part files of one job make one table: the same columns from every file, with the same types where
+    the output keeps them (Parquet; a CSV input's pass-through columns are text)."""
+    schemas = {path: Outputs().schema(layout) for path, layout in layouts.items()}
+    (first, want), *_ = schemas.items()
+    for path, schema in schemas.items():
+        line = 1 if layouts[path].kind == "csv" else None
+        if list(schema) != list(want):
+            raise InputError(f"gives output columns {list(schema)}, but {first} gives {list(want)}; "
+                             "pass --keep to choose the same pass-through columns for every file", path, line)
+        if output_format == "parquet" and schema != want:
+            raise InputError(f"gives output column types {_types(schema)}, but {first} gives {_types(want)}, and one "
+                             "Parquet output needs one schema (a CSV input's pass-through columns are text); pass "
+                             "--keep to choose other pass-through columns, or --output-format csv", path, line)
+
+
+def _types(schema: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{name}: {kind}" for name, kind in schema.items()) + "}"
 
 
 def plan_job(inputs: list[str], out_dir: str, model: str | None = None, runtime: str | None = None,
              blocksize: int | str = DEFAULT_BLOCKSIZE, threshold: float | None = None, keep: list[str] | None = None,
              batch_rows: int = 65_536, overwrite: bool = False, storage_options: dict[str, Any] | None = None,
-             ) -> JobPlan:
+             input_format: str = "auto", output_format: str = "csv") -> JobPlan:
     """Check everything a job needs, on the client, and cut the inputs into blocks. Touches no output."""
     require_dask()
     from dask.utils import parse_bytes
@@ -114,6 +143,10 @@ def plan_job(inputs: list[str], out_dir: str, model: str | None = None, runtime:
         raise ScoringError(f"--threshold must be in [0, 1], got {threshold}.")
     if batch_rows < 1:
         raise ScoringError(f"--batch-rows must be a positive integer, got {batch_rows}.")
+    if input_format not in FORMATS:
+        raise ScoringError(f"--input-format must be one of {list(FORMATS)}, got {input_format!r}.")
+    if output_format not in OUTPUT_FORMATS:
+        raise ScoringError(f"--output-format must be one of {list(OUTPUT_FORMATS)}, got {output_format!r}.")
     try:
         size = parse_bytes(blocksize) if isinstance(blocksize, str) else int(blocksize)
     except ValueError:
@@ -129,7 +162,7 @@ def plan_job(inputs: list[str], out_dir: str, model: str | None = None, runtime:
         store.check(overwrite)
     except storage_errors() as exc:
         raise ScoringError(f"Cannot use output directory {store.display()}: {exc}") from None
-    tasks = plan_blocks(files, info, size, keep, options)
+    tasks = plan_blocks(files, info, size, keep, options, input_format, output_format)
     plugin = ModelPlugin(ref)
-    job_options = JobOptions(store.url, options, plugin.name, threshold, batch_rows, keep)
+    job_options = JobOptions(store.url, options, plugin.name, threshold, batch_rows, keep, output_format)
     return JobPlan(files, tasks, store, plugin, job_options, overwrite)

@@ -38,11 +38,6 @@ class RangeTask:
     header: bytes
     compression: str | None = None
 
-    @property
-    def part_name(self) -> str:
-        # Zero-padded, so sorting the names gives the input order.
-        return f"part-{self.file_index:05d}-{self.block_index:06d}.csv"
-
 
 class BlockInputError(InputError):
     """Bad input inside a block. ``relative_line`` counts from the block's first line (the whole file's for a

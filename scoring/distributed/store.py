@@ -16,10 +16,18 @@ from scoring.errors import ScoringError
 
 SUCCESS = "_SUCCESS"
 MERGED = "scored.csv"
+#: The merged file and the part files' suffix for each output format.
+MERGED_NAMES = {"csv": MERGED, "parquet": "scored.parquet"}
+OUTPUT_FORMATS = tuple(MERGED_NAMES)
 #: Everything a job writes, and their temporary names: the only files --overwrite may remove.
-PART = re.compile(r"part-\d{5,}-\d{6,}\.csv")
-JOB_FILE = re.compile(rf"(?:{PART.pattern}|{re.escape(MERGED)}|{SUCCESS})")
+PART = re.compile(r"part-\d{5,}-\d{6,}\.(?:csv|parquet)")
+JOB_FILE = re.compile(rf"(?:{PART.pattern}|{'|'.join(map(re.escape, MERGED_NAMES.values()))}|{SUCCESS})")
 TEMPORARY = re.compile(rf"\.{JOB_FILE.pattern}\.[0-9a-f]{{32}}\.tmp")
+
+
+def part_name(file_index: int, block_index: int, fmt: str = "csv") -> str:
+    """Zero-padded, so sorting the names gives the input order."""
+    return f"part-{file_index:05d}-{block_index:06d}.{fmt}"
 
 
 def temporary_name(name: str) -> str:
@@ -75,7 +83,7 @@ class OutputStore:
                                f"visible with these credentials); create it or choose another OUT_DIR.")
         if self.names() and not overwrite:
             raise ScoringError(f"Output directory {self.display()} is not empty; pass --overwrite to replace the "
-                               "part files, scored.csv and _SUCCESS of an earlier job, or choose an empty one.")
+                               "part files, scored.csv/.parquet and _SUCCESS of an earlier job, or choose an empty one.")
 
     def prepare(self, overwrite: bool) -> None:
         """Remove an earlier job's files (only those; ``_SUCCESS`` first) and make sure OUT_DIR exists."""
@@ -133,11 +141,14 @@ class OutputStore:
                 self.fs.rm_file(tmp)
             raise
 
-    def parts(self) -> list[str]:
-        return [n for n in self.names() if PART.fullmatch(n)]
+    def parts(self, fmt: str = "csv") -> list[str]:
+        return [n for n in self.names() if PART.fullmatch(n) and n.endswith(f".{fmt}")]
 
-    def merge(self) -> str:
-        """Concatenate the part files, in order, into scored.csv (header once), atomically."""
+    def merge(self, fmt: str = "csv") -> str:
+        """Concatenate the part files of ``fmt``, in order, into scored.csv (header once) or scored.parquet
+        (their row groups appended one at a time), atomically."""
+        if fmt == "parquet":
+            return self._merge_parquet()
         with self.writer(MERGED) as out:
             for i, name in enumerate(self.parts()):
                 with self.fs.open(self.path(name), "rb") as part:
@@ -147,6 +158,21 @@ class OutputStore:
                     while chunk := part.read(1 << 22):
                         out.write(chunk)
         return self.display(MERGED)
+
+    def _merge_parquet(self) -> str:
+        import pyarrow.parquet as pq
+
+        name = MERGED_NAMES["parquet"]
+        with self.writer(name) as out, contextlib.ExitStack() as stack:
+            writer = None
+            for part_name in self.parts("parquet"):
+                with self.fs.open(self.path(part_name), "rb") as handle:
+                    part = pq.ParquetFile(handle)
+                    if writer is None:  # every part has the job's one output schema (checked by the plan)
+                        writer = stack.enter_context(pq.ParquetWriter(out, part.schema_arrow))
+                    for i in range(part.num_row_groups):  # one row group in memory at a time
+                        writer.write_table(part.read_row_group(i).cast(writer.schema))
+        return self.display(name)
 
     def write_success(self, text: str) -> None:
         with self.writer(SUCCESS) as out:

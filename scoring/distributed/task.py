@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,8 @@ from typing import Any
 from scoring.artifacts import ModelRef
 from scoring.batch import score_csv
 from scoring.distributed.ranges import BlockInputError, RangeTask, odd_quotes, stage_range
-from scoring.distributed.store import OutputStore
+from scoring.distributed.rowgroups import RowGroupTask, in_file, stage_row_groups
+from scoring.distributed.store import OutputStore, part_name
 from scoring.errors import InputError
 from scoring.runtimes import load_runtime
 
@@ -73,6 +76,14 @@ class JobOptions:
     threshold: float | None
     batch_rows: int
     keep: list[str] | None
+    output_format: str = "csv"  # of the part files (and the merged file): "csv" or "parquet"
+
+
+def score_block(task: RangeTask | RowGroupTask, options: JobOptions) -> dict[str, Any]:
+    """Worker side: score one block of a CSV (a byte range) or of a Parquet file (a run of row groups)."""
+    if isinstance(task, RowGroupTask):
+        return score_row_groups(task, options)
+    return score_range(task, options)
 
 
 def score_range(task: RangeTask, options: JobOptions) -> dict[str, Any]:
@@ -82,26 +93,57 @@ def score_range(task: RangeTask, options: JobOptions) -> dict[str, Any]:
     (polars' streaming engine) and, on a bad row, its exact line-numbered error; the part file is scored
     locally too and then published in OUT_DIR in one step.
     """
-    from distributed import get_worker
-
-    worker = get_worker()
-    plugin = worker.plugins[options.plugin]  # the model was loaded once per worker, in setup()
-    plugin.blocks_scored += 1
-    with tempfile.TemporaryDirectory(prefix="wdbc-block-", dir=worker.local_directory) as tmp:
-        block, part = Path(tmp) / "block.csv", Path(tmp) / task.part_name
+    with _block_directory(task, options) as (tmp, plugin, name):
+        block, part = tmp / "block.csv", tmp / name
         started = time.perf_counter()
         start, last = stage_range(task, block, options.storage_options)
         if not task.compression and not last and odd_quotes(block, len(task.header)):
             raise BlockInputError(task, start, 1, None, None, "the block ends inside a quoted field", kind="quotes")
         staged = time.perf_counter()
         try:
-            summary = score_csv(source=block, output=part, runtime=plugin.runtime, threshold=options.threshold,
-                                batch_rows=options.batch_rows, keep=options.keep)
+            summary = _score(block, part, plugin, options)
         except InputError as exc:  # a range's staged line 1 is the header; a compressed file is staged whole
             line = exc.line or 1
             raise BlockInputError(task, start, line if task.compression else max(line - 1, 1), exc.column,
                                   exc.column_number, exc.reason) from None
-        scored = time.perf_counter()
-        OutputStore(options.out_dir, options.storage_options).put(part, task.part_name)
-        seconds = {"stage": staged - started, "score": scored - staged, "publish": time.perf_counter() - scored}
+        return _publish(part, name, summary, options, started, staged)
+
+
+def score_row_groups(task: RowGroupTask, options: JobOptions) -> dict[str, Any]:
+    """Worker side: the block's row groups (only its columns) staged as a local Parquet file, through
+    ``score_csv`` as a CSV block is; a bad value is reported at its row of the whole file."""
+    with _block_directory(task, options) as (tmp, plugin, name):
+        block, part = tmp / "block.parquet", tmp / name
+        started = time.perf_counter()
+        stage_row_groups(task, block, options.storage_options)
+        staged = time.perf_counter()
+        try:
+            summary = _score(block, part, plugin, options)
+        except InputError as exc:
+            raise in_file(task, exc) from None
+        return _publish(part, name, summary, options, started, staged)
+
+
+@contextlib.contextmanager
+def _block_directory(task: RangeTask | RowGroupTask, options: JobOptions) -> Iterator[tuple[Path, Any, str]]:
+    """A scratch directory on the worker's disk, the worker's loaded model, and the block's part name."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    plugin = worker.plugins[options.plugin]  # the model was loaded once per worker, in setup()
+    plugin.blocks_scored += 1
+    with tempfile.TemporaryDirectory(prefix="wdbc-block-", dir=worker.local_directory) as tmp:
+        yield Path(tmp), plugin, part_name(task.file_index, task.block_index, options.output_format)
+
+
+def _score(block: Path, part: Path, plugin: Any, options: JobOptions) -> Any:
+    return score_csv(source=block, output=part, runtime=plugin.runtime, threshold=options.threshold,
+                     batch_rows=options.batch_rows, keep=options.keep, output_format=options.output_format)
+
+
+def _publish(part: Path, name: str, summary: Any, options: JobOptions, started: float,
+             staged: float) -> dict[str, Any]:
+    scored = time.perf_counter()
+    OutputStore(options.out_dir, options.storage_options).put(part, name)
+    seconds = {"stage": staged - started, "score": scored - staged, "publish": time.perf_counter() - scored}
     return {"rows": summary.rows, "positives": summary.positives, "seconds": seconds}
