@@ -59,6 +59,11 @@ class Layout:
     separator: str = ","
     kind: str = "csv"  # or "parquet": columns by name from the schema, typed
     dtypes: tuple[pl.DataType, ...] | None = None  # the columns' types, where the input has them
+    file_names: tuple[str, ...] | None = None  # the names in the file, before --rename (readers select by them)
+
+    def read_name(self, i: int) -> str:
+        """Column ``i`` as the file names it (``names`` holds it after --rename)."""
+        return self.file_names[i] if self.file_names else self.names[i]
 
     @property
     def keep_dtypes(self) -> list[pl.DataType]:

@@ -45,15 +45,19 @@ def open_parquet(path: str | Path) -> Any:
 def parquet_layout(parquet: Any, source: str, info: ModelInfo, columns: Columns) -> Layout:
     """Columns by name from the schema, as for a CSV header; the pass-through columns keep their types."""
     schema = parquet.schema_arrow
-    layout = resolve_layout(list(schema.names), info.feature_names, source, True, columns.keep, columns.keep_all,
-                            aliases=info.aliases, rename=columns.rename)
+    try:
+        layout = resolve_layout(list(schema.names), info.feature_names, source, True, columns.keep, columns.keep_all,
+                                aliases=info.aliases, rename=columns.rename)
+    except InputError as exc:  # said of a CSV header, "line 1": a Parquet file's names are in its schema
+        raise InputError(exc.reason.replace("the header", "the schema"), source, None, exc.column, exc.column_number,
+                         exc.hint, unit="row") from None
     for i in layout.feature_index:
         kind = schema.field(i).type
         if not _numeric_or_text(kind):
-            raise InputError(f"has type {kind}; expected numbers.", source, None, layout.names[i], i + 1,
+            raise InputError(f"has type {kind}; expected numbers.", source, None, layout.read_name(i), i + 1,
                              "Convert the column, or map another one to this feature with --rename.", unit="row")
     dtypes = pl.from_arrow(schema.empty_table()).dtypes
-    return replace(layout, kind="parquet", dtypes=tuple(dtypes))
+    return replace(layout, kind="parquet", dtypes=tuple(dtypes), file_names=tuple(schema.names))
 
 
 def _numeric_or_text(kind: Any) -> bool:
@@ -82,7 +86,9 @@ def row_batches(parquet: Any, layout: Layout, batch_rows: int) -> Iterator[RowBa
     """The needed columns in batches of at most ``batch_rows`` rows, one row group at a time (a batch never
     spans two, so memory stays bounded by the larger of the two); a damaged row group is an InputError that
     names it and its rows."""
-    columns = [layout.names[i] for i in sorted({*layout.feature_index, *layout.keep_index})]
+    needed = sorted({*layout.feature_index, *layout.keep_index})
+    columns = [layout.read_name(i) for i in needed]
+    renamed = {layout.read_name(i): layout.names[i] for i in needed if layout.read_name(i) != layout.names[i]}
     metadata, first_row = parquet.metadata, 1
     for group in range(metadata.num_row_groups):
         start, rows = first_row, metadata.row_group(group).num_rows
@@ -98,7 +104,7 @@ def row_batches(parquet: Any, layout: Layout, batch_rows: int) -> Iterator[RowBa
                 break
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
-            yield RowBatch(frame, first_row)
+            yield RowBatch(frame.rename(renamed), first_row)
             first_row += frame.height
 
 

@@ -81,7 +81,7 @@ def _scan(source: str, layout: Layout) -> pl.LazyFrame:
     """The needed columns, named by position (column_1, ...) as ``layout`` reads them."""
     if layout.kind == "parquet":
         needed = sorted({*layout.feature_index, *layout.keep_index})
-        return pl.scan_parquet(source).select([pl.col(layout.names[i]).alias(positional_name(i)) for i in needed])
+        return pl.scan_parquet(source).select([pl.col(layout.read_name(i)).alias(positional_name(i)) for i in needed])
     lazy = pl.scan_csv(source, has_header=False, skip_rows=1, separator=layout.separator, schema=layout.polars_schema)
     return lazy.select(layout.projection)
 

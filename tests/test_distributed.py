@@ -266,6 +266,51 @@ def test_own_layouts_score_as_on_one_machine(client, export_dir, tmp_path) -> No
     assert (out / "scored.csv").read_bytes() == single_machine(src, tmp_path, export_dir)
 
 
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_rename_maps_the_users_names_on_every_worker(client, export_dir, tmp_path, fmt: str) -> None:
+    """Two features under names no alias knows, one renamed column the model does not need: --rename works on
+    every block of a CSV and of a Parquet file as on one machine (where a Parquet block stages only the columns
+    it needs)."""
+    import polars as pl
+
+    from model.wdbc import load_bundled
+
+    frame = load_bundled().rename({"radius_mean": "R1", "texture_largest": "T3", "diagnosis": "dx"})
+    frame = pl.concat([frame] * 6)
+    src = tmp_path / f"own.{fmt}"
+    frame.write_csv(src) if fmt == "csv" else frame.write_parquet(src, row_group_size=500)
+    rename = {"R1": "radius_mean", "T3": "texture_largest", "dx": "diagnosis_code"}
+    out = tmp_path / "out"
+    summary = score_distributed([str(src)], out, client, model=export_dir, blocksize="64KiB", merge=True,
+                                rename=rename, keep=["id", "diagnosis_code"])
+    assert summary.blocks > 2 and summary.rows == frame.height
+    expected = single_machine(src, tmp_path, export_dir, rename=rename, keep=["id", "diagnosis_code"])
+    assert (out / "scored.csv").read_bytes() == expected
+    assert expected.startswith(b"id,diagnosis_code,probability,label\n")
+    with pytest.raises(InputError, match="missing 2 feature columns"):
+        score_distributed([str(src)], tmp_path / "no-rename", client, model=export_dir)
+
+
+def test_cli_rename_options(client, export_dir, tmp_path, capsys) -> None:
+    import polars as pl
+
+    from model.wdbc import load_bundled
+
+    src = tmp_path / "own.parquet"
+    load_bundled().rename({"radius_mean": "R1"}).write_parquet(src)
+    renames = tmp_path / "renames.json"
+    renames.write_text('{"R1": "radius_mean"}')
+    for options in (["--rename", "R1=radius_mean"], ["--rename-file", str(renames)]):
+        out = tmp_path / f"out{len(options[1])}"
+        assert main([str(src), str(out), "--model", str(export_dir), "--quiet", *options]) == 0
+        assert pl.read_csv(out / "part-00000-000000.csv").height == 569
+    assert main([str(src), str(tmp_path / "x"), "--model", str(export_dir), "--rename", "R9=radius_mean"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"InputError: {src}: --rename names 'R9', which the schema does not have.") and \
+        err.count("\n") == 1, err
+
+
 # Parquet inputs: split by row group, scored by the same single-machine scorer.
 
 def as_parquet(frame, path: Path, row_group_size: int) -> Path:

@@ -273,3 +273,25 @@ def test_a_full_disk_under_a_parquet_output_is_one_line_and_keeps_the_previous_f
                         "another output path; the previous out.parquet is unchanged.")
     assert out.read_text() == "previous\n"
     assert [p.name for p in small_filesystem.iterdir()] == ["out.parquet"]
+
+
+def test_schema_problems_name_the_file_not_a_line(tmp_path: Path) -> None:
+    path = write(load_bundled().drop("texture_mean").rename({"radius_mean": "R"}), tmp_path / "t.parquet")
+    with pytest.raises(InputError) as caught:
+        parquet_layout(open_parquet(path), str(path), INFO, Columns(rename={"R": "radius_mean"}))
+    assert str(caught.value).startswith(f"{path}: missing 1 feature columns the model needs: 'texture_mean'.")
+    with pytest.raises(InputError) as caught:
+        parquet_layout(open_parquet(path), str(path), INFO, Columns(rename={"Q": "radius_mean"}))
+    assert str(caught.value).startswith(f"{path}: --rename names 'Q', which the schema does not have.")
+
+
+def test_rename_reads_the_files_names_on_both_engines(runtime, tmp_path: Path) -> None:
+    frame = load_bundled().rename({"radius_mean": "R1", "id": "key"})
+    source = write(frame, tmp_path / "own.parquet", row_group_size=200)
+    reference = tmp_path / "reference.parquet"
+    score_csv(write(load_bundled(), tmp_path / "plain.parquet"), reference, runtime=runtime, keep=["id"])
+    for engine in ("auto", "blocks"):
+        out = tmp_path / f"{engine}.parquet"
+        summary = score_csv(source, out, runtime=runtime, engine=engine, rename={"R1": "radius_mean", "key": "id"})
+        assert summary.stages["engine"] == ("blocks" if engine == "blocks" else "polars-streaming")
+        assert pl.read_parquet(out).equals(pl.read_parquet(reference))

@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="label = probability > T (default: the model's own threshold)")
     parser.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
                         metavar="COLS", help="comma-separated columns to pass through (default: id, if present)")
+    parser.add_argument("--rename", default=None, metavar="OLD=NEW,...",
+                        help="rename input columns before matching them to the model's features by name")
+    parser.add_argument("--rename-file", default=None, metavar="PATH",
+                        help="renames from a JSON object {old: new} or a two-column CSV (old,new)")
     parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an fsspec option for s3:// and other stores, e.g. endpoint_url=http://127.0.0.1:9000 "
                              "(repeatable; default: none, the store's environment variables work too)")
@@ -133,10 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         honour_verbose(args)  # also in the workers, which inherit the environment (--runtime tf)
         from scoring.distributed.job import run_job
         from scoring.distributed.plan import plan_job
+        from scoring.layout import load_renames, rename_option  # polars: not needed for --help
+
+        rename = {**load_renames(args.rename_file), **(rename_option(args.rename) if args.rename else {})}
 
         plan = plan_job(args.inputs, args.out_dir, args.model, args.runtime, args.blocksize, args.threshold,
                         args.keep, overwrite=args.overwrite, storage_options=parse_storage_options(args.storage_option),
-                        input_format=args.input_format, output_format=args.output_format)
+                        input_format=args.input_format, output_format=args.output_format, rename=rename)
         with connect(args.scheduler, args.workers) as client:
             if not args.quiet:
                 print(f"dashboard: {client.dashboard_link}", file=sys.stderr)

@@ -95,7 +95,7 @@ def score_distributed(
     runtime: str | None = None, blocksize: int | str = DEFAULT_BLOCKSIZE, threshold: float | None = None,
     keep: list[str] | None = None, batch_rows: int = 65_536, merge: bool = False, overwrite: bool = False,
     progress: bool = False, storage_options: dict[str, Any] | None = None, input_format: str = "auto",
-    output_format: str = "csv",
+    output_format: str = "csv", rename: dict[str, str] | None = None,
 ) -> JobSummary:
     """Score ``inputs`` (paths, globs, directories or fsspec URLs; CSV, or Parquet by name or ``input_format``)
     on ``client``'s cluster into ``out_dir``, as CSV or Parquet part files (``output_format``).
@@ -104,5 +104,5 @@ def score_distributed(
     stops the job with the file and line (row, in Parquet), and no ``_SUCCESS`` is written.
     """
     plan = plan_job(inputs, str(out_dir), model, runtime, blocksize, threshold, keep, batch_rows, overwrite,
-                    storage_options, input_format, output_format)
+                    storage_options, input_format, output_format, rename)
     return run_job(plan, client, merge, progress)

@@ -84,30 +84,30 @@ def check_outside(files: list[str], store: OutputStore) -> None:
 
 
 def plan_blocks(files: list[str], info: ModelInfo, blocksize: int, keep: list[str] | None,
-                options: dict[str, Any], input_format: str = "auto",
-                output_format: str = "csv") -> list[RangeTask | RowGroupTask]:
+                options: dict[str, Any], input_format: str = "auto", output_format: str = "csv",
+                rename: dict[str, str] | None = None) -> list[RangeTask | RowGroupTask]:
     """Every block of every file: byte ranges of a CSV, runs of row groups of a Parquet file. Columns are
     matched per file, and every file must give the same output columns (and types, for Parquet output)."""
     tasks: list[RangeTask | RowGroupTask] = []
     layouts: dict[str, Layout] = {}
     for index, path in enumerate(files):
         if file_format(path, input_format) == "parquet":
-            blocks, layouts[path] = plan_parquet(path, index, blocksize, info, keep, options)
+            blocks, layouts[path] = plan_parquet(path, index, blocksize, info, keep, options, rename)
         else:
-            blocks, layouts[path] = _plan_csv(path, index, blocksize, info, keep, options)
+            blocks, layouts[path] = _plan_csv(path, index, blocksize, info, keep, options, rename)
         tasks += blocks
     check_same_output(layouts, output_format)
     return tasks
 
 
 def _plan_csv(path: str, index: int, blocksize: int, info: ModelInfo, keep: list[str] | None,
-              options: dict[str, Any]) -> tuple[list[RangeTask], Layout]:
+              options: dict[str, Any], rename: dict[str, str] | None = None) -> tuple[list[RangeTask], Layout]:
     blocks, header = plan_file(path, index, blocksize, options)
     line = header.removeprefix(BOM).rstrip(b"\r\n")
     separator = sniff_separator(line.decode("utf-8", "replace"))  # as the worker's score_csv will
     fields = split_fields(line, path, 1, separator)
     return blocks, resolve_layout(fields, info.feature_names, path, True, keep, aliases=info.aliases,
-                                  separator=separator)
+                                  rename=rename, separator=separator)
 
 
 def check_same_output(layouts: dict[str, Layout], output_format: str) -> None:
@@ -133,7 +133,7 @@ def _types(schema: dict[str, Any]) -> str:
 def plan_job(inputs: list[str], out_dir: str, model: str | None = None, runtime: str | None = None,
              blocksize: int | str = DEFAULT_BLOCKSIZE, threshold: float | None = None, keep: list[str] | None = None,
              batch_rows: int = 65_536, overwrite: bool = False, storage_options: dict[str, Any] | None = None,
-             input_format: str = "auto", output_format: str = "csv") -> JobPlan:
+             input_format: str = "auto", output_format: str = "csv", rename: dict[str, str] | None = None) -> JobPlan:
     """Check everything a job needs, on the client, and cut the inputs into blocks. Touches no output."""
     require_dask()
     from dask.utils import parse_bytes
@@ -162,7 +162,8 @@ def plan_job(inputs: list[str], out_dir: str, model: str | None = None, runtime:
         store.check(overwrite)
     except storage_errors() as exc:
         raise ScoringError(f"Cannot use output directory {store.display()}: {exc}") from None
-    tasks = plan_blocks(files, info, size, keep, options, input_format, output_format)
+    tasks = plan_blocks(files, info, size, keep, options, input_format, output_format, rename)
     plugin = ModelPlugin(ref)
-    job_options = JobOptions(store.url, options, plugin.name, threshold, batch_rows, keep, output_format)
+    job_options = JobOptions(store.url, options, plugin.name, threshold, batch_rows, keep, output_format,
+                             dict(rename or {}))
     return JobPlan(files, tasks, store, plugin, job_options, overwrite)

@@ -71,17 +71,17 @@ def group_row_groups(sizes: list[int], blocksize: int) -> list[tuple[int, ...]]:
 
 
 def plan_parquet(path: str, file_index: int, blocksize: int, info: ModelInfo, keep: list[str] | None,
-                 options: dict[str, Any]) -> tuple[list[RowGroupTask], Layout]:
+                 options: dict[str, Any], rename: dict[str, str] | None = None) -> tuple[list[RowGroupTask], Layout]:
     """One file's blocks (by the row groups' compressed sizes) and its layout, checked from the footer alone:
     columns by name, feature types."""
     with open_parquet_url(path, options) as parquet:
-        layout = parquet_layout(parquet, path, info, Columns(keep=keep))
+        layout = parquet_layout(parquet, path, info, Columns(keep=keep, rename=dict(rename or {})))
         meta = parquet.metadata
         sizes = [sum(meta.row_group(i).column(j).total_compressed_size for j in range(meta.num_columns))
                  for i in range(meta.num_row_groups)]
         rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
     needed = sorted({*layout.feature_index, *layout.keep_index})
-    columns, numbers = tuple(layout.names[i] for i in needed), tuple(i + 1 for i in needed)
+    columns, numbers = tuple(layout.read_name(i) for i in needed), tuple(i + 1 for i in needed)
     tasks = []
     for block_index, run in enumerate(group_row_groups(sizes, blocksize)):
         first_row = 1 + sum(rows[: run[0]]) if run else 1

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ class JobOptions:
     batch_rows: int
     keep: list[str] | None
     output_format: str = "csv"  # of the part files (and the merged file): "csv" or "parquet"
+    rename: dict[str, str] = field(default_factory=dict)  # --rename: input column -> model feature name
 
 
 def score_block(task: RangeTask | RowGroupTask, options: JobOptions) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def score_row_groups(task: RowGroupTask, options: JobOptions) -> dict[str, Any]:
         stage_row_groups(task, block, options.storage_options)
         staged = time.perf_counter()
         try:
-            summary = _score(block, part, plugin, options)
+            summary = _score(block, part, plugin, options, staged_columns=task.columns)
         except InputError as exc:
             raise in_file(task, exc) from None
         return _publish(part, name, summary, options, started, staged)
@@ -136,9 +137,14 @@ def _block_directory(task: RangeTask | RowGroupTask, options: JobOptions) -> Ite
         yield Path(tmp), plugin, part_name(task.file_index, task.block_index, options.output_format)
 
 
-def _score(block: Path, part: Path, plugin: Any, options: JobOptions) -> Any:
+def _score(block: Path, part: Path, plugin: Any, options: JobOptions, staged_columns: tuple[str, ...] | None = None
+           ) -> Any:
+    """``score_csv`` on the staged block; a Parquet block holds only the columns it needs, so only their renames
+    apply (the client checked every rename against the whole file)."""
+    rename = {old: new for old, new in options.rename.items() if staged_columns is None or old in staged_columns}
     return score_csv(source=block, output=part, runtime=plugin.runtime, threshold=options.threshold,
-                     batch_rows=options.batch_rows, keep=options.keep, output_format=options.output_format)
+                     batch_rows=options.batch_rows, keep=options.keep, output_format=options.output_format,
+                     rename=rename)
 
 
 def _publish(part: Path, name: str, summary: Any, options: JobOptions, started: float,
