@@ -110,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
                         metavar="COLS", help="comma-separated columns to pass through (default: id, if present)")
     parser.add_argument("--rename", default=None, metavar="OLD=NEW,...",
-                        help="rename input columns before matching them to the model's features by name")
+                        help="rename input columns before matching them to the model's features by name (default: none)")
     parser.add_argument("--rename-file", default=None, metavar="PATH",
-                        help="renames from a JSON object {old: new} or a two-column CSV (old,new)")
+                        help="renames from a JSON object {old: new} or a two-column CSV (old,new) (default: none)")
     parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an fsspec option for s3:// and other stores, e.g. endpoint_url=http://127.0.0.1:9000 "
                              "(repeatable; default: none, the store's environment variables work too)")
