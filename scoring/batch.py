@@ -33,7 +33,7 @@ from scoring.cli import add_standard_options, honour_verbose
 from scoring.blocks import MAX_BLOCK_BYTES, Block, first_record, iter_blocks
 from scoring.errors import InputError, OutputError, ScoringError
 from scoring.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
-from scoring.output import AtomicOutput, Outputs, empty_output, write_rejects, write_scored
+from scoring.output import AtomicOutput, Outputs, empty_output, remove_unfinished, write_rejects, write_scored
 from scoring.parquet import FORMATS, ParquetWriter, check_rows, file_format, open_parquet, parquet_layout, row_batches
 from scoring.parsing import Parsed, Reject, parse_block
 from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
@@ -514,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         interrupted = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+        remove_unfinished()  # a temporary the signal caught between its creation and its writer's clean-up
         print(interrupted_message(interrupted, args.output, before), file=sys.stderr)
         return interrupted.exit_code
     if not args.quiet:

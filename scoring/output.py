@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import glob
 import io
 import os
 import re
@@ -33,6 +34,20 @@ HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+#: (directory, name prefix) of every temporary being created or written in this process. A signal can stop the
+#: main thread between creating a temporary and recording it (inside mkstemp, or before the ExitStack holds the
+#: writer); the CLI calls remove_unfinished() after Ctrl-C or SIGTERM to remove what was left that way.
+_UNFINISHED: set[tuple[Path, str]] = set()
+
+
+def remove_unfinished() -> None:
+    """Remove this process's temporaries that no writer removed (see _UNFINISHED)."""
+    for directory, prefix in list(_UNFINISHED):
+        for path in directory.glob(f"{glob.escape(prefix)}*.tmp"):
+            _remove(path)
+        _UNFINISHED.discard((directory, prefix))
 
 
 class AtomicOutput(contextlib.AbstractContextManager):
@@ -64,6 +79,8 @@ class AtomicOutput(contextlib.AbstractContextManager):
         self.target, self.existed = target, target.exists()
         remove_stale(target)
         prefix = f".{target.name}.{HOST}.{os.getpid()}."
+        self._unfinished = (target.parent, prefix)
+        _UNFINISHED.add(self._unfinished)  # before the file exists: see remove_unfinished
         try:
             if by_name:
                 self._tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
@@ -110,6 +127,7 @@ class AtomicOutput(contextlib.AbstractContextManager):
             _sync_directory(self.target.parent)
         if self._tmp != self.path:
             _remove(self._tmp)  # the private directory, empty now
+        _UNFINISHED.discard(self._unfinished)
 
     def _sync_file(self) -> None:
         if self._raw is None:  # written by name: fsync through a descriptor of our own
@@ -134,6 +152,7 @@ class AtomicOutput(contextlib.AbstractContextManager):
             with contextlib.suppress(OSError):
                 self._raw.close()
         _remove(self._tmp)
+        _UNFINISHED.discard(self._unfinished)
 
 
 def os_errno(exc: OSError) -> int | None:

@@ -982,3 +982,29 @@ def test_short_rows_missing_only_a_trailing_empty_column_are_fine(runtime, tmp_p
     summaries = [score_csv(src, tmp_path / f"{e}.csv", runtime=runtime, engine=e) for e in ("auto", "blocks")]
     assert [s.rows for s in summaries] == [569, 569]
     assert (tmp_path / "auto.csv").read_bytes() == (tmp_path / "blocks.csv").read_bytes()
+
+
+@pytest.mark.parametrize("engine", ["streaming", "blocks"])
+def test_a_signal_between_creating_the_temporary_and_recording_it_leaves_nothing(
+        export_dir: Path, wdbc_csv: Path, tmp_path: Path, monkeypatch, capsys, engine: str) -> None:
+    """What a test that signals as soon as the temporary appears once caught: SIGTERM landing inside mkstemp,
+    after the file exists but before the writer knows its name."""
+    import tempfile
+
+    from scoring import output
+    from scoring.signals import Interrupted
+
+    def interrupted_after(create):
+        def create_then_stop(*args, **kwargs):
+            create(*args, **kwargs)
+            raise Interrupted(signal.SIGTERM)
+        return create_then_stop
+
+    monkeypatch.setattr(output.tempfile, "mkstemp", interrupted_after(tempfile.mkstemp))
+    monkeypatch.setattr(output.tempfile, "mkdtemp", interrupted_after(tempfile.mkdtemp))
+    source = tmp_path / "in.csv.gz" if engine == "blocks" else tmp_path / "in.csv"
+    source.write_bytes(gzip.compress(wdbc_csv.read_bytes()) if engine == "blocks" else wdbc_csv.read_bytes())
+    out = tmp_path / "out.csv"
+    assert main([str(source), str(out), "--model", str(export_dir)]) == 143
+    assert capsys.readouterr().err.splitlines()[-1] == f"Interrupted (SIGTERM): {out} was not written."
+    assert sorted(p.name for p in tmp_path.iterdir()) == [source.name]
