@@ -28,7 +28,7 @@ def interleaved_workers(variants: list[str], src: Path, workdir: Path, model: Pa
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for _ in range(repeats):
         for variant in variants:
-            out = workdir / f"{variant}{'.parquet' if variant.startswith('parquet-') else '.csv'}"
+            out = workdir / f"{variant}{'.parquet' if 'parquet-' in variant else '.csv'}"
             runs[variant].append(run_worker(variant, src, out, model, cores))
             out.unlink(missing_ok=True)
     return {variant: worker_stats(samples, rows) for variant, samples in runs.items()}

@@ -129,7 +129,7 @@ VARIANTS: dict[str, Callable[[Path], Callable[[Path, Path], dict]]] = {
     # Parquet in and out (by the file names: the runner names these outputs .parquet)
     "parquet-ours-onnx": lambda model: ours("onnx", model),
     "parquet-ours-tf": lambda model: ours("tf", model),
-    "parquet-ours-onnx-blocks": lambda model: ours("onnx", model, "blocks"),
+    "csv-to-parquet-ours-onnx": lambda model: ours("onnx", model),
     "parquet-ceiling-polars": ceiling_polars_parquet,
 }
 

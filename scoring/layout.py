@@ -110,14 +110,12 @@ class Layout:
         """NaN/inf/empty values, or a null last column (maybe a short row): only the exact path can tell."""
         if x.size and not np.isfinite(x).all():
             return True
-        # In a CSV a null in the last required column may be a short row; a Parquet row cannot be short.
-        return self.kind == "csv" and bool(frame.height and frame[positional_name(self.n_required - 1)].null_count())
+        # A null in the last required column may be a short row.
+        return bool(frame.height and frame[positional_name(self.n_required - 1)].null_count())
 
     def kept_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Pass-through columns; an empty value, quoted or not, is null (written as an empty field), as the
-        exact path, whose csv module cannot tell the two apart, has it. Parquet columns come as they are."""
-        if self.kind == "parquet":
-            return frame.select([pl.col(positional_name(i)).alias(self.names[i]) for i in self.keep_index])
+        exact path, whose csv module cannot tell the two apart, has it."""
         return frame.select([pl.col(positional_name(i)).replace("", None).alias(self.names[i]) for i in self.keep_index])
 
 

@@ -1,4 +1,6 @@
-"""The fast path for plain files (CSV or Parquet): polars' streaming engine reads and writes, we score each morsel.
+"""The fast path for plain CSV files: polars' streaming engine parses and writes, we score each morsel.
+
+The output may be CSV or Parquet (polars' sink_parquet).
 
 Anything unusual in the input (a bad value, a ragged row, a blank line) makes it decline; the caller then
 runs the block pipeline, which either reports the exact line and column or scores the file itself. A
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from scoring.layout import Layout, positional_name
+from scoring.layout import Layout
 from scoring.output import Outputs, os_errno
 from scoring.timing import Stages
 
@@ -42,7 +44,7 @@ def eligible(source: str, output: str, has_header: bool, on_error: str) -> bool:
 def score_streaming(source: str, target: Path, layout: Layout, outputs: Outputs,
                     predict: Callable[[np.ndarray, Callable], tuple], stages: Stages,
                     on_rows: Callable[[int, int], None], output_format: str = "csv") -> None:
-    """Stream ``source`` (read as ``layout.kind`` says) to ``target`` (written as ``output_format``);
+    """Stream the CSV ``source`` to ``target`` (written as ``output_format``);
     ``predict(x, check) -> (probability, label)`` calls ``check()``
     before each inference call (it raises Stopped once we are interrupted); ``on_rows(rows, positives)``.
 
@@ -79,9 +81,6 @@ def score_streaming(source: str, target: Path, layout: Layout, outputs: Outputs,
 
 def _scan(source: str, layout: Layout) -> pl.LazyFrame:
     """The needed columns, named by position (column_1, ...) as ``layout`` reads them."""
-    if layout.kind == "parquet":
-        needed = sorted({*layout.feature_index, *layout.keep_index})
-        return pl.scan_parquet(source).select([pl.col(layout.read_name(i)).alias(positional_name(i)) for i in needed])
     lazy = pl.scan_csv(source, has_header=False, skip_rows=1, separator=layout.separator, schema=layout.polars_schema)
     return lazy.select(layout.projection)
 

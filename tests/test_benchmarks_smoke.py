@@ -184,6 +184,6 @@ def test_parquet_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) ->
     assert set(result["stats"]) == {*parquet.PARQUET_VARIANTS, *parquet.CSV_VARIANTS}
     assert result["parquet_bytes"] < result["csv_bytes"]
     assert all(s["rows_per_second"]["median"] > 0 for s in result["stats"].values())
-    assert result["stats"]["parquet-ours-onnx"]["stages"]["engine"] == "polars-streaming"
-    assert result["stats"]["parquet-ours-onnx-blocks"]["stages"]["engine"] == "blocks"
+    assert result["stats"]["parquet-ours-onnx"]["stages"]["engine"] == "blocks"
+    assert result["stats"]["csv-to-parquet-ours-onnx"]["stages"]["engine"] == "polars-streaming"
     assert 0 < result["ratios"]["parquet_onnx_vs_ceiling"]

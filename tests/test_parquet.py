@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,7 @@ def test_parquet_in_and_out_score_exactly_as_the_csv(runtime, wdbc_csv: Path, wd
     score_csv(wdbc_csv, tmp_path / "ref.csv", runtime=runtime)
     score_csv(wdbc_parquet, tmp_path / "pq.csv", runtime=runtime)
     score_csv(wdbc_parquet, tmp_path / "pq.parquet", runtime=runtime)
-    score_csv(wdbc_csv, tmp_path / "csv.parquet", runtime=runtime)
+    assert score_csv(wdbc_csv, tmp_path / "csv.parquet", runtime=runtime).stages["engine"] == "polars-streaming"
     assert (tmp_path / "pq.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
     reference = pl.read_csv(tmp_path / "ref.csv", schema_overrides={"probability": pl.Float32})
     from_parquet, from_csv = pl.read_parquet(tmp_path / "pq.parquet"), pl.read_parquet(tmp_path / "csv.parquet")
@@ -144,7 +145,7 @@ def test_engines_and_batch_sizes_write_the_same_table(runtime, wdbc_parquet: Pat
                                                       batch_rows: int) -> None:
     score_csv(wdbc_parquet, tmp_path / "ref.parquet", runtime=runtime, engine="blocks", batch_rows=569)
     summary = score_csv(wdbc_parquet, tmp_path / "out.parquet", runtime=runtime, engine=engine, batch_rows=batch_rows)
-    assert summary.rows == 569 and summary.stages["engine"] == ("blocks" if engine == "blocks" else "polars-streaming")
+    assert summary.rows == 569 and summary.stages["engine"] == "blocks"  # Parquet input: always row groups
     assert pl.read_parquet(tmp_path / "out.parquet").equals(pl.read_parquet(tmp_path / "ref.parquet"))
 
 
@@ -293,5 +294,22 @@ def test_rename_reads_the_files_names_on_both_engines(runtime, tmp_path: Path) -
     for engine in ("auto", "blocks"):
         out = tmp_path / f"{engine}.parquet"
         summary = score_csv(source, out, runtime=runtime, engine=engine, rename={"R1": "radius_mean", "key": "id"})
-        assert summary.stages["engine"] == ("blocks" if engine == "blocks" else "polars-streaming")
+        assert summary.stages["engine"] == "blocks"
         assert pl.read_parquet(out).equals(pl.read_parquet(reference))
+
+
+def test_memory_does_not_grow_with_the_parquet_file(export_dir: Path, tmp_path: Path) -> None:
+    """Peak RSS of a fresh process scoring 300,000 and 1,200,000 rows (row groups of 65,536): about the same.
+    (polars' scan_parquet, which this path replaced, grew from 784 to 1,178 MiB between 2M and 6M rows.)"""
+    from benchmarks.common import run_measured
+    from benchmarks.datagen import write_csv
+
+    rows = pl.scan_csv(write_csv(tmp_path / "gen.csv", 300_000))
+    peaks = {}
+    for name, copies in (("small", 1), ("large", 4)):
+        src = tmp_path / f"{name}.parquet"
+        pl.concat([rows] * copies).sink_parquet(src, row_group_size=65_536)
+        code = (f"from scoring.batch import score_csv; s = score_csv({str(src)!r}, {str(tmp_path / 'out.parquet')!r}, "
+                f"model={str(export_dir)!r}, runtime='onnx'); assert s.rows == {300_000 * copies}")
+        peaks[name] = run_measured([sys.executable, "-c", code])["peak_rss_mib"]
+    assert peaks["large"] < peaks["small"] * 1.15, peaks
