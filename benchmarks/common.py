@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import platform
 import statistics
 import subprocess
@@ -121,6 +122,12 @@ def run_measured(command: list[str], cwd: Path | None = None, cores: list[int] |
         raise RuntimeError(f"{' '.join(command)} exited {report['returncode']}: {tail}")
     return {"wall": report["wall"], "cpu": report["cpu"], "peak_rss_mib": report["maxrss_kib"] / 1024,
             "stdout": report["stdout"]}
+
+
+def default_sigint() -> None:
+    """For ``preexec_fn``: a child that will be sent Ctrl-C gets SIGINT's default disposition back. A process
+    started from a background shell (``cmd &``, nohup) inherits SIGINT ignored, and so would the child."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def core_sets(available: list[int] | None = None) -> dict[int, list[int]]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (machine_info, machine_line, markdown_table, scorer_parser, wait_until_writing,
+from benchmarks.common import (default_sigint, machine_info, machine_line, markdown_table, scorer_parser, wait_until_writing,
                                write_result)
 from benchmarks.datagen import write_csv
 
@@ -27,7 +27,7 @@ def stop_once(src: Path, workdir: Path, model: Path, runtime: str, signum: int, 
     out = workdir / "out.csv"
     proc = subprocess.Popen([sys.executable, "-m", "scoring.batch", str(src), str(out), "--runtime", runtime,
                              "--model", str(model), "--batch-rows", "1", "--quiet"],
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=default_sigint)
     wait_until_writing(workdir, out.name, lambda: proc.poll() is None)
     time.sleep(settle)  # well inside the run, not at its first morsel
     sent = time.perf_counter()

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from tqdm import tqdm
 
+from benchmarks.common import default_sigint
 from model.wdbc import FEATURE_NAMES, UCI_COLUMNS, load_bundled
 from scoring.batch import main, score_csv
 from scoring.errors import InputError
@@ -643,6 +644,7 @@ def _in_a_terminal(command: list[str], then: Callable[[int, int], None] | None =
     pid, terminal = pty.fork()
     if pid == 0:  # the child: the command, with the terminal as stdin, stdout and stderr (a new one has 0 columns)
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+        default_sigint()  # as in a terminal, even when the tests run from a background shell
         os.execv(command[0], command)
     screen: list[bytes] = []
     reader = threading.Thread(target=_read_terminal, args=(terminal, screen), daemon=True)

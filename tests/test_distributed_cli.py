@@ -13,6 +13,8 @@ import pytest
 
 pytest.importorskip("distributed")
 
+from benchmarks.common import default_sigint  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -32,7 +34,8 @@ def test_a_signal_to_the_process_group_stops_the_job_with_one_line(big_csv, expo
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "scoring.distributed", str(big_csv), str(out), "--model",
                              str(export_dir), "--blocksize", "128KiB", "--workers", "2", "--merge", "--quiet"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 120
         while not list(out.glob("part-*.csv")) and proc.poll() is None and time.monotonic() < deadline:
