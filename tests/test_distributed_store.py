@@ -206,3 +206,38 @@ def test_overwrite_removes_success_first_and_tolerates_a_fresh_directory(tmp_pat
 
 def test_display_names_files_under_the_root_directory_too() -> None:
     assert OutputStore("/").display("a.csv") == "/a.csv"
+
+
+def test_an_s3_out_dir_gets_the_storage_options_and_writes_in_one_upload() -> None:
+    """--storage-option values (endpoint, credentials) reach the store's filesystem; S3 has no rename."""
+    store = OutputStore("s3://wdbc-options/out/", {"anon": True, "endpoint_url": "http://127.0.0.1:9"})
+    assert store.fs.storage_options == {"anon": True, "endpoint_url": "http://127.0.0.1:9"}
+    assert store.single_put is True
+    assert store.display("scored.csv") == "s3://wdbc-options/out/scored.csv"
+
+
+@pytest.mark.parametrize("name", ["BOX", "out "])
+def test_an_out_dir_whose_name_ends_in_x_or_a_space_is_used_as_named(tmp_path, name: str) -> None:
+    out = tmp_path / name
+    store = OutputStore(str(out))
+    store.prepare(overwrite=False)
+    with store.writer(MERGED) as handle:
+        handle.write(b"id\n1\n")
+    assert os.listdir(tmp_path) == [name] and (out / MERGED).read_bytes() == b"id\n1\n"
+    assert store.names() == [MERGED] and store.display(MERGED) == f"{out}/{MERGED}"
+    assert store.contains(str(out / "in.csv"))
+    assert not store.contains(str(tmp_path / name.strip(" X") / "in.csv"))
+
+
+def test_contains_on_a_store_whose_prefix_ends_in_x() -> None:
+    store = OutputStore("memory://wdbc-contains-x/BOX")
+    assert store.contains("memory:///wdbc-contains-x/BOX/a.csv")
+    assert not store.contains("memory:///wdbc-contains-x/BO/a.csv")
+
+
+def test_a_put_that_fails_before_its_temporary_exists_raises_its_own_error(tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(FileNotFoundError, match="no-such-part.csv"):  # not an error about the missing temporary
+        OutputStore(str(out)).put(tmp_path / "no-such-part.csv", "part-00000-000000.csv")
+    assert os.listdir(out) == []

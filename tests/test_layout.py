@@ -230,3 +230,9 @@ def test_a_bad_rename_file_is_one_error_naming_it(tmp_path, text: str, problem: 
         load_renames(str(path))
     with pytest.raises(ScoringError, match=rf"^Cannot read --rename-file {re.escape(str(tmp_path))}/nope: No such file"):
         load_renames(str(tmp_path / "nope"))
+
+
+def test_missing_keep_columns_are_listed_in_the_order_asked_for() -> None:
+    header = ["id", *NAMES]
+    assert error_of(first_fields=header, keep=["zone", "id", "batch", "zone"]) == (
+        "f.csv, line 1: missing 2 --keep columns: 'zone', 'batch'.")
