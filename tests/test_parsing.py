@@ -142,3 +142,13 @@ def test_a_trailing_separator_on_every_line_is_optional_on_the_exact_path() -> N
     parsed = _parse_exact(Block(data, 2), layout)
     assert parsed.kept["id"].to_list() == ["1", "2"] and parsed.features[:, 0].tolist() == [1.5, 2.5]
     assert [r.line for r in parsed.rejects] == [4]
+
+
+def test_a_reject_from_a_parquet_input_is_placed_by_row_not_line() -> None:
+    from scoring.parsing import Reject
+
+    error = Reject(7, "radius_mean", 1, "expected a number, got 'x'", "x", unit="row").error("in.parquet")
+    assert str(error) == ("in.parquet, row 7, column 1 ('radius_mean'): expected a number, got 'x'. Fix the row, or "
+                          "pass --on-error skip to score the other rows and write this one to a rejects file.")
+    assert str(Reject(7, None, None, "expected 31 fields, saw 2", "1,2").error("in.csv")).startswith(
+        "in.csv, line 7: expected 31 fields, saw 2. Fix the row")
