@@ -127,3 +127,4 @@ def test_base_metadata_carries_every_key_the_readme_lists_under_its_name(model_d
     assert meta["label_meaning"] == {"0": "benign (B)", "1": "malignant (M)"} and meta["positive_label"] == 1
     assert meta["metrics"] == info["metrics"] and meta["threshold"] == info["threshold"]
     assert meta["training_config"] == info["config"] and meta["opset"] == DEFAULT_OPSET
+    assert meta["exported_at"].endswith("+00:00")  # UTC, whatever the machine's time zone
