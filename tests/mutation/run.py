@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
                         choices=[f for files in GROUPS.values() for f in files],
                         help="mutate only this module (repeatable, e.g. --only model/metrics.py); with --keep, "
                              "the others keep their previous results; its mutants are retested even if done")
+    parser.add_argument("--mutant", action="append", default=[], metavar="NAME",
+                        help="retest this mutant (repeatable; a name from summary.json or survivors.md, e.g. after "
+                             "adding the test that should kill it); use with --keep")
     args = parser.parse_args(argv)
 
     work: Path = args.work.resolve()
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                                 capture_output=True, text=True).stdout.strip())
 
     started = time.monotonic()
-    patterns = [name.removesuffix(".py").replace("/", ".") + ".*" for name in args.only]
+    patterns = [name.removesuffix(".py").replace("/", ".") + ".*" for name in args.only] + args.mutant
     subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *patterns],
                    cwd=work, env=env, check=False)
     seconds = time.monotonic() - started
