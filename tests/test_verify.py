@@ -142,3 +142,21 @@ def test_a_sidecar_without_a_readable_onnx_hash_is_refused_showing_what_it_holds
     with pytest.raises(ModelError, match=rf"saved_model's metadata names an ONNX file with SHA-256 {shown}, but "
                                          rf"\S+/copy/model\.onnx has [0-9a-f]{{12}}\.\.\.\. Re-export both"):
         verify_export_dir(copy)
+
+
+def test_the_graphs_threshold_is_found_in_a_constant_node_and_only_on_probability() -> None:
+    """Other producers write the threshold as a Constant node, not an initializer; a Greater node on another
+    output is not the label's."""
+    from onnx import TensorProto, helper
+
+    from scoring.verify import onnx_threshold
+
+    def constant(name: str, value: float) -> onnx.NodeProto:
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
+
+    nodes = [constant("big", 7.0), helper.make_node("Greater", ["logit", "big"], ["large"]),
+             constant("cut", 0.25), helper.make_node("Greater", ["probability", "cut"], ["label"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1])
+                                           for n in ("probability", "logit")],
+                              [helper.make_tensor_value_info(n, TensorProto.BOOL, [1]) for n in ("label", "large")])
+    assert onnx_threshold(helper.make_model(graph)) == 0.25
