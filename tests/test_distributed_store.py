@@ -229,10 +229,11 @@ def test_an_out_dir_whose_name_ends_in_x_or_a_space_is_used_as_named(tmp_path, n
     assert not store.contains(str(tmp_path / name.strip(" X") / "in.csv"))
 
 
-def test_contains_on_a_store_whose_prefix_ends_in_x() -> None:
-    store = OutputStore("memory://wdbc-contains-x/BOX")
-    assert store.contains("memory:///wdbc-contains-x/BOX/a.csv")
-    assert not store.contains("memory:///wdbc-contains-x/BO/a.csv")
+@pytest.mark.parametrize("name", ["BOX", "out "])
+def test_contains_on_a_store_whose_prefix_ends_in_x_or_a_space(name: str) -> None:
+    store = OutputStore(f"memory://wdbc-contains-x/{name}")
+    assert store.contains(f"memory:///wdbc-contains-x/{name}/a.csv")
+    assert not store.contains(f"memory:///wdbc-contains-x/{name.strip(' X')}/a.csv")
 
 
 def test_a_put_that_fails_before_its_temporary_exists_raises_its_own_error(tmp_path) -> None:
