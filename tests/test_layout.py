@@ -202,6 +202,7 @@ def test_rename_option_parses_pairs_and_rejects_others() -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ('{"Radius": "radius_mean"}', {"Radius": "radius_mean"}),
+    ('\n  {"Radius": "radius_mean"}\n', {"Radius": "radius_mean"}),  # JSON after blank lines or indentation
     ("\ufeffold,new\nRadius , radius_mean\n\nb,c\n", {"Radius": "radius_mean", "b": "c"}),
     ("from,to\nx,y\n", {"x": "y"}),
     ("x,y\n", {"x": "y"}),

@@ -160,3 +160,37 @@ def test_the_graphs_threshold_is_found_in_a_constant_node_and_only_on_probabilit
                                            for n in ("probability", "logit")],
                               [helper.make_tensor_value_info(n, TensorProto.BOOL, [1]) for n in ("label", "large")])
     assert onnx_threshold(helper.make_model(graph)) == 0.25
+
+
+def test_an_export_directory_with_one_artifact_has_nothing_to_compare(export_dir, tmp_path) -> None:
+    from scoring.verify import verify_export_dir
+
+    only_onnx, only_saved_model = tmp_path / "onnx", tmp_path / "sm"
+    only_onnx.mkdir()
+    shutil.copy(export_dir / "model.onnx", only_onnx / "model.onnx")
+    shutil.copytree(export_dir / "saved_model", only_saved_model / "saved_model")
+    assert verify_export_dir(only_onnx) == {} and verify_export_dir(only_saved_model) == {}
+
+
+def test_a_changed_saved_model_is_refused_showing_the_hash_the_onnx_file_recorded(export_dir, tmp_path) -> None:
+    from scoring.verify import onnx_metadata, read_onnx, verify_export_dir
+
+    copy = copy_export(export_dir, tmp_path / "copy")
+    recorded = onnx_metadata(read_onnx(copy / "model.onnx"))["saved_model_sha256"]
+    with open(copy / "saved_model" / "saved_model.pb", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelError, match=rf"copy/model\.onnx's metadata names a SavedModel with SHA-256 "
+                                         rf"{recorded[:12]}\.\.\., but \S+/copy/saved_model has [0-9a-f]{{12}}\.\.\."):
+        verify_export_dir(copy)
+
+
+def test_the_graphs_threshold_must_be_found_and_may_differ_from_the_metadata_by_at_most_1e_7() -> None:
+    from scoring.verify import check_threshold
+
+    with pytest.raises(ModelError) as info:
+        check_threshold(None, 0.5, Path("m.onnx"))
+    assert str(info.value) == ("Could not find the threshold in m.onnx's graph (a Greater node on 'probability'); was "
+                               "it made by `python -m export`? Pass --no-verify to score anyway.")
+    check_threshold(1e-7, 0.0, Path("m.onnx"))  # exactly the tolerance: the same threshold
+    with pytest.raises(ModelError, match="labels rows with probability > 2e-07, but its metadata says the threshold"):
+        check_threshold(2e-7, 0.0, Path("m.onnx"))
