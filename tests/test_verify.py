@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -194,3 +195,23 @@ def test_the_graphs_threshold_must_be_found_and_may_differ_from_the_metadata_by_
     check_threshold(1e-7, 0.0, Path("m.onnx"))  # exactly the tolerance: the same threshold
     with pytest.raises(ModelError, match="labels rows with probability > 2e-07, but its metadata says the threshold"):
         check_threshold(2e-7, 0.0, Path("m.onnx"))
+
+
+def test_every_problem_of_a_mixed_export_is_listed_in_one_message(export_dir, tmp_path) -> None:
+    from scoring.verify import verify_export_dir
+
+    copy = copy_export(export_dir, tmp_path / "copy")
+    names = json.loads((copy / "saved_model" / SIDECAR).read_text())["feature_names"]
+    edit_onnx_metadata(copy / "model.onnx", feature_names=swapped(names), label_column="outcome")
+    with pytest.raises(ModelError, match=r"copy/model\.onnx has [0-9a-f]{12}\.\.\.; their metadata differ in "
+                                         r"feature_names, label_column\. Re-export both with `python -m export`"):
+        verify_export_dir(copy)
+
+
+def test_an_unreadable_onnx_file_is_one_line_naming_it(tmp_path) -> None:
+    from scoring.verify import read_onnx
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"not a protobuf")
+    with pytest.raises(ModelError, match=rf"^Could not read the ONNX model {re.escape(str(path))}: Error parsing"):
+        read_onnx(path)
