@@ -166,12 +166,12 @@ def test_the_exact_path_splits_on_the_layouts_separator() -> None:
 
 def test_the_exact_path_skips_blank_lines_and_keeps_records_and_values_whole() -> None:
     features = ",".join(["1.5"] * 30)
-    data = f'1,"a\r\nb",{features}\n\n2,,{features}\n3,x,1.5\n'.encode()
+    data = f'1,"a\r\nb",{features}\n\n""\n2,,{features}\n3,x,1.5\n'.encode()  # a lone "" is blank too
     layout = resolve_layout(["id", "note", *NAMES], NAMES, "f.csv", keep=["id", "note"])
     parsed = _parse_exact(Block(data, 2), layout)
     assert parsed.kept.to_dicts() == [{"id": "1", "note": "a\r\nb"}, {"id": "2", "note": None}]
     assert [(r.line, r.reason, r.record) for r in parsed.rejects] == [
-        (6, "expected 32 fields (as in the header), saw 3", "3,x,1.5")]
+        (7, "expected 32 fields (as in the header), saw 3", "3,x,1.5")]
 
 
 def test_a_block_with_no_good_row_gives_no_rows_every_reject_and_string_pass_through_columns() -> None:
