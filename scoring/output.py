@@ -82,13 +82,23 @@ class AtomicOutput(contextlib.AbstractContextManager):
         self._unfinished = (target.parent, prefix)
         _UNFINISHED.add(self._unfinished)  # before the file exists: see remove_unfinished
         try:
-            if by_name:
-                self._tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
-                self.path = self._tmp / target.name
-                return
-            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
-        except OSError as exc:
-            raise self.error(exc) from None
+            self._create(target, prefix, by_name)
+        except BaseException as exc:
+            # A signal (SIGINT/SIGTERM raise, see scoring.signals) can land after mkstemp/mkdtemp created the
+            # file and before it is ours to remove, and no __exit__ runs for a constructor that raised: remove
+            # what this process created under its own prefix.
+            for leftover in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+                _remove(leftover)
+            if isinstance(exc, OSError):
+                raise self.error(exc) from None
+            raise
+
+    def _create(self, target: Path, prefix: str, by_name: bool) -> None:
+        if by_name:
+            self._tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
+            self.path = self._tmp / target.name
+            return
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
         self._tmp = self.path = Path(tmp)
         self._raw = os.fdopen(fd, "wb")
         opener = OPENERS.get(target.suffix.lower())

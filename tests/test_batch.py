@@ -780,7 +780,9 @@ def test_a_very_long_first_row_does_not_make_one_huge_block(export_dir: Path, tm
                 f"model={str(export_dir)!r}, runtime='onnx', engine='blocks'); assert s.rows == 300_000")
         peaks[name] = run_measured([sys.executable, "-c", code])["peak_rss_mib"]
     # Measured on the 2-core CI machine: 286 and 303 MiB now; 284 and 475 MiB when blocks followed the first row.
-    assert peaks["long"] < peaks["short"] * 1.15, peaks
+    # With both cores busy (a full-suite run beside a mutation run) the gap was 56 MiB (314 and 370), over the
+    # old 15% margin: so a margin in MiB, between that and the bug's 191.
+    assert peaks["long"] - peaks["short"] < 100, peaks
 
 
 def test_one_million_rows_agree_across_runtimes(export_dir: Path, loaded_runtimes, tmp_path: Path) -> None:

@@ -69,6 +69,9 @@ def test_cutting_never_splits_or_loses_a_record(records: list[list[str]], termin
     (b"id,x", b"id,x"),
     (b'"open\n', b'"open'),
     (b"", b""),
+    (b"id,X\n1,2\n", b"id,X"),  # only the line ending goes: not a last column's X
+    (b"a\tb\t\n1\t2\t\n", b"a\tb\t"),  # nor the tab before an empty last column (--sep '\t')
+    (b"\nid,x\n", b""),  # a blank first line is an empty first record, not the next line
 ])
 def test_first_record_is_the_header_whole_even_across_quoted_newlines(data: bytes, first: bytes) -> None:
     from scoring.blocks import first_record

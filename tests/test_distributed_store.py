@@ -237,3 +237,39 @@ def test_overwrite_removes_parquet_parts_and_the_merged_parquet_file_too(tmp_pat
         (out / name).write_text(name)
     OutputStore(str(out)).prepare(overwrite=True)
     assert sorted(os.listdir(out)) == sorted(theirs)
+
+
+def test_an_s3_out_dir_gets_the_storage_options_and_writes_in_one_upload() -> None:
+    """--storage-option values (endpoint, credentials) reach the store's filesystem; S3 has no rename."""
+    store = OutputStore("s3://wdbc-options/out/", {"anon": True, "endpoint_url": "http://127.0.0.1:9"})
+    assert store.fs.storage_options == {"anon": True, "endpoint_url": "http://127.0.0.1:9"}
+    assert store.single_put is True
+    assert store.display("scored.csv") == "s3://wdbc-options/out/scored.csv"
+
+
+@pytest.mark.parametrize("name", ["BOX", "out "])
+def test_an_out_dir_whose_name_ends_in_x_or_a_space_is_used_as_named(tmp_path, name: str) -> None:
+    out = tmp_path / name
+    store = OutputStore(str(out))
+    store.prepare(overwrite=False)
+    with store.writer(MERGED) as handle:
+        handle.write(b"id\n1\n")
+    assert os.listdir(tmp_path) == [name] and (out / MERGED).read_bytes() == b"id\n1\n"
+    assert store.names() == [MERGED] and store.display(MERGED) == f"{out}/{MERGED}"
+    assert store.contains(str(out / "in.csv"))
+    assert not store.contains(str(tmp_path / name.strip(" X") / "in.csv"))
+
+
+@pytest.mark.parametrize("name", ["BOX", "out "])
+def test_contains_on_a_store_whose_prefix_ends_in_x_or_a_space(name: str) -> None:
+    store = OutputStore(f"memory://wdbc-contains-x/{name}")
+    assert store.contains(f"memory:///wdbc-contains-x/{name}/a.csv")
+    assert not store.contains(f"memory:///wdbc-contains-x/{name.strip(' X')}/a.csv")
+
+
+def test_a_put_that_fails_before_its_temporary_exists_raises_its_own_error(tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(FileNotFoundError, match="no-such-part.csv"):  # not an error about the missing temporary
+        OutputStore(str(out)).put(tmp_path / "no-such-part.csv", "part-00000-000000.csv")
+    assert os.listdir(out) == []

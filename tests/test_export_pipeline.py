@@ -107,3 +107,24 @@ def test_metadata_threshold_is_the_trained_models_not_a_default(other_export_dir
     assert float(meta["threshold"]) != 0.5
     sidecar = json.loads((other_export_dir / "saved_model" / SIDECAR).read_text())
     assert sidecar["threshold"] == float(meta["threshold"])
+
+
+def test_base_metadata_carries_every_key_the_readme_lists_under_its_name(model_dir: Path) -> None:
+    """The keys scorers and users read (README, "Metadata keys"), with the trained model's values."""
+    from export.metadata import base_metadata
+
+    classifier, info = load_classifier(model_dir)
+    meta = base_metadata(classifier, info, DEFAULT_OPSET)
+    assert list(meta) == ["format", "feature_names", "n_features", "feature_aliases", "input_name", "output_names",
+                          "threshold", "label_column", "positive_class", "negative_class", "label_meaning",
+                          "positive_label", "metrics", "data_fingerprint_sha256", "training_config", "opset",
+                          "versions", "exported_at"]
+    assert meta["format"] == "logreg-export/2" and meta["feature_names"] == list(FEATURE_NAMES)
+    assert meta["n_features"] == 30 and meta["input_name"] == "features" and meta["output_names"] == list(OUTPUT_NAMES)
+    assert meta["feature_aliases"] == info["feature_aliases"]
+    assert meta["feature_aliases"]["radius_mean"] == ["mean radius"]
+    assert (meta["label_column"], meta["positive_class"], meta["negative_class"]) == ("diagnosis", "M", "B")
+    assert meta["label_meaning"] == {"0": "benign (B)", "1": "malignant (M)"} and meta["positive_label"] == 1
+    assert meta["metrics"] == info["metrics"] and meta["threshold"] == info["threshold"]
+    assert meta["training_config"] == info["config"] and meta["opset"] == DEFAULT_OPSET
+    assert meta["exported_at"].endswith("+00:00")  # UTC, whatever the machine's time zone

@@ -202,6 +202,7 @@ def test_rename_option_parses_pairs_and_rejects_others() -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ('{"Radius": "radius_mean"}', {"Radius": "radius_mean"}),
+    ('\n  {"Radius": "radius_mean"}\n', {"Radius": "radius_mean"}),  # JSON after blank lines or indentation
     ("\ufeffold,new\nRadius , radius_mean\n\nb,c\n", {"Radius": "radius_mean", "b": "c"}),
     ("from,to\nx,y\n", {"x": "y"}),
     ("x,y\n", {"x": "y"}),
@@ -230,3 +231,9 @@ def test_a_bad_rename_file_is_one_error_naming_it(tmp_path, text: str, problem: 
         load_renames(str(path))
     with pytest.raises(ScoringError, match=rf"^Cannot read --rename-file {re.escape(str(tmp_path))}/nope: No such file"):
         load_renames(str(tmp_path / "nope"))
+
+
+def test_missing_keep_columns_are_listed_in_the_order_asked_for() -> None:
+    header = ["id", *NAMES]
+    assert error_of(first_fields=header, keep=["zone", "id", "batch", "zone"]) == (
+        "f.csv, line 1: missing 2 --keep columns: 'zone', 'batch'.")

@@ -168,3 +168,36 @@ def test_threshold_curve_spans_zero_to_one_and_warns_about_nothing_for_one_class
     at = [thresholds.index(t) for t in (0.0, 0.25, 0.5, 0.75, 1.0)]  # the evenly spaced ones are all there
     assert [curve["fpr"][i] for i in at] == [1.0, 2 / 3, 1 / 3, 1 / 3, 0.0]
     assert np.isnan(curve["fnr"]).all()
+
+
+def test_threshold_curve_walks_log_odds_from_1e_5_to_1_minus_1e_5() -> None:
+    """The trade-off plot's fine end: thresholds off the even grid are evenly spaced in log-odds, from
+    sigmoid(-11.5) (about 1e-5) up to sigmoid(11.5), as the docstring and the plot's axis say."""
+    from model.metrics import threshold_curve
+
+    curve = threshold_curve(np.array([0, 1]), np.array([0.2, 0.8]), points=5)
+    thresholds = np.array(curve["threshold"])
+    inner = thresholds[(thresholds > 0) & (thresholds < 1) & ~np.isin(thresholds, np.float32([0.25, 0.5, 0.75]))]
+    log_odds = np.log(inner / (1 - inner))
+    assert log_odds == pytest.approx([-11.5, -5.75, 5.75, 11.5], abs=1e-3)  # 0.0 is the even grid's 0.5
+
+
+def test_threshold_curve_compares_float64_probabilities_in_float32_as_evaluate_does() -> None:
+    from model.metrics import threshold_curve
+
+    t = float(np.float32(0.5))
+    y, p = np.array([0, 1]), np.array([t + 1e-10, t + 1e-10])  # the threshold itself in float32: negative
+    curve = threshold_curve(y, p, points=5)
+    at = curve["threshold"].index(t)
+    m = evaluate(y, np.zeros(2), p, t)
+    assert (curve["fpr"][at], curve["fnr"][at]) == (m["fpr"], m["fnr"]) == (0.0, 1.0)
+
+
+def test_threshold_curve_of_positives_only_has_nan_fpr_and_warns_about_nothing() -> None:
+    from model.metrics import threshold_curve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curve = threshold_curve(np.ones(3, np.int64), np.array([0.05, 0.5, 0.95]), points=5)
+    assert np.isnan(curve["fpr"]).all()
+    assert curve["fnr"][curve["threshold"].index(0.5)] == 2 / 3

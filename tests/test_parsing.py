@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
 from model.wdbc import FEATURE_NAMES
@@ -130,9 +131,10 @@ def test_headerless_ragged_rows_compare_with_the_first_line() -> None:
 
 
 def test_text_that_is_not_utf8_is_an_error_at_its_line() -> None:
-    data = _rows([["1"] + ["1.5"] * 30]) + b"2,\xff" + b",1.5" * 29 + b"\n"
+    good = _rows([["1"] + ["1.5"] * 30])
+    data = b"\n" + good + b"2,\xff" + b",1.5" * 29 + b"\n" + good * 3  # lines 7 (blank), 8, 9 (bad), 10-12
     layout = resolve_layout(["id", *NAMES], NAMES, "f.csv")
-    with pytest.raises(InputError, match=r"^f.csv, line 8: expected UTF-8 text, found byte 0xff$"):
+    with pytest.raises(InputError, match=r"^f.csv, line 9: expected UTF-8 text, found byte 0xff$"):
         parse_block(Block(data, 7), layout)
 
 
@@ -142,3 +144,40 @@ def test_a_trailing_separator_on_every_line_is_optional_on_the_exact_path() -> N
     parsed = _parse_exact(Block(data, 2), layout)
     assert parsed.kept["id"].to_list() == ["1", "2"] and parsed.features[:, 0].tolist() == [1.5, 2.5]
     assert [r.line for r in parsed.rejects] == [4]
+    assert parsed.rejects[0].record == "3," + ",".join(["x"] * 30) + ","  # the absent empty column, as empty
+
+
+def test_a_reject_from_a_parquet_input_is_placed_by_row_not_line() -> None:
+    from scoring.parsing import Reject
+
+    error = Reject(7, "radius_mean", 1, "expected a number, got 'x'", "x", unit="row").error("in.parquet")
+    assert str(error) == ("in.parquet, row 7, column 1 ('radius_mean'): expected a number, got 'x'. Fix the row, or "
+                          "pass --on-error skip to score the other rows and write this one to a rejects file.")
+    assert str(Reject(7, None, None, "expected 31 fields, saw 2", "1,2").error("in.csv")).startswith(
+        "in.csv, line 7: expected 31 fields, saw 2. Fix the row")
+
+
+def test_the_exact_path_splits_on_the_layouts_separator() -> None:
+    layout = resolve_layout(["id", *NAMES], NAMES, "f.csv", separator=";")
+    data = ("a,b;" + ";".join(["1.5"] * 30) + "\n").encode()
+    parsed = _parse_exact(Block(data, 2), layout)
+    assert parsed.kept["id"].to_list() == ["a,b"] and parsed.features.tolist() == [[1.5] * 30]
+
+
+def test_the_exact_path_skips_blank_lines_and_keeps_records_and_values_whole() -> None:
+    features = ",".join(["1.5"] * 30)
+    data = f'1,"a\r\nb",{features}\n\n""\n2,,{features}\n3,x,1.5\n'.encode()  # a lone "" is blank too
+    layout = resolve_layout(["id", "note", *NAMES], NAMES, "f.csv", keep=["id", "note"])
+    parsed = _parse_exact(Block(data, 2), layout)
+    assert parsed.kept.to_dicts() == [{"id": "1", "note": "a\r\nb"}, {"id": "2", "note": None}]
+    assert [(r.line, r.reason, r.record) for r in parsed.rejects] == [
+        (7, "expected 32 fields (as in the header), saw 3", "3,x,1.5")]
+
+
+def test_a_block_with_no_good_row_gives_no_rows_every_reject_and_string_pass_through_columns() -> None:
+    layout = resolve_layout(["id", *NAMES], NAMES, "f.csv")
+    parsed = _parse_exact(Block(b"1,2\n3\n", 5), layout)
+    assert parsed.features.shape == (0, 30) and [r.line for r in parsed.rejects] == [5, 6]
+    assert parsed.kept.schema == {"id": pl.String} and parsed.kept.height == 0
+    empty_ids = _parse_exact(Block(("," + ",".join(["1.5"] * 30) + "\n").encode(), 2), layout)
+    assert empty_ids.kept.schema == {"id": pl.String} and empty_ids.kept["id"].to_list() == [None]

@@ -37,3 +37,13 @@ def test_the_lowest_score_wins_whatever_its_place_in_the_grid(rows) -> None:
     best, scores = cross_validate_l2(rows.x_train, rows.y_train, config, grid=grid, folds=3)
     ordered = sorted(grid, key=lambda l2: scores[repr(l2)])
     assert best == ordered[0] == 0.0 and scores["0.3"] > scores["0.03"] > scores["0.0"]
+
+
+def test_ties_go_to_the_stronger_penalty_and_each_strength_is_reported_over_five_folds_by_default() -> None:
+    """Features that are all zero leave the logits to the bias alone, so every strength scores the same."""
+    x, y = np.zeros((40, 2), np.float32), np.arange(40) % 2
+    messages: list[str] = []
+    best, scores = cross_validate_l2(x, y, FitConfig(epochs=3), grid=(0.0, 0.1, 0.01), on_step=messages.append)
+    assert len(set(scores.values())) == 1 and best == 0.1
+    assert messages == [f"  l2 {l2}: mean validation log loss {scores['0.0']:.4f} over 5 folds"
+                        for l2 in ("0", "0.1", "0.01")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,9 @@ def perturb_onnx_weights(source: Path, target: Path, delta: float) -> None:
 def test_a_perturbed_onnx_weight_is_caught(export_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "perturbed.onnx"
     perturb_onnx_weights(export_dir / "model.onnx", bad, 1e-3)
-    with pytest.raises(ParityError, match=r"probability max \|diff\| \S+ > 1e-06.*logit max rel diff \S+ > 1e-05"):
+    with pytest.raises(ParityError, match=r"^SavedModel and ONNX outputs disagree: reference/whole/tf-vs-onnx: "
+                                          r"probability max \|diff\| \S+ > 1e-06; reference/whole/tf-vs-onnx: "
+                                          r"logit max rel diff \S+ > 1e-05"):
         validate_parity(export_dir / "saved_model", bad, load_dataset().x, 0.5)
 
 
@@ -113,8 +116,8 @@ def test_parity_inputs_cover_the_data_wide_random_rows_and_edges() -> None:
     assert edge.shape == (9, 3)  # 8 fixed rows and one extreme feature per 7 columns
     assert edge[:6].tolist() == np.asarray([[0] * 3, [1e30] * 3, [-1e30] * 3, [1e-30] * 3, [1e-40] * 3,
                                             [-1e30, 1e30, -1e30]], np.float32).tolist()
-    assert edge[6].tolist() == pytest.approx((hi * 1e6).tolist()) and edge[7].tolist() == pytest.approx(
-        (lo - 1e6 * std).tolist())
+    assert edge[6].tolist() == (hi * 1e6).astype(np.float32).tolist()
+    assert edge[7].tolist() == (lo - 1e6 * std).astype(np.float32).tolist()
     assert edge[8].tolist() == pytest.approx([big, 0.0, 20.0])
     assert len(parity_inputs(np.ones((2, 15)), rows=10)["edge"]) == 8 + 3  # columns 0, 7 and 14
 
@@ -158,3 +161,40 @@ def test_parity_report_compares_every_set_and_batch_size_across_and_within_runti
     assert names == expected
     assert report["comparisons"]["reference/whole/tf-vs-onnx"]["rows"] == 50
     assert report["comparisons"]["random_wide/whole/tf-vs-onnx"]["rows"] == 100_000
+
+
+def test_a_label_flip_is_allowed_where_either_probability_is_within_the_margin_inclusive() -> None:
+    tol = Tolerance(label_margin=0.25)
+    a = _outputs([0.75, 0.9, 0.5, 0.8, 0.5], [1.1, 2.2, 0.0, 1.4, 0.0], [1, 1, 0, 1, 0])
+    b = _outputs([0.9, 0.75, 0.8, 0.5, 0.5], [2.2, 1.1, 1.4, 0.0, 0.0], [0, 0, 1, 0, 0])
+    c = compare(a, b, 0.5, tol)
+    # Rows 1-4 differ with one side within 0.25 of the threshold (rows 1-2 exactly 0.25 away); row 5 agrees.
+    assert (c["label_mismatches"], c["label_mismatches_near_threshold"]) == (0, 4)
+
+
+def test_logits_are_compared_relative_to_their_size_and_only_where_both_are_below_the_range() -> None:
+    a = _outputs([0.5, 1.0, 1.0, 1.0], [10.0, 15.0, 14.0, 16.0], [0, 1, 1, 1])
+    b = _outputs([0.5, 1.0, 1.0, 1.0], [10.00005, 14.0, 15.0, 14.0], [0, 1, 1, 1])
+    c = compare(a, b, 0.5, Tolerance())
+    assert c["logit_rows_compared"] == 1  # |logit| 15 is not below the range of 15, on either side
+    b10 = float(np.float32(10.00005))
+    assert c["logit_max_rel_diff"] == pytest.approx((b10 - 10.0) / b10, rel=1e-6)  # over the larger |logit|
+
+
+def test_rows_that_are_nan_or_infinite_in_both_runtimes_compare_quietly_and_agree() -> None:
+    a = _outputs([np.nan, 1.0, 0.2], [np.nan, np.inf, -1.386], [0, 1, 0])
+    b = _outputs([np.nan, 1.0, np.nan], [np.nan, np.inf, np.nan], [0, 1, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = compare(a, b, 0.5, Tolerance())
+        only_nan = compare(_outputs([np.nan], [np.nan], [0]), _outputs([np.nan], [np.nan], [0]), 0.5, Tolerance())
+    assert c["probability_max_abs_diff"] == 0.0 and c["nan_mismatches"] == 1  # the NaN on one side is not a diff
+    assert only_nan["probability_max_abs_diff"] == only_nan["logit_max_rel_diff"] == 0.0
+
+
+def test_a_difference_equal_to_the_tolerance_is_within_it() -> None:
+    from export.validate import breaches
+
+    tol = Tolerance(probability=0.25, logit=0.5)
+    at = {"probability_max_abs_diff": 0.25, "logit_max_rel_diff": 0.5, "label_mismatches": 0, "nan_mismatches": 0}
+    assert breaches("x", at, tol) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -142,3 +143,75 @@ def test_a_sidecar_without_a_readable_onnx_hash_is_refused_showing_what_it_holds
     with pytest.raises(ModelError, match=rf"saved_model's metadata names an ONNX file with SHA-256 {shown}, but "
                                          rf"\S+/copy/model\.onnx has [0-9a-f]{{12}}\.\.\.\. Re-export both"):
         verify_export_dir(copy)
+
+
+def test_the_graphs_threshold_is_found_in_a_constant_node_and_only_on_probability() -> None:
+    """Other producers write the threshold as a Constant node, not an initializer; a Greater node on another
+    output is not the label's."""
+    from onnx import TensorProto, helper
+
+    from scoring.verify import onnx_threshold
+
+    def constant(name: str, value: float) -> onnx.NodeProto:
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
+
+    nodes = [constant("big", 7.0), helper.make_node("Greater", ["logit", "big"], ["large"]),
+             constant("cut", 0.25), helper.make_node("Greater", ["probability", "cut"], ["label"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1])
+                                           for n in ("probability", "logit")],
+                              [helper.make_tensor_value_info(n, TensorProto.BOOL, [1]) for n in ("label", "large")])
+    assert onnx_threshold(helper.make_model(graph)) == 0.25
+
+
+def test_an_export_directory_with_one_artifact_has_nothing_to_compare(export_dir, tmp_path) -> None:
+    from scoring.verify import verify_export_dir
+
+    only_onnx, only_saved_model = tmp_path / "onnx", tmp_path / "sm"
+    only_onnx.mkdir()
+    shutil.copy(export_dir / "model.onnx", only_onnx / "model.onnx")
+    shutil.copytree(export_dir / "saved_model", only_saved_model / "saved_model")
+    assert verify_export_dir(only_onnx) == {} and verify_export_dir(only_saved_model) == {}
+
+
+def test_a_changed_saved_model_is_refused_showing_the_hash_the_onnx_file_recorded(export_dir, tmp_path) -> None:
+    from scoring.verify import onnx_metadata, read_onnx, verify_export_dir
+
+    copy = copy_export(export_dir, tmp_path / "copy")
+    recorded = onnx_metadata(read_onnx(copy / "model.onnx"))["saved_model_sha256"]
+    with open(copy / "saved_model" / "saved_model.pb", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelError, match=rf"copy/model\.onnx's metadata names a SavedModel with SHA-256 "
+                                         rf"{recorded[:12]}\.\.\., but \S+/copy/saved_model has [0-9a-f]{{12}}\.\.\."):
+        verify_export_dir(copy)
+
+
+def test_the_graphs_threshold_must_be_found_and_may_differ_from_the_metadata_by_at_most_1e_7() -> None:
+    from scoring.verify import check_threshold
+
+    with pytest.raises(ModelError) as info:
+        check_threshold(None, 0.5, Path("m.onnx"))
+    assert str(info.value) == ("Could not find the threshold in m.onnx's graph (a Greater node on 'probability'); was "
+                               "it made by `python -m export`? Pass --no-verify to score anyway.")
+    check_threshold(1e-7, 0.0, Path("m.onnx"))  # exactly the tolerance: the same threshold
+    with pytest.raises(ModelError, match="labels rows with probability > 2e-07, but its metadata says the threshold"):
+        check_threshold(2e-7, 0.0, Path("m.onnx"))
+
+
+def test_every_problem_of_a_mixed_export_is_listed_in_one_message(export_dir, tmp_path) -> None:
+    from scoring.verify import verify_export_dir
+
+    copy = copy_export(export_dir, tmp_path / "copy")
+    names = json.loads((copy / "saved_model" / SIDECAR).read_text())["feature_names"]
+    edit_onnx_metadata(copy / "model.onnx", feature_names=swapped(names), label_column="outcome")
+    with pytest.raises(ModelError, match=r"copy/model\.onnx has [0-9a-f]{12}\.\.\.; their metadata differ in "
+                                         r"feature_names, label_column\. Re-export both with `python -m export`"):
+        verify_export_dir(copy)
+
+
+def test_an_unreadable_onnx_file_is_one_line_naming_it(tmp_path) -> None:
+    from scoring.verify import read_onnx
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"not a protobuf")
+    with pytest.raises(ModelError, match=rf"^Could not read the ONNX model {re.escape(str(path))}: Error parsing"):
+        read_onnx(path)

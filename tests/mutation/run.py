@@ -80,7 +80,8 @@ def summarize(outcome: dict[str, str]) -> list[dict[str, object]]:
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    lines = ["| modules | mutants | killed | survived | timeout | no tests | score |", "|---|---|---|---|---|---|---|"]
+    lines = ["| modules | mutants | killed | survived | timeout | no tests | not checked | score |",
+             "|---|---|---|---|---|---|---|---|"]
     total: Counter[str] = Counter()
     for row in rows:
         total.update({k: v for k, v in row.items() if isinstance(v, int)})
@@ -93,7 +94,7 @@ def _line(name: str, row) -> str:  # noqa: ANN001
     tested = row.get("killed", 0) + row.get("survived", 0) + row.get("timeout", 0)
     score = f"{(row.get('killed', 0) + row.get('timeout', 0)) / tested:.1%}" if tested else "-"
     return (f"| {name} | {row.get('mutants', 0)} | {row.get('killed', 0)} | {row.get('survived', 0)} "
-            f"| {row.get('timeout', 0)} | {row.get('no tests', 0)} | {score} |")
+            f"| {row.get('timeout', 0)} | {row.get('no tests', 0)} | {row.get('not checked', 0)} | {score} |")
 
 
 def survivors_diff(work: Path, env: dict[str, str], outcome: dict[str, str]) -> str:
@@ -113,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the copy of the tree, mutmut's mutants/ and the results go (default: build/mutation)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2, help="mutants tested at once")
     parser.add_argument("--keep", action="store_true", help="reuse a previous run's copy and results (incremental)")
+    parser.add_argument("--only", action="append", default=[], metavar="FILE",
+                        choices=[f for files in GROUPS.values() for f in files],
+                        help="mutate only this module (repeatable, e.g. --only model/metrics.py); with --keep, "
+                             "the others keep their previous results; its mutants are retested even if done")
+    parser.add_argument("--mutant", action="append", default=[], metavar="NAME",
+                        help="retest this mutant (repeatable; a name from summary.json or survivors.md, e.g. after "
+                             "adding the test that should kill it); use with --keep")
     args = parser.parse_args(argv)
 
     work: Path = args.work.resolve()
@@ -129,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                                 capture_output=True, text=True).stdout.strip())
 
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)], cwd=work,
-                   env=env, check=False)
+    patterns = [name.removesuffix(".py").replace("/", ".") + ".*" for name in args.only] + args.mutant
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *patterns],
+                   cwd=work, env=env, check=False)
     seconds = time.monotonic() - started
     outcome = results(work, env)
     rows = summarize(outcome)
