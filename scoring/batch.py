@@ -38,7 +38,7 @@ from scoring.parquet import FORMATS, ParquetWriter, check_rows, file_format, ope
 from scoring.parsing import Parsed, Reject, parse_block
 from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
-from scoring.signals import Interrupted, stop_on_signals
+from scoring.signals import Interrupted, deferred, stop_on_signals
 from scoring.sources import Source, read_first_line, separator_option, sniff_separator
 from scoring.timing import UNTIMED, Stages
 
@@ -270,8 +270,9 @@ class _Input:
 @contextlib.contextmanager
 def _open_input(source: str | Path, o: _Options) -> Iterator[_Input]:
     if o.input_format == "parquet":
-        parquet = open_parquet(source)
-        layout = _checked_layout(parquet_layout(parquet, str(source), o.runtime.info, o.columns), o)
+        with deferred():
+            parquet = open_parquet(source)
+            layout = _checked_layout(parquet_layout(parquet, str(source), o.runtime.info, o.columns), o)
         size = os.path.getsize(source)
         yield _Input(layout, row_batches(parquet, layout, o.batch_rows), lambda batch, st: check_rows(batch, layout, st),
                      size, None, size / max(parquet.metadata.num_rows, 1), unit="row")
@@ -326,7 +327,9 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
             with reject_out.writing():
                 write_rejects(reject_out.handle, [], header=True, unit=into.unit)
         parquet_out = None
-        with out.writing():  # the header alone (a header-only input gives a header-only output)
+        # polars and pyarrow run in this thread here, turning numpy arrays into columns: a signal is raised after
+        # them (raised inside their callbacks it makes them panic instead of unwinding).
+        with out.writing(), deferred():  # the header alone (a header-only input gives a header-only output)
             if o.output_format == "parquet":
                 parquet_out = ParquetWriter(out.handle, o.outputs.schema(into.layout))
                 stack.callback(parquet_out.abandon)  # runs before the output is discarded
@@ -336,7 +339,7 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
         work = functools.partial(_score_item, parse=into.parse, layout=into.layout, o=o, stages=stages)
         results = stack.enter_context(contextlib.closing(_in_parallel(into.items, work, stages)))
         for written in results:
-            with stages("write"), out.writing():
+            with stages("write"), out.writing(), deferred():
                 if parquet_out is not None:
                     parquet_out.write(written.frame)
                 else:
@@ -352,7 +355,7 @@ def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | 
             elif bar is not None:
                 bar.update((into.position() if into.position else summary.rows) - bar.n)
         if parquet_out is not None:
-            with stages("write"), out.writing():
+            with stages("write"), out.writing(), deferred():
                 parquet_out.close()
         if moved is not None:
             moved.finish()
