@@ -75,13 +75,6 @@ class RowBatch:
     first_row: int
 
 
-def parquet_batches(parquet: Any, layout: Layout, batch_rows: int) -> Iterator[Parsed]:
-    """Batches of about ``batch_rows`` rows (within row groups, so memory stays bounded), each checked: a null,
-    NaN, infinite or non-numeric feature value makes its row a Reject with the 1-based row number."""
-    for batch in row_batches(parquet, layout, batch_rows):
-        yield check_rows(batch, layout)
-
-
 def row_batches(parquet: Any, layout: Layout, batch_rows: int) -> Iterator[RowBatch]:
     """The needed columns in batches of at most ``batch_rows`` rows, one row group at a time (a batch never
     spans two, so memory stays bounded by the larger of the two); a damaged row group is an InputError that

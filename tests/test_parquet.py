@@ -16,10 +16,15 @@ from model.wdbc import ALIASES, FEATURE_NAMES, load_bundled
 from scoring.artifacts import ModelInfo
 from scoring.errors import InputError
 from scoring.layout import Columns
-from scoring.parquet import ParquetWriter, file_format, open_parquet, parquet_batches, parquet_layout
+from scoring.parquet import ParquetWriter, check_rows, file_format, open_parquet, parquet_layout, row_batches
 
 NAMES = list(FEATURE_NAMES)
 INFO = ModelInfo(NAMES, 0.5, ALIASES)
+
+
+def parquet_batches(parquet, layout, batch_rows: int) -> list:
+    """Every batch of the file, checked, as the block pipeline's workers see them."""
+    return [check_rows(batch, layout) for batch in row_batches(parquet, layout, batch_rows)]
 
 
 def write(frame: pl.DataFrame, path: Path, row_group_size: int | None = None) -> Path:
