@@ -9,6 +9,7 @@ from scoring.artifacts import (
     ONNX_FILE, OUTPUT_NAMES, SAVED_MODEL_DIR, decode_onnx_metadata, read_sidecar, sha256_file, sha256_saved_model,
 )
 from scoring.errors import ModelError, first_line
+from scoring.onnxproto import load_model, scalar
 
 #: Metadata both artifacts of one export must agree on.
 SHARED_KEYS = ("format", "feature_names", "threshold", "label_column", "positive_class", "negative_class",
@@ -18,11 +19,9 @@ _THRESHOLD_TOLERANCE = 1e-7
 
 
 def read_onnx(path: Path) -> Any:
-    """The ONNX model's protobuf (the ``onnx`` package, no runtime needed)."""
-    import onnx
-
+    """The ONNX model's protobuf (no runtime needed; scoring.onnxproto says why not ``onnx.load_model``)."""
     try:
-        return onnx.load_model(str(path), load_external_data=False)
+        return load_model(path.read_bytes())
     except Exception as exc:  # protobuf's DecodeError, OSError, ...
         raise ModelError(f"Could not read the ONNX model {path}: {first_line(exc)}") from None
 
@@ -60,14 +59,12 @@ def verify_export_dir(directory: Path) -> dict[str, str]:
 
 def onnx_threshold(model: Any) -> float | None:
     """The threshold the graph applies: the constant that ``probability`` is compared with (None if not found)."""
-    from onnx import numpy_helper
-
     constants = {init.name: init for init in model.graph.initializer}
     constants.update({node.output[0]: attr.t for node in model.graph.node if node.op_type == "Constant"
                       for attr in node.attribute if attr.name == "value"})
     for node in model.graph.node:
         if node.op_type == "Greater" and node.input[0] == OUTPUT_NAMES[0] and node.input[1] in constants:
-            return float(numpy_helper.to_array(constants[node.input[1]]))
+            return scalar(constants[node.input[1]])
     return None
 
 
