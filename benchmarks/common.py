@@ -160,6 +160,16 @@ class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
         return help_text if "default" in help_text else super()._get_help_string(action)
 
 
+def directory(text: str) -> Path:
+    """An option's directory, created with its parents if missing (as ``mkdir -p``)."""
+    path = Path(text)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot create directory {text}: {exc.strerror}") from None
+    return path
+
+
 def benchmark_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """Every benchmark's command line: each option's default shown in --help, and --version."""
     from scoring.cli import add_standard_options
@@ -177,5 +187,6 @@ def scorer_parser(prog: str, description: str | None, rows: int, repeats: int, q
     parser.add_argument("--repeats", type=int, default=repeats, help="interleaved runs of every variant")
     parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
-    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
+    parser.add_argument("--workdir", type=directory, default=None,
+                        help="where the generated CSVs go, created if missing (default: a temp dir)")
     return parser

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import (
-    RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, summarize, write_result,
+    RESULTS, benchmark_parser, directory, machine_info, machine_line, markdown_table, summarize, write_result,
 )
 from benchmarks.datagen import write_csv
 
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocksize", default="64MiB", help="the Dask job's block size (the CLI default)")
     parser.add_argument("--quick", action="store_true", help="50,000 rows, 1 repeat (smoke test)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
-    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
+    parser.add_argument("--workdir", type=directory, default=None,
+                        help="where the generated CSVs go, created if missing (default: a temp dir)")
     args = parser.parse_args(argv)
     rows, repeats, blocksize = (50_000, 1, "1MiB") if args.quick else (args.rows, args.repeats, args.blocksize)
     runtime = load_runtime(resolve_model(args.model, "onnx"))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, summarize, write_result,
+    RESULTS, benchmark_parser, directory, machine_info, machine_line, markdown_table, summarize, write_result,
 )
 from benchmarks.datagen import write_csv
 
@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of every variant")
     parser.add_argument("--quick", action="store_true", help="2 files of 3 MiB, 1 MiB blocks, 1 repeat (smoke test)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
-    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
+    parser.add_argument("--workdir", type=directory, default=None,
+                        help="where the generated CSVs go, created if missing (default: a temp dir)")
     args = parser.parse_args(argv)
     cores = sorted(os.sched_getaffinity(0))
     files, file_mib, repeats = (2, 3, 1) if args.quick else (args.files, args.file_mib, args.repeats)

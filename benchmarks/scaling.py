@@ -6,7 +6,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, write_result
+from benchmarks.common import RESULTS, benchmark_parser, directory, machine_info, machine_line, markdown_table, \
+    write_result
 from benchmarks.datagen import write_csv
 from benchmarks.runner import interleaved_workers
 
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of every variant and size")
     parser.add_argument("--quick", action="store_true", help="10k and 50k rows, 1 repeat (smoke test)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes")
-    parser.add_argument("--workdir", type=Path, default=None, help="where the generated CSVs go (default: a temp dir)")
+    parser.add_argument("--workdir", type=directory, default=None,
+                        help="where the generated CSVs go, created if missing (default: a temp dir)")
     args = parser.parse_args(argv)
     sizes, repeats = ((10_000, 50_000), 1) if args.quick else (SIZES, args.repeats)
     results = {}

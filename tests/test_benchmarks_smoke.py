@@ -65,8 +65,10 @@ def test_training_scale_quick_runs_and_writes_json(tmp_path: Path) -> None:
 def test_scoring_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
     from benchmarks import scoring
 
+    workdir = tmp_path / "not" / "yet"  # created, as mkdir -p would
     assert scoring.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path),
-                         "--workdir", str(tmp_path)]) == 0
+                         "--workdir", str(workdir)]) == 0
+    assert workdir.is_dir() and not any(workdir.iterdir())  # its temporary files are gone
     result = json.loads((tmp_path / "scoring_quick.json").read_text())
     assert set(result["stats"]) == set(scoring.VARIANTS)
     for stats in result["stats"].values():
