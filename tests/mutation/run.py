@@ -23,7 +23,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "training loop": ("model/fit.py", "model/optimizers.py"),
     "data: label, features, split": ("model/data.py",),
     "export metadata and validation": ("export/metadata.py", "export/validate.py"),
-    "verify on load": ("scoring/verify.py",),
+    "verify on load": ("scoring/verify.py", "scoring/onnxproto.py"),
     "column matching": ("scoring/layout.py",),
     "block cutting and parsing": ("scoring/blocks.py", "scoring/parsing.py"),
     "both engines": ("scoring/streaming.py", "scoring/batch.py", "scoring/output.py"),
