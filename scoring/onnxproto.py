@@ -58,8 +58,6 @@ def scalar(tensor: Any) -> float | None:
         values = np.frombuffer(tensor.raw_data, dtype=np.dtype(dtype).newbyteorder("<"))
     elif dtype is np.float16:  # stored as bit patterns in int32_data
         values = np.asarray(tensor.int32_data, dtype=np.uint16).view(np.float16)
-    elif dtype is np.float64:
-        values = np.asarray(tensor.double_data, dtype=np.float64)
-    else:
-        values = np.asarray(tensor.float_data, dtype=np.float32)
+    else:  # float32 values are held exactly by float_data's Python floats, float64 ones by double_data's
+        values = np.asarray(tensor.double_data if dtype is np.float64 else tensor.float_data)
     return float(values[0]) if values.size == 1 else None

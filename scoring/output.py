@@ -261,7 +261,8 @@ def empty_output(layout: Layout) -> pl.DataFrame:
 REJECT_COLUMNS = ("line", "column", "reason", "record")  # "row" instead of "line" for a Parquet input
 
 
-def write_rejects(handle: IO[bytes], rejects: list[Reject], header: bool, unit: str = "line") -> None:
+def write_rejects(handle: IO[bytes], rejects: list[Reject], header: bool, unit: str) -> None:
+    """Rejected rows as CSV (``unit``: "line", or "row" for an input without lines); no column is an empty field."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     if header:

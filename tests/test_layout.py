@@ -237,3 +237,14 @@ def test_missing_keep_columns_are_listed_in_the_order_asked_for() -> None:
     header = ["id", *NAMES]
     assert error_of(first_fields=header, keep=["zone", "id", "batch", "zone"]) == (
         "f.csv, line 1: missing 2 --keep columns: 'zone', 'batch'.")
+
+
+def test_readers_select_columns_by_the_files_own_names_before_renames() -> None:
+    from dataclasses import replace
+
+    layout = resolve_layout(["id", *NAMES], NAMES, "f.parquet")
+    assert [layout.read_name(i) for i in range(3)] == ["id", *NAMES[:2]]
+    in_file = ("ID", *(f"col{i}" for i in range(len(NAMES))))  # as named in the file, before --rename
+    renamed = replace(layout, file_names=in_file)
+    assert [renamed.read_name(i) for i in range(3)] == ["ID", "col0", "col1"]
+    assert renamed.names == layout.names

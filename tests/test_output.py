@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from scoring.errors import OutputError
-from scoring.output import HOST, AtomicOutput
+import io
+
+from scoring.output import _UNFINISHED, HOST, AtomicOutput, remove_unfinished, write_rejects
+from scoring.parsing import Reject
 
 
 def test_atomic_output_keeps_previous_content_on_error(tmp_path: Path) -> None:
@@ -135,3 +138,29 @@ def test_a_signal_landing_while_the_temporary_file_is_created_leaves_nothing(tmp
         AtomicOutput(tmp_path / "out.csv", by_name=by_name)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
     assert (tmp_path / "out.csv").read_text() == "previous\n"
+
+
+def test_remove_unfinished_removes_what_a_writer_left_and_forgets_it(tmp_path: Path) -> None:
+    """What batch.main calls after Ctrl-C: a writer whose clean-up never ran (the signal came in between)."""
+    (tmp_path / "out.csv").write_text("previous\n")
+    (tmp_path / "other.csv.tmp").write_text("not ours\n")
+    writer = AtomicOutput(tmp_path / "out.csv")
+    writer.handle.write(b"partial")
+    assert len(list(tmp_path.glob(".out.csv.*.tmp"))) == 1 and _UNFINISHED
+    remove_unfinished()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.csv.tmp", "out.csv"]
+    assert (tmp_path / "out.csv").read_text() == "previous\n"
+    assert not _UNFINISHED
+    writer.handle.close()
+
+
+def test_rejects_are_lf_terminated_csv_with_an_empty_column_field_where_none_applies() -> None:
+    rejects = [Reject(3, "radius_mean", 2, "not a number: 'abc'", '1,abc,"x, y"'),
+               Reject(7, None, None, "expected 31 fields, found 2", "1,2")]
+    out = io.BytesIO()
+    write_rejects(out, rejects, header=True, unit="row")
+    assert out.getvalue().decode() == (
+        "row,column,reason,record\n"
+        """3,radius_mean,not a number: 'abc',"1,abc,""x, y\"""\n"""
+        '7,,"expected 31 fields, found 2","1,2"\n'
+    )
