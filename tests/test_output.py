@@ -74,6 +74,25 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+def test_a_temporary_file_of_another_users_live_process_is_kept(tmp_path: Path, monkeypatch) -> None:
+    """os.kill(pid, 0) on someone else's process fails with EPERM: the process exists, its file stays."""
+    other = _dead_pid()
+    real_kill = os.kill
+
+    def kill(pid: int, sig: int) -> None:
+        if pid == other:
+            raise PermissionError(1, "Operation not permitted")
+        real_kill(pid, sig)
+
+    monkeypatch.setattr(os, "kill", kill)
+    theirs = tmp_path / f".out.csv.{HOST}.{other}.ab12cd_3.tmp"
+    theirs.write_text("partial\n")
+    with AtomicOutput(tmp_path / "out.csv") as out:
+        out.commit()
+    assert theirs.exists()
+    theirs.unlink()
+
+
 def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
     dead = _dead_pid()
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -81,6 +100,7 @@ def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path: Path) -> No
         stale_file = tmp_path / f".out.csv.{HOST}.{dead}.ab12cd_3.tmp"
         stale_dir = tmp_path / f".out.csv.{HOST}.{dead}.zz99yy00.tmp"
         keep = [tmp_path / f".out.csv.{HOST}.{live.pid}.ab12cd_3.tmp",  # its writer is running
+                tmp_path / f".out.csv.{HOST}.{os.getpid()}.ab12cd_3.tmp",  # this process's other writer
                 tmp_path / f".other.csv.{HOST}.{dead}.ab12cd_3.tmp",  # another output's
                 tmp_path / f".out.csv.elsewhere.{dead}.ab12cd_3.tmp",  # another host's: cannot tell
                 tmp_path / ".out.csv.ab12cd_3.tmp"]  # no writer in the name: cannot tell
@@ -92,6 +112,7 @@ def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path: Path) -> No
             out.handle.write(b"new\n")
             out.commit()
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.csv", *(p.name for p in keep)])
+        assert live.poll() is None  # probed with signal 0, which delivers nothing
     finally:
         live.kill()
         live.wait()
