@@ -11,6 +11,7 @@ from scoring.blocks import Block
 from scoring.errors import InputError
 from scoring.layout import resolve_layout
 from scoring.parsing import _parse_exact, parse_block
+from scoring.timing import Stages
 
 NAMES = list(FEATURE_NAMES)
 
@@ -27,6 +28,20 @@ def test_fast_and_exact_paths_agree_bit_for_bit() -> None:
     fast, exact = parse_block(block, layout), _parse_exact(block, layout)
     assert fast.features.tobytes() == exact.features.tobytes()
     assert fast.kept.equals(exact.kept)
+
+
+def test_a_clean_block_is_timed_as_parse_and_convert_and_a_doubtful_one_also_as_parse_exact() -> None:
+    """The stages benchmarks.scoring reports ("Where the time goes"): the exact path is only the fallback."""
+    layout = resolve_layout(["id", *NAMES], NAMES, "f.csv")
+    values = [[str(i)] + ["1.5"] * 30 for i in range(20)]
+    clean = Stages()
+    parse_block(Block(_rows(values), 2), layout, clean)
+    assert set(clean.seconds) == {"parse", "convert"}
+    for bad, stages in (("nan", {"parse", "convert", "parse_exact"}), ("abc", {"parse", "parse_exact"})):
+        values[7][4] = bad  # NaN parses, then is doubted; text fails polars' float parser
+        timed = Stages()
+        parse_block(Block(_rows(values), 2), layout, timed)
+        assert set(timed.seconds) == stages, bad
 
 
 @pytest.mark.parametrize(
