@@ -46,6 +46,25 @@ def test_with_onnx_imported_first_its_own_module_is_used() -> None:
     assert onnx_ml_pb2() is onnx.onnx_ml_pb2
 
 
+def test_without_onnx_imported_the_generated_module_loads_once_under_a_private_name(monkeypatch) -> None:
+    monkeypatch.delitem(sys.modules, "onnx.onnx_ml_pb2")  # as in a scorer, which never imports onnx
+    monkeypatch.setitem(sys.modules, "scoring._onnx_ml_pb2", None)  # (restored to absent afterwards)
+    module = onnx_ml_pb2()
+    assert module.__name__ == "scoring._onnx_ml_pb2" and sys.modules["scoring._onnx_ml_pb2"] is module
+    assert onnx_ml_pb2() is module
+    assert module.ModelProto is onnx.ModelProto  # protobuf's pool keeps one class per message
+
+
+def test_without_the_onnx_package_the_error_says_what_to_install(monkeypatch) -> None:
+    import importlib.util
+
+    monkeypatch.delitem(sys.modules, "onnx.onnx_ml_pb2")
+    monkeypatch.setitem(sys.modules, "scoring._onnx_ml_pb2", None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match=r"^No module named 'onnx': install the project's dependencies"):
+        onnx_ml_pb2()
+
+
 finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
 
 
