@@ -27,7 +27,7 @@ def record_end(data: bytes, start: int) -> int:
     cut = data.find(b"\n", max(start, 0))
     if b'"' not in data:  # memchr-fast; the common case needs no parity count
         return cut + 1
-    quotes = data.count(b'"', 0, cut) if cut != -1 else 0
+    quotes = data.count(b'"', 0, cut)  # (with no newline, cut is -1 and the loop below does not run)
     while cut != -1:
         if quotes % 2 == 0:  # "" escapes keep the parity, so this is exact
             return cut + 1
