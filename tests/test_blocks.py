@@ -92,3 +92,22 @@ def test_blocks_count_lines_with_a_quoted_newline_and_no_final_newline() -> None
     data = b'1,"a\nb"\n2,c\n3,d'
     blocks = list(iter_blocks(FakeSource(data), b"", 5, 4))
     assert [(b.data, b.first_line) for b in blocks] == [(b'1,"a\nb"\n', 5), (b"2,c\n", 7), (b"3,d", 8)]
+
+
+def test_memory_stays_bounded_reads_never_ask_for_more_than_one_block() -> None:
+    """Each block is at most the target plus the rest of one record, and no read asks for more than the target
+    (whatever was left over from the previous block), so memory does not grow with the input."""
+    asked: list[int] = []
+
+    class Recording(FakeSource):
+        def read(self, n: int) -> bytes:
+            asked.append(n)
+            return self._io.read(n)
+
+    record = b"%d,1.25,2.5\n"
+    data = b"".join(record % i for i in range(5_000))
+    target = 1_000
+    blocks = list(iter_blocks(Recording(data[37:]), data[:37], 2, target))
+    assert b"".join(b.data for b in blocks) == data
+    assert max(asked) <= target
+    assert max(len(b.data) for b in blocks) <= target + len(record % 4_999)
