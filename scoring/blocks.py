@@ -58,7 +58,7 @@ def iter_blocks(source: Source, pending: bytes, first_line: int, target_bytes: i
     while True:
         parts, size = [pending], len(pending)
         while size < target_bytes and not eof:
-            chunk = source.read(min(target_bytes - size, 1 << 24))
+            chunk = source.read(target_bytes - size)  # at most MAX_BLOCK_BYTES: the caller caps the target
             eof = not chunk
             parts.append(chunk)
             size += len(chunk)

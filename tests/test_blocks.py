@@ -107,7 +107,25 @@ def test_memory_stays_bounded_reads_never_ask_for_more_than_one_block() -> None:
     record = b"%d,1.25,2.5\n"
     data = b"".join(record % i for i in range(5_000))
     target = 1_000
-    blocks = list(iter_blocks(Recording(data[37:]), data[:37], 2, target))
+    source = Recording(data[37:])
+    blocks = iter_blocks(source, data[:37], 2, target)
+    first = next(blocks)
+    assert source._io.tell() <= target + len(record % 4_999)  # read lazily: one block, not the file
+    blocks = [first, *blocks]
     assert b"".join(b.data for b in blocks) == data
     assert max(asked) <= target
     assert max(len(b.data) for b in blocks) <= target + len(record % 4_999)
+
+
+@pytest.mark.parametrize("head", [0, 500])  # bytes already read before the first block (the header sniff's)
+@pytest.mark.parametrize("target", [1, 9, 10, 11, 12, 50, 333])
+def test_each_block_but_the_last_is_the_fewest_whole_records_that_reach_the_target(target: int, head: int) -> None:
+    records = [b"%d,%s\n" % (i, b"x" * (i % 7)) for i in range(200)]  # lengths 4 to 13 bytes
+    data = b"".join(records)
+    blocks = list(iter_blocks(FakeSource(data[head:]), data[:head], 2, target))
+    assert b"".join(b.data for b in blocks) == data
+    for block in blocks:
+        last = block.data[block.data.rstrip(b"\n").rfind(b"\n") + 1:]
+        assert len(block.data) - len(last) < target, (target, block.data)  # no record more than needed
+        if block is not blocks[-1]:
+            assert len(block.data) >= target, (target, block.data)
