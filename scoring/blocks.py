@@ -72,6 +72,6 @@ def iter_blocks(source: Source, pending: bytes, first_line: int, target_bytes: i
             data += more
             cut = record_end(data, len(data) - len(more) - 1)
         cut = cut or len(data)  # the last record may lack a final newline
-        block, pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+        block, pending = data[:cut], data[cut:]  # (a whole-bytes slice is the same object: no copy)
         yield Block(block, line)
         line += count_lines(block)
