@@ -37,6 +37,10 @@ def test_a_clean_block_is_timed_as_parse_and_convert_and_a_doubtful_one_also_as_
     clean = Stages()
     parse_block(Block(_rows(values), 2), layout, clean)
     assert set(clean.seconds) == {"parse", "convert"}
+    semicolons = resolve_layout(["id", *NAMES], NAMES, "f.csv", separator=";")
+    timed = Stages()
+    parse_block(Block(_rows(values).replace(b",", b";"), 2), semicolons, timed)
+    assert set(timed.seconds) == {"parse", "convert"}  # the fast path reads with the file's separator
     for bad, stages in (("nan", {"parse", "convert", "parse_exact"}), ("abc", {"parse", "parse_exact"})):
         values[7][4] = bad  # NaN parses, then is doubted; text fails polars' float parser
         timed = Stages()
