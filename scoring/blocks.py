@@ -32,7 +32,7 @@ def record_end(data: bytes, start: int) -> int:
         if quotes % 2 == 0:  # "" escapes keep the parity, so this is exact
             return cut + 1
         following = data.find(b"\n", cut + 1)
-        quotes += data.count(b'"', cut, following) if following != -1 else 0
+        quotes += data.count(b'"', cut, following)  # (following == -1 ends the loop: this count is unused)
         cut = following
     return 0
 

@@ -129,3 +129,22 @@ def test_each_block_but_the_last_is_the_fewest_whole_records_that_reach_the_targ
         assert len(block.data) - len(last) < target, (target, block.data)  # no record more than needed
         if block is not blocks[-1]:
             assert len(block.data) >= target, (target, block.data)
+
+
+def _record_end_by_hand(data: bytes, start: int) -> int:
+    """The reference: walk the bytes, flipping in/out of quotes at every quote character."""
+    quoted = False
+    for i, byte in enumerate(data):
+        if byte == ord('"'):
+            quoted = not quoted
+        elif byte == ord("\n") and not quoted and i >= start:
+            return i + 1
+    return 0
+
+
+@settings(max_examples=500)
+@given(data=st.binary(max_size=40).map(lambda b: bytes(b'a",\n'[x % 4] for x in b)), start=st.integers(0, 41))
+def test_record_end_agrees_with_a_byte_by_byte_walk(data: bytes, start: int) -> None:
+    from scoring.blocks import record_end
+
+    assert record_end(data, min(start, len(data))) == _record_end_by_hand(data, min(start, len(data)))
