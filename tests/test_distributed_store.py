@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from scoring.distributed.store import MERGED, SUCCESS, OutputStore, temporary_name
+from scoring.distributed.store import MERGED, PART, SUCCESS, OutputStore, part_name, temporary_name
 from scoring.errors import ScoringError
 
 
@@ -77,12 +79,22 @@ def test_a_failed_write_leaves_neither_the_file_nor_a_temporary(tmp_path) -> Non
     assert os.listdir(tmp_path) == [MERGED] and (tmp_path / MERGED).read_text() == "previous"
 
 
+@given(st.lists(st.tuples(st.integers(0, 99_999), st.integers(0, 999_999)), min_size=2, unique=True),
+       st.sampled_from(["csv", "parquet"]))
+def test_part_names_sort_in_input_order_and_are_what_overwrite_removes(blocks, fmt) -> None:
+    """The merge concatenates parts in name order: that must be (file, block) order, up to 100,000 files
+    of a million blocks each."""
+    names = {part_name(file_index, block_index, fmt): (file_index, block_index) for file_index, block_index in blocks}
+    assert all(PART.fullmatch(name) and name.endswith(f".{fmt}") for name in names)
+    assert [names[name] for name in sorted(names)] == sorted(blocks)
+
+
 def test_merge_keeps_one_header_and_the_part_order(tmp_path) -> None:
     store = OutputStore(str(tmp_path))
     for name, body in [("part-00001-000000.csv", "3,c\n"), ("part-00000-000001.csv", "2,b\n"),
                        ("part-00000-000000.csv", "1,a\n")]:
         (tmp_path / name).write_text("id,x\n" + body)
-    assert store.merge() == f"{tmp_path}/{MERGED}"
+    assert store.merge("csv") == f"{tmp_path}/{MERGED}"
     assert (tmp_path / MERGED).read_text() == "id,x\n1,a\n2,b\n3,c\n"
 
 

@@ -25,7 +25,7 @@ JOB_FILE = re.compile(rf"(?:{PART.pattern}|{'|'.join(map(re.escape, MERGED_NAMES
 TEMPORARY = re.compile(rf"\.{JOB_FILE.pattern}\.[0-9a-f]{{32}}\.tmp")
 
 
-def part_name(file_index: int, block_index: int, fmt: str = "csv") -> str:
+def part_name(file_index: int, block_index: int, fmt: str) -> str:
     """Zero-padded, so sorting the names gives the input order."""
     return f"part-{file_index:05d}-{block_index:06d}.{fmt}"
 
