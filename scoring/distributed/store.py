@@ -141,16 +141,16 @@ class OutputStore:
                 self.fs.rm_file(tmp)
             raise
 
-    def parts(self, fmt: str = "csv") -> list[str]:
+    def parts(self, fmt: str) -> list[str]:
         return [n for n in self.names() if PART.fullmatch(n) and n.endswith(f".{fmt}")]
 
-    def merge(self, fmt: str = "csv") -> str:
+    def merge(self, fmt: str) -> str:
         """Concatenate the part files of ``fmt``, in order, into scored.csv (header once) or scored.parquet
         (their row groups appended one at a time), atomically."""
         if fmt == "parquet":
             return self._merge_parquet()
         with self.writer(MERGED) as out:
-            for i, name in enumerate(self.parts()):
+            for i, name in enumerate(self.parts("csv")):
                 with self.fs.open(self.path(name), "rb") as part:
                     header = part.readline()
                     if i == 0:
