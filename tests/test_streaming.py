@@ -115,3 +115,26 @@ def test_a_semicolon_file_streams_with_its_separator(generated_csv: Path, tmp_pa
     layout = resolve_layout(header, list(FEATURE_NAMES), str(src), separator=";")
     score_streaming(str(src), tmp_path / "out.csv", layout, Outputs(), _constant, Stages(), lambda r, p: None, "csv")
     assert pl.read_csv(tmp_path / "out.csv")["id"].to_list() == pl.read_csv(generated_csv)["id"].to_list()
+
+
+def test_a_signal_that_lands_on_a_worker_thread_stops_the_query_within_a_moment(generated_csv: Path,
+                                                                                tmp_path: Path) -> None:
+    """SIGTERM to the process group may be delivered to any thread: one of polars' or the model's does not wake
+    the waiting main thread, which must look for the handler's exception often (every 50 ms), not at the end."""
+    rows: list[int] = []
+
+    def predict(x: np.ndarray, check) -> tuple[np.ndarray, np.ndarray]:
+        for _ in range(0, len(x), 10):
+            check()
+            if len(rows) == 5:
+                signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # this thread is one of polars'
+            time.sleep(0.001)
+            rows.append(10)
+        return np.zeros(len(x), np.float32), np.zeros(len(x), np.int64)
+
+    started = time.monotonic()
+    with stop_on_signals(), pytest.raises(Interrupted) as caught:
+        score_streaming(str(generated_csv), tmp_path / "out.csv", _layout(generated_csv), Outputs(), predict, Stages(),
+                        lambda r, p: None, "csv")
+    assert caught.value.exit_code == 143
+    assert sum(rows) < 5_000, f"{sum(rows)} rows scored after the signal, in {time.monotonic() - started:.1f} s"
