@@ -17,7 +17,7 @@ from model.wdbc import FEATURE_NAMES
 from scoring.layout import resolve_layout
 from scoring.output import Outputs
 from scoring.signals import Interrupted, stop_on_signals
-from scoring.streaming import Declined, score_streaming
+from scoring.streaming import Declined, eligible, score_streaming
 from scoring.timing import Stages
 
 
@@ -138,3 +138,28 @@ def test_a_signal_that_lands_on_a_worker_thread_stops_the_query_within_a_moment(
                         lambda r, p: None, "csv")
     assert caught.value.exit_code == 143
     assert sum(rows) < 5_000, f"{sum(rows)} rows scored after the signal, in {time.monotonic() - started:.1f} s"
+
+
+@pytest.mark.parametrize(("source", "output", "header", "on_error", "expected"), [
+    ("in.csv", "out.csv", True, "stop", True),
+    ("in.csv", "out.parquet", True, "stop", True),
+    # compressed ends: the block pipeline decompresses as it reads, and compresses through the atomic writer
+    ("in.csv.gz", "out.csv", True, "stop", False),
+    ("IN.CSV.GZ", "out.csv", True, "stop", False),
+    ("in.csv.BZ2", "out.csv", True, "stop", False),
+    ("in.csv", "out.csv.Gz", True, "stop", False),
+    ("-", "out.csv", True, "stop", False),
+    ("in.csv", "-", True, "stop", False),
+    ("in.csv", "out.csv", False, "stop", False),  # headerless: the block pipeline's positional matching
+    ("in.csv", "out.csv", True, "skip", False),  # rejects need the exact path
+    ("missing.csv", "out.csv", True, "stop", False),
+    ("a_directory", "out.csv", True, "stop", False),
+])
+def test_eligible_only_for_plain_files_with_a_header_stopping_at_the_first_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, output: str, header: bool, on_error: str,
+        expected: bool) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("in.csv", "in.csv.gz", "IN.CSV.GZ", "in.csv.BZ2"):
+        Path(name).write_text("id\n")
+    Path("a_directory").mkdir()
+    assert eligible(source, output, header, on_error) is expected
