@@ -163,3 +163,19 @@ def test_eligible_only_for_plain_files_with_a_header_stopping_at_the_first_error
         Path(name).write_text("id\n")
     Path("a_directory").mkdir()
     assert eligible(source, output, header, on_error) is expected
+
+
+def test_label_values_stream_as_a_string_column_after_the_label(generated_csv: Path, tmp_path: Path) -> None:
+    """--label-values on the streaming path: the declared schema has the class column (or polars refuses every
+    morsel and the run silently falls back to the slower exact path)."""
+    def alternating(x: np.ndarray, check) -> tuple[np.ndarray, np.ndarray]:
+        label = np.arange(len(x)) % 2
+        return label.astype(np.float32), label
+
+    outputs = Outputs(class_column="predicted_diagnosis", classes=("B", "M"))
+    score_streaming(str(generated_csv), tmp_path / "out.csv", _layout(generated_csv), outputs, alternating, Stages(),
+                    lambda r, p: None, "csv")
+    out = pl.read_csv(tmp_path / "out.csv")
+    assert out.columns == ["id", "probability", "label", "predicted_diagnosis"]
+    assert out["predicted_diagnosis"].to_list() == ["B" if label == 0 else "M" for label in out["label"]]
+    assert out["predicted_diagnosis"].n_unique() == 2
