@@ -216,3 +216,55 @@ def test_a_removal_that_fails_while_a_late_writer_still_creates_files_is_retried
     monkeypatch.setattr(output.Path, "unlink", flaky(Path.unlink))
     output._remove(target)
     assert not target.exists() and next(failures, None) is None
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+def test_the_output_gets_the_permissions_a_new_file_would_not_the_temporarys_0600(tmp_path: Path,
+                                                                                  by_name: bool) -> None:
+    from scoring import output
+
+    target = tmp_path / "out.csv"
+    with AtomicOutput(target, by_name=by_name) as out:
+        (out.path.write_bytes(b"x\n") if by_name else out.handle.write(b"x\n"))
+        out.commit()
+    assert target.stat().st_mode & 0o7777 == 0o666 & ~output._UMASK  # 0644 with the usual umask 022
+    assert 0o666 & ~output._UMASK != 0o600  # the test means something only with the usual umasks
+
+
+def test_both_fsyncs_are_timed_as_the_sync_stage(tmp_path: Path, monkeypatch) -> None:
+    """``python -m benchmarks.scoring`` reports this stage as its ``fsync s`` column."""
+    import time
+
+    from scoring.timing import Stages
+
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.05)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    stages = Stages()
+    with AtomicOutput(tmp_path / "out.csv") as out:
+        out.handle.write(b"x\n")
+        out.commit(stages)
+    assert list(stages.seconds) == ["sync"] and stages.seconds["sync"] >= 0.1
+
+
+def test_a_directory_that_cannot_be_fsynced_still_gets_its_file(tmp_path: Path, monkeypatch) -> None:
+    """Some filesystems refuse fsync on a directory (EINVAL); the file is in place by then, so it is no error."""
+    import errno
+    import stat
+
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with AtomicOutput(tmp_path / "out.csv") as out:
+        out.handle.write(b"x\n")
+        out.commit()
+    assert (tmp_path / "out.csv").read_bytes() == b"x\n" and sorted(os.listdir(tmp_path)) == ["out.csv"]
