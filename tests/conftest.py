@@ -1,13 +1,17 @@
 """Shared fixtures: the trained model and its artifacts (built once per session), a tiny filesystem, and a
-check that no test leaves temporary files behind."""
+check that no test leaves temporary files behind, and child processes that cannot outlive their test."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import re
+import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -151,3 +155,49 @@ def _no_temporary_files_left(request: pytest.FixtureRequest) -> Iterator[None]:
 def small_filesystem(small_disk) -> Path:
     """A directory on a real 64 KiB tmpfs, for disk-full tests; unmounted afterwards."""
     return small_disk("64k")
+
+
+def die_with_parent() -> None:
+    """For ``preexec_fn`` or a forked child: the kernel sends this process SIGKILL when the test process dies,
+    even by SIGKILL (as a mutation run's timeout does), so that no scorer outlives its test (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG (Linux)
+
+
+def kill_group_or_process(pid: int) -> None:
+    """SIGKILL ``pid``'s process group if it leads one (``start_new_session``), else ``pid`` alone."""
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+
+
+class Children(contextlib.AbstractContextManager):
+    """``subprocess.Popen`` for children that may run long (a scorer at one row per inference call): each dies
+    with the test process, and one still running when the block ends is killed with its group and reaped. A
+    failing test used to leave such scorers running for minutes, loading the machine for every later test."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen] = []
+
+    def __call__(self, args: list[str], preexec_fn: Callable[[], None] | None = None, **kwargs: Any) -> subprocess.Popen:
+        def setup() -> None:
+            die_with_parent()
+            if preexec_fn is not None:
+                preexec_fn()
+
+        proc = subprocess.Popen(args, preexec_fn=setup, **kwargs)
+        self.started.append(proc)
+        return proc
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                kill_group_or_process(proc.pid)
+                proc.wait()
+
+
+@pytest.fixture()
+def spawn() -> Iterator[Children]:
+    with Children() as children:
+        yield children

@@ -29,6 +29,7 @@ from hypothesis.extra.numpy import arrays
 from tqdm import tqdm
 
 from benchmarks.common import default_sigint
+from tests.conftest import die_with_parent, kill_group_or_process
 from model.wdbc import FEATURE_NAMES, UCI_COLUMNS, load_bundled
 from scoring.batch import main, score_csv
 from scoring.errors import InputError
@@ -587,11 +588,11 @@ def _wait_until_writing(directory: Path, proc: subprocess.Popen | _Pid) -> None:
 
 @pytest.mark.parametrize("engine", ["streaming", "blocks"])
 def test_sigterm_to_the_process_group_stops_and_removes_the_temporary_file(
-        runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path, engine: str) -> None:
+        runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path, engine: str, spawn) -> None:
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
-    proc = subprocess.Popen(_scorer(big_inputs[engine], out, runtime_name, export_dir, "--quiet"),
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = spawn(_scorer(big_inputs[engine], out, runtime_name, export_dir, "--quiet"), stderr=subprocess.PIPE,
+                 start_new_session=True)
     _wait_until_writing(tmp_path, proc)
     os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -647,15 +648,20 @@ def _in_a_terminal(command: list[str], then: Callable[[int, int], None] | None =
     if pid == 0:  # the child: the command, with the terminal as stdin, stdout and stderr (a new one has 0 columns)
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
         default_sigint()  # as in a terminal, even when the tests run from a background shell
+        die_with_parent()
         os.execv(command[0], command)
     screen: list[bytes] = []
     reader = threading.Thread(target=_read_terminal, args=(terminal, screen), daemon=True)
     reader.start()
+    status = None
     try:
         if then is not None:
             then(pid, terminal)
         _, status = os.waitpid(pid, 0)
     finally:
+        if status is None:  # the test failed before the child ended: do not leave it running
+            kill_group_or_process(pid)
+            os.waitpid(pid, 0)
         reader.join(timeout=60)
         os.close(terminal)
     return os.waitstatus_to_exitcode(status), b"".join(screen).decode(errors="replace")
@@ -704,9 +710,10 @@ def _read_terminal(fd: int, into: list[bytes]) -> None:
 
 
 def test_a_killed_run_leaves_a_temporary_file_that_the_next_run_removes(
-        runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], wdbc_csv: Path, tmp_path: Path) -> None:
+        runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], wdbc_csv: Path, tmp_path: Path,
+        spawn) -> None:
     out = tmp_path / "out.csv"
-    proc = subprocess.Popen(_scorer(big_inputs["blocks"], out, runtime_name, export_dir, "--quiet"))
+    proc = spawn(_scorer(big_inputs["blocks"], out, runtime_name, export_dir, "--quiet"))
     _wait_until_writing(tmp_path, proc)
     proc.kill()  # SIGKILL: no clean-up is possible
     proc.wait()
