@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -268,3 +269,18 @@ def test_a_directory_that_cannot_be_fsynced_still_gets_its_file(tmp_path: Path, 
         out.handle.write(b"x\n")
         out.commit()
     assert (tmp_path / "out.csv").read_bytes() == b"x\n" and sorted(os.listdir(tmp_path)) == ["out.csv"]
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+@pytest.mark.parametrize("ends", ["committed", "failed"])
+def test_a_writer_that_ends_forgets_its_temporary_prefix(tmp_path: Path, by_name: bool, ends: str) -> None:
+    """A long-running process (a service calling score_csv) must not collect one entry per output it wrote."""
+    before = set(_UNFINISHED)
+    with contextlib.suppress(RuntimeError), AtomicOutput(tmp_path / "out.csv", by_name=by_name) as out:
+        assert len(_UNFINISHED) == len(before) + 1
+        (out.path.write_bytes(b"x\n") if by_name else out.handle.write(b"x\n"))
+        if ends == "failed":
+            raise RuntimeError("boom")
+        out.commit()
+    assert _UNFINISHED == before
+    assert sorted(os.listdir(tmp_path)) == (["out.csv"] if ends == "committed" else [])
