@@ -137,7 +137,7 @@ def test_a_signal_that_lands_on_a_worker_thread_stops_the_query_within_a_moment(
         score_streaming(str(generated_csv), tmp_path / "out.csv", _layout(generated_csv), Outputs(), predict, Stages(),
                         lambda r, p: None, "csv")
     assert caught.value.exit_code == 143
-    assert sum(rows) < 5_000, f"{sum(rows)} rows scored after the signal, in {time.monotonic() - started:.1f} s"
+    assert sum(rows) < 20_000, f"{sum(rows)} rows scored after the signal, in {time.monotonic() - started:.1f} s"
 
 
 @pytest.mark.parametrize(("source", "output", "header", "on_error", "expected"), [
