@@ -284,3 +284,28 @@ def test_a_writer_that_ends_forgets_its_temporary_prefix(tmp_path: Path, by_name
         out.commit()
     assert _UNFINISHED == before
     assert sorted(os.listdir(tmp_path)) == (["out.csv"] if ends == "committed" else [])
+
+
+@pytest.mark.parametrize("previous", [True, False])
+def test_a_full_disk_under_a_compressed_output_is_one_error_too(small_filesystem: Path, previous: bool) -> None:
+    """gzip's trailer and the buffered raw file fail again as the writer is cleaned up: still one OutputError."""
+    target = small_filesystem / "out.csv.gz"
+    if previous:
+        target.write_bytes(b"previous")
+    with pytest.raises(OutputError, match=r"Cannot write .*out\.csv\.gz: No space left on device\."), \
+            AtomicOutput(target) as out, out.writing():
+        for _ in range(64):
+            out.handle.write(os.urandom(4096))  # incompressible, so the disk fills
+        out.commit()
+    assert sorted(p.name for p in small_filesystem.iterdir()) == (["out.csv.gz"] if previous else [])
+
+
+def test_stdout_is_written_through_and_an_error_passes_unchanged(capsysbinary) -> None:
+    """``-``: nothing to rename or remove, so neither a commit nor an error touches any file."""
+    with pytest.raises(RuntimeError, match="boom"), AtomicOutput("-") as out:
+        out.handle.write(b"first rows\n")
+        raise RuntimeError("boom")
+    with AtomicOutput("-") as out:
+        out.handle.write(b"all rows\n")
+        out.commit()
+    assert capsysbinary.readouterr().out == b"first rows\nall rows\n"
