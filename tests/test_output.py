@@ -309,3 +309,12 @@ def test_stdout_is_written_through_and_an_error_passes_unchanged(capsysbinary) -
         out.handle.write(b"all rows\n")
         out.commit()
     assert capsysbinary.readouterr().out == b"first rows\nall rows\n"
+
+
+def test_a_failed_write_to_stdout_is_one_line_naming_stdout(capsysbinary) -> None:
+    import errno
+
+    with AtomicOutput("-") as out:
+        error = out.error(OSError(errno.EPIPE, "Broken pipe"))
+    assert isinstance(error, OutputError)
+    assert str(error) == "Cannot write stdout: Broken pipe. Choose another output path."
