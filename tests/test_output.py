@@ -318,3 +318,17 @@ def test_a_failed_write_to_stdout_is_one_line_naming_stdout(capsysbinary) -> Non
         error = out.error(OSError(errno.EPIPE, "Broken pipe"))
     assert isinstance(error, OutputError)
     assert str(error) == "Cannot write stdout: Broken pipe. Choose another output path."
+
+
+def test_an_output_that_cannot_be_a_file_is_refused_saying_what_to_give_instead(tmp_path: Path) -> None:
+    from scoring.errors import ScoringError
+
+    with pytest.raises(ScoringError, match=rf"^Output path {tmp_path} is a directory; expected a file path or '-' "
+                                           r"for stdout\.$"):
+        AtomicOutput(tmp_path)
+    with pytest.raises(ScoringError, match=rf"^Output directory {tmp_path / 'missing'} does not exist; create it "
+                                           r"or choose another path\.$"):
+        AtomicOutput(tmp_path / "missing" / "out.csv")
+    with pytest.raises(ScoringError, match=r"^Cannot hand stdout to a writer that needs a file path\.$"):
+        AtomicOutput("-", by_name=True)
+    assert list(tmp_path.iterdir()) == []
