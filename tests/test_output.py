@@ -332,3 +332,21 @@ def test_an_output_that_cannot_be_a_file_is_refused_saying_what_to_give_instead(
     with pytest.raises(ScoringError, match=r"^Cannot hand stdout to a writer that needs a file path\.$"):
         AtomicOutput("-", by_name=True)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+def test_a_temporary_that_cannot_be_created_is_one_output_error(tmp_path: Path, monkeypatch, by_name: bool) -> None:
+    """A read-only directory (we cannot make one: tests may run as root, who may write anyway)."""
+    import errno
+
+    from scoring import output
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(output.tempfile, "mkdtemp" if by_name else "mkstemp", refuse)
+    (tmp_path / "out.csv").write_text("previous\n")
+    with pytest.raises(OutputError, match=r"^Cannot write .*out\.csv: Permission denied\. Choose another output "
+                                          r"path; the previous out\.csv is unchanged\.$"):
+        AtomicOutput(tmp_path / "out.csv", by_name=by_name)
+    assert os.listdir(tmp_path) == ["out.csv"]
