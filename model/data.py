@@ -367,8 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     from scoring.cli import add_standard_options
 
     parser = argparse.ArgumentParser(prog="python -m model.data", description="Write the WDBC rows as a CSV file.")
-    parser.add_argument("output", help="CSV path: id, diagnosis and the 30 features, with a header")
-    parser.add_argument("--data", default=None, help="UCI-format wdbc.data path or URL (default: the bundled copy)")
+    parser.add_argument("output",
+                        help="CSV path: id, diagnosis and the 30 features, with a header")
+    parser.add_argument("--data", default=None,
+                        help="UCI-format wdbc.data path or URL (default: the bundled copy)")
     add_standard_options(parser)
     args = parser.parse_args(argv)
     try:

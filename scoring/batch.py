@@ -422,8 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m scoring.batch",
         description="Score a CSV or Parquet file with the exported model (onnxruntime or TensorFlow), streaming.",
     )
-    parser.add_argument("input", help="CSV file (.gz/.bz2 ok), - for stdin, or a .parquet file")
-    parser.add_argument("output", help="output CSV or .parquet file (written atomically), or - for stdout")
+    parser.add_argument("input",
+                        help="CSV file (.gz/.bz2 ok), - for stdin, or a .parquet file")
+    parser.add_argument("output",
+                        help="output CSV or .parquet file (written atomically), or - for stdout")
     parser.add_argument("--input-format", choices=FORMATS, default="auto",
                         help="csv or parquet (default: from the file name; .parquet and .pq are Parquet)")
     parser.add_argument("--output-format", choices=FORMATS, default="auto",
@@ -432,12 +434,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: follows --model (an export directory means onnx)")
     parser.add_argument("--model", default=None,
                         help="ONNX file, SavedModel directory or export directory (default: artifacts/export)")
-    parser.add_argument("--threshold", type=float, default=None, help="label = probability > T (default: the model's)")
-    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per batch (default: %(default)s)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="label = probability > T (default: the model's)")
+    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS,
+                        help="rows per batch (default: %(default)s)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
                        help="comma-separated columns to pass through (default: id, if present)")
-    group.add_argument("--keep-all", action="store_true", help="pass every input column through")
+    group.add_argument("--keep-all", action="store_true",
+                       help="pass every input column through")
     parser.add_argument("--no-header", action="store_true",
                         help="the input has no header: the last columns are the features in model order")
     parser.add_argument("--sep", type=separator_option, default=None,
@@ -450,11 +455,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write predicted_<label column> with the class values the model was trained on")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the model checks on load (sibling hashes, the graph's threshold)")
-    parser.add_argument("--threads", type=int, default=1, help="inference threads (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="inference threads (default: %(default)s)")
     parser.add_argument("--on-error", choices=ON_ERROR, default="stop",
                         help="stop (default): exit 2 at the first bad row; skip: write bad rows to --rejects")
-    parser.add_argument("--rejects", default=None, help="rejects file for --on-error skip (default: OUT.rejects.csv)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    parser.add_argument("--rejects", default=None,
+                        help="rejects file for --on-error skip (default: OUT.rejects.csv)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar, no summary line")
     add_standard_options(parser, tensorflow=True)
     return parser
 
