@@ -85,6 +85,56 @@ def test_bad_row_names_file_and_line_and_leaves_no_success(client, big_csv, expo
         assert text.startswith("id,probability,label\n") and text.endswith("\n")
 
 
+def test_a_failed_job_reports_its_error_only_after_its_running_blocks_have_stopped(export_dir, big_csv, tmp_path,
+                                                                                    monkeypatch) -> None:
+    """Cancelling does not stop a block that is already running: the error comes once it has finished, so
+    nothing of the job appears in OUT_DIR after the error, and no temporary part is left there."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    publish = LocalFileSystem.mv
+
+    def slow_publish(self, path1, path2, **kwargs):  # a slow upload: the temporary part is there meanwhile
+        if Path(str(path1)).name.startswith(".part-"):
+            time.sleep(1.0)
+        return publish(self, path1, path2, **kwargs)
+
+    monkeypatch.setattr(LocalFileSystem, "mv", slow_publish)  # in-process workers: they see the patch
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(with_bad_value(big_csv.read_bytes(), 6_001, 6))  # in the second 1 MiB block
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as c:
+        with pytest.raises(InputError, match=r"bad.csv, line 6001, column 6 "):
+            score_distributed([str(bad)], out, c, model=export_dir, blocksize="1MiB")
+        left = sorted(p.name for p in out.iterdir())
+        time.sleep(1.5)  # longer than a block's publish: one still running would have changed OUT_DIR by now
+        assert sorted(p.name for p in out.iterdir()) == left
+    assert not [name for name in left if name.endswith(".tmp")]
+    assert SUCCESS not in left
+
+
+class _Cluster:
+    """A client whose workers report the same held keys each time they are asked."""
+
+    def __init__(self, held: dict[str, object]) -> None:
+        self.held, self.asked = held, 0
+
+    def run(self, function, prefix: str, on_error: str) -> dict[str, object]:
+        self.asked += 1
+        return self.held
+
+
+def test_the_wait_for_running_blocks_is_bounded_and_a_worker_that_cannot_answer_holds_nothing() -> None:
+    from scoring.distributed.job import _wait_until_stopped
+
+    busy = _Cluster({"tcp://a": ["wdbc-score-1234abcd-00000-000003"], "tcp://b": OSError("worker gone")})
+    started = time.monotonic()
+    assert _wait_until_stopped(busy, "wdbc-score-1234abcd-", timeout=0.5) is False  # the error is not held forever
+    assert 0.5 <= time.monotonic() - started < 3 and busy.asked > 2
+    idle = _Cluster({"tcp://a": [], "tcp://b": OSError("worker gone")})
+    assert _wait_until_stopped(idle, "wdbc-score-1234abcd-", timeout=30) is True and idle.asked == 1
+
+
 def test_a_killed_worker_does_not_change_the_output(export_dir, big_csv, tmp_path) -> None:
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as c:

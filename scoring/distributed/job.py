@@ -14,6 +14,10 @@ from scoring.distributed.plan import DEFAULT_BLOCKSIZE, JobPlan, plan_job, requi
 from scoring.distributed.ranges import BlockInputError, explain
 from scoring.distributed.task import score_block
 
+#: How long a stopped job waits for its running blocks to finish before it reports the error anyway: a running
+#: block cannot be interrupted, and a hung worker must not hang the job's error.
+STOP_TIMEOUT = 60.0
+
 
 @dataclass
 class JobSummary:
@@ -43,7 +47,8 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
     """Score a checked plan on ``client``'s cluster: one part file per block, then ``_SUCCESS``.
 
     A bad row stops the job with the file and line, and no ``_SUCCESS`` is written. On any exception
-    (Ctrl-C included, after ``on_interrupt``) the blocks still queued or running are cancelled.
+    (Ctrl-C included, after ``on_interrupt``) the blocks still queued are cancelled, and the exception is
+    raised once the running ones have finished (at most ``STOP_TIMEOUT`` s) and their temporaries are gone.
     """
     distributed = require_dask()
     started = time.perf_counter()
@@ -74,6 +79,10 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
         if isinstance(exc, KeyboardInterrupt) and on_interrupt is not None:
             on_interrupt()
         client.cancel(futures)
+        # Cancelling does not stop a block that is already running: wait for it, so that nothing of this job
+        # is written into OUT_DIR after the error is reported, then remove what it left half-written.
+        _wait_until_stopped(client, f"wdbc-score-{job}-")
+        store.sweep()
         raise
     store.sweep()  # temporaries of attempts that died (their blocks were retried and published since)
     if merge:
@@ -82,6 +91,27 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
     # Written last: its presence means every part (and the merged file) is complete.
     store.write_success(json.dumps(asdict(summary), indent=2) + "\n")
     return summary
+
+
+def _wait_until_stopped(client: Any, prefix: str, timeout: float = STOP_TIMEOUT) -> bool:
+    """Wait until no worker holds a task whose key starts with ``prefix`` (running, queued or cancelled but
+    still running); False if some still did after ``timeout`` seconds or a worker could not be asked."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            held = client.run(_held_keys, prefix, on_error="return")
+        except Exception:  # noqa: BLE001 - best effort: the cluster may be going away
+            return False
+        if not any(keys for keys in held.values() if not isinstance(keys, BaseException)):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _held_keys(prefix: str, dask_worker: Any) -> list[str]:
+    """Worker side: this worker's tasks of one job, in any state (a cancelled task still running included)."""
+    return [str(key) for key in list(dask_worker.state.tasks) if str(key).startswith(prefix)]
 
 
 def _resolve(plan: JobPlan, exc: BaseException) -> BaseException:
