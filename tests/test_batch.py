@@ -307,6 +307,48 @@ def test_bad_input_leaves_a_previous_output_untouched(runtime_name, export_dir, 
     assert code == 2 and out.read_text() == "precious\n"
 
 
+def test_the_closing_line_names_rows_positives_rejects_runtime_and_output(runtime_name, export_dir, wdbc_csv, tmp_path,
+                                                                            capsys) -> None:
+    out = tmp_path / "out.csv"
+    code, err = run([wdbc_csv, out, "--runtime", runtime_name, "--model", export_dir], capsys)
+    assert code == 0
+    rate = r"in \d+\.\d\d s, [\d,]+ rows/s"
+    assert re.fullmatch(rf"scored 569 rows \(208 positive\) {rate} \[{runtime_name}\] -> {re.escape(str(out))}\n", err), err
+    code, err = run([_write_bad(wdbc_csv, tmp_path, "text"), out, "--runtime", runtime_name, "--model", export_dir,
+                     "--on-error", "skip"], capsys)
+    assert code == 0
+    assert re.fullmatch(rf"scored 568 rows \(\d+ positive, 1 rejected -> {re.escape(str(out))}\.rejects\.csv\) {rate} "
+                        rf"\[{runtime_name}\] -> {re.escape(str(out))}\n", err), err
+
+
+def test_stdout_closed_by_its_reader_is_one_line_and_then_sent_to_dev_null(export_dir, wdbc_csv, monkeypatch,
+                                                                           capsys) -> None:
+    """``... - | head -1``: the reader goes away. One line says so, and stdout then points at /dev/null, so the
+    interpreter's flush at exit adds no second error."""
+    read, write = os.pipe()
+    os.close(read)
+    with open(write, "w") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        code, err = run([wdbc_csv, "-", "--model", export_dir], capsys)
+        assert code == 2
+        assert err == "OutputError: Cannot write stdout: Broken pipe. Choose another output path.\n"
+        assert os.write(write, b"more") == 4  # no EPIPE any more
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("stdout", ["closed", "no file descriptor"])
+def test_silencing_a_stdout_without_a_file_descriptor_is_a_no_op(stdout: str, monkeypatch) -> None:
+    from scoring.batch import _silence_stdout
+
+    if stdout == "closed":
+        handle = open(os.devnull, "w")
+        handle.close()  # fileno() raises ValueError
+    else:
+        handle = io.StringIO()  # fileno() raises io.UnsupportedOperation
+    monkeypatch.setattr(sys, "stdout", handle)
+    _silence_stdout()
+
+
 def test_on_error_skip_scores_good_rows_and_writes_rejects(runtime_name, export_dir, wdbc_csv, tmp_path, capsys) -> None:
     src = _write_bad(wdbc_csv, tmp_path, "text")
     out = tmp_path / "out.csv"
@@ -985,6 +1027,22 @@ def test_label_values_write_the_class_values(runtime, wdbc_csv: Path, tmp_path: 
     assert scored.columns == ["id", "diagnosis", "probability", "label", "predicted_diagnosis"]
     assert scored["predicted_diagnosis"].to_list() == ["M" if v else "B" for v in scored["label"]]
     assert (scored["predicted_diagnosis"] == scored["diagnosis"]).mean() > 0.95
+
+
+@pytest.mark.parametrize(("label_column", "positive", "negative", "column", "classes"), [
+    ("churned", True, False, "predicted_churned", ("false", "true")),  # as a CSV spells a boolean column
+    ("diagnosis", "M", "B", "predicted_diagnosis", ("B", "M")),
+    (None, 1, 0, "predicted_class", ("0", "1")),
+])
+def test_label_values_are_spelled_as_the_training_table_wrote_them(label_column, positive, negative, column,
+                                                                   classes) -> None:
+    from scoring.artifacts import ModelInfo
+    from scoring.batch import outputs_for
+    from scoring.output import Outputs
+
+    info = ModelInfo(["x"], 0.5, label_column=label_column, positive_class=positive, negative_class=negative)
+    assert outputs_for(info, label_values=True) == Outputs(column, classes)
+    assert outputs_for(info, label_values=False) == Outputs()
 
 
 def test_short_rows_missing_only_a_trailing_empty_column_are_fine(runtime, tmp_path: Path) -> None:

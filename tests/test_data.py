@@ -318,6 +318,17 @@ def test_separate_test_trains_on_every_row_and_tests_on_every_row_of_the_other_t
     assert rows.method == f"all rows of {train.source} train; all rows of {test.source} test"
 
 
+def test_separate_test_needs_a_row_of_each_class_to_train_on() -> None:
+    from model.data import Dataset, Labels
+
+    labels = Labels("y", "Yes", "No", {})
+    train = Dataset(np.zeros((3, 1), np.float32), np.zeros(3, np.float32), ("x",), labels, "train.csv")
+    test = Dataset(np.zeros((2, 1), np.float32), np.array([1, 0], np.float32), ("x",), labels, "test.csv")
+    with pytest.raises(DataError, match=r"^train.csv: class 'Yes' has 0 rows; at least 1 of each class are needed "
+                                        r"to train\.$"):
+        separate_test(train, test)
+
+
 @pytest.mark.parametrize(("train_labels", "test_labels", "y"), [
     ("0,1,0,1", "1,1,0", [1, 1, 0]),
     ("false,true,false,true", "true,false,false", [1, 0, 0]),

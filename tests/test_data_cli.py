@@ -11,7 +11,7 @@ from model.wdbc import FEATURE_NAMES
 
 
 def test_writes_wdbc_csv_with_header(tmp_path: Path, capsys) -> None:
-    out = tmp_path / "sub" / "wdbc.csv"
+    out = tmp_path / "new" / "sub" / "wdbc.csv"  # missing directories are made
     assert main([str(out)]) == 0
     assert capsys.readouterr().out == f"wrote 569 rows to {out}\n"
     frame = pd.read_csv(out)
@@ -41,6 +41,6 @@ def test_help_says_what_it_writes(capsys) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert done.value.code == 0
     assert text.startswith("usage: python -m model.data [-h] [--data DATA]")
-    assert "Write the WDBC rows as a CSV file." in text
+    assert "[--version] output Write the WDBC rows as a CSV file. positional arguments:" in text
     assert "CSV path: id, diagnosis and the 30 features, with a header" in text
     assert "UCI-format wdbc.data path or URL (default: the bundled copy)" in text
