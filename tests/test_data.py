@@ -318,6 +318,54 @@ def test_separate_test_trains_on_every_row_and_tests_on_every_row_of_the_other_t
     assert rows.method == f"all rows of {train.source} train; all rows of {test.source} test"
 
 
+def _dataset(y: list[int] | np.ndarray, source: str = "t.csv"):
+    from model.data import Dataset, Labels
+
+    y = np.asarray(y, np.float32)
+    return Dataset(np.arange(len(y), dtype=np.float32)[:, None], y, ("x",), Labels("y", "Yes", "No", {}), source)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5, -0.25])
+def test_the_test_fraction_must_be_strictly_between_0_and_1(fraction: float) -> None:
+    with pytest.raises(DataError, match=rf"^--test-fraction must be between 0 and 1, got {fraction}\.$"):
+        split(_dataset(np.arange(40) % 2), test_fraction=fraction)
+
+
+def test_a_stratified_split_is_sklearns_with_the_fraction_and_seed_it_names() -> None:
+    from sklearn.model_selection import train_test_split
+
+    y = (np.arange(200) % 5 == 0).astype(np.float32)  # 40 positive
+    rows = split(_dataset(y), test_fraction=0.4, stratify=True, seed=7)
+    want_train, want_test = train_test_split(np.arange(200), test_size=0.4, stratify=y, random_state=7)
+    np.testing.assert_array_equal(rows.train_index, want_train)
+    np.testing.assert_array_equal(rows.test_index, want_test)
+    np.testing.assert_array_equal(rows.x_test[:, 0], want_test.astype(np.float32))
+    assert (len(rows.y_test), int(rows.y_test.sum())) == (80, 16)
+    assert rows.method == "stratified: sklearn train_test_split(test_size=0.4, random_state=7)"
+
+
+def test_the_default_split_names_what_pandas_would_draw() -> None:
+    assert split(_dataset(np.arange(40) % 2)).method == ("frame.sample(frac=0.75, random_state=1); test = the "
+                                                         "remaining rows")
+    assert split(_dataset(np.arange(40) % 2), test_fraction=0.2, seed=4).method == (
+        "frame.sample(frac=0.8, random_state=4); test = the remaining rows")
+
+
+def test_a_split_needs_two_rows_of_each_class_the_negative_one_too() -> None:
+    with pytest.raises(DataError, match=r"^t.csv: class 'No' has 1 row; at least 2 of each class are needed to split "
+                                        r"into training and test rows\.$"):
+        split(_dataset([1] * 9 + [0]))
+    with pytest.raises(DataError, match=r"^t.csv: class 'Yes' has 0 rows; at least 2 of each class"):
+        split(_dataset([0] * 10))
+
+
+def test_a_split_whose_training_rows_hold_one_class_says_how_to_fix_it() -> None:
+    y = [1, 1] + [0] * 28
+    with pytest.raises(DataError, match=r"^t.csv: the training rows hold only one class; pass --stratify to keep both "
+                                        r"classes in each part, or use more rows\.$"):
+        split(_dataset(y), test_fraction=0.5, seed=1)  # this seed puts both 'Yes' rows in the test part
+
+
 def test_separate_test_needs_a_row_of_each_class_to_train_on() -> None:
     from model.data import Dataset, Labels
 

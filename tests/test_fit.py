@@ -36,6 +36,13 @@ def test_same_seed_gives_bitwise_identical_weights(rows) -> None:
     assert weights(a)[0].tobytes() != weights(c)[0].tobytes()
 
 
+def test_progress_is_reported_after_every_block_of_epochs(rows) -> None:
+    seen: list[tuple[int, int]] = []
+    fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, FitConfig(epochs=25), block=10,
+                   on_block=lambda done, history: seen.append((done, len(history.values["train_log_loss"]))))
+    assert seen == [(10, 10), (20, 20), (25, 25)]
+
+
 def test_history_is_whole_set_per_epoch_and_loss_falls(rows) -> None:
     clf, history, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, FitConfig(epochs=40))
     assert all(len(v) == 40 for v in history.values.values())
