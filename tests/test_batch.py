@@ -307,6 +307,36 @@ def test_bad_input_leaves_a_previous_output_untouched(runtime_name, export_dir, 
     assert code == 2 and out.read_text() == "precious\n"
 
 
+def test_the_usage_line_lists_every_option_with_its_choices_and_placeholders(capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    usage = " ".join(capsys.readouterr().out.split("\n\n")[0].split())
+    assert usage == (
+        "usage: python -m scoring.batch [-h] [--input-format {auto,csv,parquet}] [--output-format {auto,csv,parquet}] "
+        "[--runtime {onnx,tf}] [--model MODEL] [--threshold THRESHOLD] [--batch-rows BATCH_ROWS] "
+        "[--keep KEEP | --keep-all] [--no-header] [--sep SEP] [--rename OLD=NEW,...] [--rename-file PATH] "
+        "[--label-values] [--no-verify] [--threads THREADS] [--on-error {stop,skip}] [--rejects REJECTS] [--quiet] "
+        "[--version] [--verbose] input output")
+
+
+@pytest.mark.parametrize("option", ["--input-format", "--output-format", "--runtime", "--on-error"])
+def test_an_option_outside_its_choices_is_argparses_usage_error(option: str, capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["in.csv", "out.csv", option, "xml"])
+    assert done.value.code == 2
+    assert f"error: argument {option}: invalid choice: 'xml' (choose from " in capsys.readouterr().err
+
+
+def test_keep_takes_comma_separated_names_and_flags_take_no_value() -> None:
+    from scoring.batch import build_parser
+
+    args = build_parser().parse_args(["in.csv", "out.csv", "--keep", " id , diagnosis,,", "--label-values"])
+    assert args.keep == ["id", "diagnosis"] and args.label_values is True and args.keep_all is False
+    args = build_parser().parse_args(["in.csv", "out.csv", "--keep-all"])
+    assert args.keep is None and args.keep_all is True and args.label_values is False and args.rename_file is None
+
+
 def test_the_closing_line_names_rows_positives_rejects_runtime_and_output(runtime_name, export_dir, wdbc_csv, tmp_path,
                                                                             capsys) -> None:
     out = tmp_path / "out.csv"
