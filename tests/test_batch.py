@@ -335,6 +335,76 @@ def test_keep_takes_comma_separated_names_and_flags_take_no_value() -> None:
     assert args.keep == ["id", "diagnosis"] and args.label_values is True and args.keep_all is False
     args = build_parser().parse_args(["in.csv", "out.csv", "--keep-all"])
     assert args.keep is None and args.keep_all is True and args.label_values is False and args.rename_file is None
+    assert (args.threads, args.batch_rows, args.on_error, args.threshold) == (1, 65_536, "stop", None)  # the defaults
+
+
+def test_cli_threshold_is_checked_then_applied(runtime_name, export_dir, wdbc_csv, tmp_path, capsys) -> None:
+    out = tmp_path / "out.csv"
+    code, err = run([wdbc_csv, out, "--runtime", runtime_name, "--model", export_dir, "--threshold", "1.5"], capsys)
+    assert (code, err) == (2, "ScoringError: --threshold must be in [0, 1], got 1.5.\n") and not out.exists()
+    # Checked before the model is looked for: the cheap mistake is reported first.
+    code, err = run([wdbc_csv, out, "--model", tmp_path / "missing", "--threshold", "1.5"], capsys)
+    assert (code, err) == (2, "ScoringError: --threshold must be in [0, 1], got 1.5.\n")
+    assert run([wdbc_csv, out, "--runtime", runtime_name, "--model", export_dir, "--threshold", "0.9"], capsys)[0] == 0
+    scored = read_out(out)
+    assert (scored["label"] == (scored["probability"] > 0.9)).all()
+    assert 0 < scored["label"].sum() < (scored["probability"] > 0.5).sum()  # not the model's own 0.5
+
+
+def test_cli_keep_all_passes_every_input_column_through(export_dir, wdbc_csv, tmp_path, capsys) -> None:
+    out = tmp_path / "out.csv"
+    assert run([wdbc_csv, out, "--model", export_dir, "--keep-all"], capsys)[0] == 0
+    header = out.read_text().split("\n", 1)[0].split(",")
+    assert header == wdbc_csv.read_text().split("\n", 1)[0].split(",") + ["probability", "label"]
+
+
+def test_cli_threads_reach_the_inference_session(export_dir, wdbc_csv, tmp_path, capsys, monkeypatch) -> None:
+    import scoring.batch
+
+    loaded = []
+
+    def spy(*args, **kwargs):
+        loaded.append(scoring.batch.load_runtime.__wrapped__(*args, **kwargs))
+        return loaded[-1]
+
+    spy.__wrapped__ = scoring.batch.load_runtime
+    monkeypatch.setattr(scoring.batch, "load_runtime", spy)
+    assert run([wdbc_csv, tmp_path / "out.csv", "--model", export_dir, "--threads", "2"], capsys)[0] == 0
+    assert loaded[0]._session.get_session_options().intra_op_num_threads == 2
+
+
+def test_cli_verbose_keeps_tensorflows_log_lines_for_whatever_loads_it(export_dir, wdbc_csv, tmp_path, capsys,
+                                                                         monkeypatch) -> None:
+    from scoring.tfquiet import VERBOSE_ENV
+
+    monkeypatch.setenv(VERBOSE_ENV, "")  # recorded, so that the variable main sets is removed after the test
+    monkeypatch.delenv(VERBOSE_ENV)
+    assert run([wdbc_csv, tmp_path / "out.csv", "--model", export_dir], capsys)[0] == 0
+    assert VERBOSE_ENV not in os.environ
+    assert run([wdbc_csv, tmp_path / "out.csv", "--model", export_dir, "--verbose"], capsys)[0] == 0
+    assert os.environ[VERBOSE_ENV] == "1"
+
+
+@pytest.mark.parametrize(("previous", "output", "message"), [
+    (None, "out.csv", "Interrupted (SIGINT): {out} was not written.\n"),
+    (b"precious\n", "out.csv", "Interrupted (SIGINT): {out} was not written; the previous file is unchanged.\n"),
+    (None, "-", "Interrupted (SIGINT): the output on stdout is incomplete.\n"),
+])
+def test_ctrl_c_says_what_became_of_the_output(export_dir, wdbc_csv, tmp_path, capsys, monkeypatch, previous, output,
+                                              message) -> None:
+    import scoring.batch
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    out = tmp_path / output if output != "-" else output
+    if previous is not None:
+        out.write_bytes(previous)
+    monkeypatch.setattr(scoring.batch, "score_csv", interrupted)
+    code, err = run([wdbc_csv, out, "--model", export_dir], capsys)
+    assert (code, err) == (130, message.format(out=out))
+    if previous is not None:
+        assert out.read_bytes() == previous
 
 
 def test_the_closing_line_names_rows_positives_rejects_runtime_and_output(runtime_name, export_dir, wdbc_csv, tmp_path,

@@ -63,6 +63,9 @@ def test_mixed_folder_through_the_cli_is_one_line_and_writes_nothing(export_dir,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("ModelError: ") and "not from the same export" in err[0]
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["mixed"]
+    # --no-verify: scored with what it was told to load.
+    assert score_main([str(wdbc_csv), str(out), "--model", str(mixed), "--runtime", runtime_name, "--no-verify"]) == 0
+    assert len(out.read_text().splitlines()) == 570
 
 
 def test_swapped_feature_names_are_refused(export_dir, tmp_path, runtime_name) -> None:
