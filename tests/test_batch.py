@@ -373,6 +373,16 @@ def test_cli_threads_reach_the_inference_session(export_dir, wdbc_csv, tmp_path,
     assert loaded[0]._session.get_session_options().intra_op_num_threads == 2
 
 
+def test_cli_draws_a_progress_bar_only_on_a_terminal_and_not_with_quiet(export_dir, wdbc_csv, tmp_path, capsys,
+                                                                         monkeypatch) -> None:
+    out = tmp_path / "out.csv"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    err = run([wdbc_csv, out, "--model", export_dir], capsys)[1]
+    assert err.startswith("\rscoring: ") and "B/s]" in err  # a byte-progress bar, erased before the closing line
+    assert err.rsplit("\r", 1)[1].startswith("scored 569 rows")
+    assert run([wdbc_csv, out, "--model", export_dir, "--quiet"], capsys)[1] == ""
+
+
 def test_cli_verbose_keeps_tensorflows_log_lines_for_whatever_loads_it(export_dir, wdbc_csv, tmp_path, capsys,
                                                                          monkeypatch) -> None:
     from scoring.tfquiet import VERBOSE_ENV
