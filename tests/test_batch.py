@@ -358,6 +358,20 @@ def test_cli_keep_all_passes_every_input_column_through(export_dir, wdbc_csv, tm
     assert header == wdbc_csv.read_text().split("\n", 1)[0].split(",") + ["probability", "label"]
 
 
+def test_cli_label_values_and_formats_reach_the_scorer(export_dir, wdbc_csv, tmp_path, capsys) -> None:
+    out = tmp_path / "out.csv"
+    assert run([wdbc_csv, out, "--model", export_dir, "--label-values"], capsys)[0] == 0
+    assert out.read_text().split("\n", 1)[0] == "id,probability,label,predicted_diagnosis"
+    table = tmp_path / "table.data"  # a name that says neither CSV nor Parquet
+    pl.read_csv(wdbc_csv).write_parquet(table)
+    scored = tmp_path / "scored.data"
+    assert run([table, scored, "--model", export_dir, "--input-format", "parquet", "--output-format", "parquet"],
+               capsys)[0] == 0
+    assert scored.read_bytes()[:4] == b"PAR1"
+    assert pl.read_parquet(scored).equals(pl.read_csv(out, schema_overrides={"probability": pl.Float32}).drop(
+        "predicted_diagnosis"))
+
+
 def test_cli_threads_reach_the_inference_session(export_dir, wdbc_csv, tmp_path, capsys, monkeypatch) -> None:
     import scoring.batch
 
