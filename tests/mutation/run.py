@@ -44,6 +44,15 @@ def copy_tree(work: Path) -> None:
             shutil.copy2(source, work / name)
 
 
+def select_tests(pyproject: Path, tests: list[str]) -> None:
+    """Replace the copy's ``pytest_add_cli_args_test_selection`` with ``tests`` (the tree's file is not touched)."""
+    text = pyproject.read_text()
+    pattern = re.compile(r"^pytest_add_cli_args_test_selection = \[.*?\]$", re.DOTALL | re.MULTILINE)
+    if not pattern.search(text):
+        raise SystemExit(f"{pyproject}: no pytest_add_cli_args_test_selection to replace")
+    pyproject.write_text(pattern.sub(lambda _: f"pytest_add_cli_args_test_selection = {json.dumps(tests)}", text, 1))
+
+
 def build_artifacts(work: Path, env: dict[str, str]) -> Path:
     """The default run's export and another run's, built once from unmutated code (see tests/conftest.py)."""
     out = work / "artifacts"
@@ -121,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutant", action="append", default=[], metavar="NAME",
                         help="retest this mutant (repeatable; a name from summary.json or survivors.md, e.g. after "
                              "adding the test that should kill it); use with --keep")
+    parser.add_argument("--tests", nargs="+", default=None, metavar="TEST_FILE",
+                        help="run only these test files against the mutants (e.g. a module's own tests, to make a slow "
+                             "module affordable; fewer tests can only kill fewer mutants); use its own --work, since "
+                             "mutmut discards a copy's results when its test list changes")
     args = parser.parse_args(argv)
 
     work: Path = args.work.resolve()
@@ -128,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     copy_tree(work)
+    if args.tests:
+        select_tests(work / "pyproject.toml", args.tests)
     env = {**os.environ, "PYTHONPATH": str(work)}
     if not (work / "artifacts" / "other" / "export").exists():
         build_artifacts(work, env)
