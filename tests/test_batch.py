@@ -372,6 +372,46 @@ def test_cli_label_values_and_formats_reach_the_scorer(export_dir, wdbc_csv, tmp
         "predicted_diagnosis"))
 
 
+def test_every_cli_option_reaches_the_one_library_call(export_dir, tmp_path, capsys, monkeypatch) -> None:
+    """``main`` is argparse plus one ``score_csv`` call: each option arrives under its own name, none swapped."""
+    import scoring.batch
+
+    calls = []
+    monkeypatch.setattr(scoring.batch, "score_csv", lambda *args, **kwargs: calls.append((args, kwargs)) or
+                        scoring.batch.Summary("in", "out", "onnx"))
+    renames = tmp_path / "renames.json"
+    renames.write_text('{"a": "radius_mean", "b": "texture_mean"}')
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["in.csv", "out.pq", "--model", str(export_dir), "--threshold", "0.25", "--batch-rows", "7",
+                 "--keep", "id,x", "--no-header", "--threads", "3", "--on-error", "skip", "--rejects", "bad.csv",
+                 "--sep", ";", "--rename", "b=area_mean,c=perimeter_mean", "--rename-file", str(renames), "--no-verify",
+                 "--label-values", "--input-format", "csv", "--output-format", "parquet"]) == 0
+    (args, kwargs), = calls
+    assert args == ("in.csv", "out.pq") and kwargs.pop("runtime").name == "onnx"
+    assert kwargs == {"threshold": 0.25, "batch_rows": 7, "keep": ["id", "x"], "keep_all": False, "header": False,
+                      "threads": 3, "on_error": "skip", "rejects": "bad.csv", "progress": True, "sep": ";",
+                      "rename": {"a": "radius_mean", "b": "area_mean", "c": "perimeter_mean"}, "verify": False,
+                      "label_values": True, "input_format": "csv", "output_format": "parquet"}
+    calls.clear()
+    assert main(["in.csv", "out.csv", "--model", str(export_dir), "--quiet"]) == 0
+    (args, kwargs), = calls
+    assert {k: kwargs[k] for k in ("progress", "verify", "header", "label_values", "rename")} == {
+        "progress": False, "verify": True, "header": True, "label_values": False, "rename": {}}
+
+
+def test_an_input_error_leaves_stdout_as_it_was(export_dir, wdbc_csv, tmp_path, monkeypatch, capsys) -> None:
+    """Only a failed write to stdout points it at /dev/null: after any other error it still reaches its reader."""
+    read, write = os.pipe()
+    with open(read, "rb") as reader, open(write, "w") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        code, err = run([_write_bad(wdbc_csv, tmp_path, "text"), "-", "--model", export_dir], capsys)
+        assert code == 2 and err.startswith("InputError: ")
+        os.write(write, b"still here")
+        monkeypatch.undo()
+        stdout.close()
+        assert reader.read().endswith(b"still here")
+
+
 def test_cli_threads_reach_the_inference_session(export_dir, wdbc_csv, tmp_path, capsys, monkeypatch) -> None:
     import scoring.batch
 
