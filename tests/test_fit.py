@@ -43,6 +43,34 @@ def test_progress_is_reported_after_every_block_of_epochs(rows) -> None:
     assert seen == [(10, 10), (20, 20), (25, 25)]
 
 
+def test_each_epoch_is_minibatch_descent_over_the_seeds_permutation_of_every_row() -> None:
+    """The loop against a NumPy reference: every epoch visits each row once, in the order stateless_shuffle gives
+    for (seed, epoch), one SGD step per batch on the batch's mean log loss plus the L2 term; the history's
+    accuracy is on the whole training set with label = logit > 0."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=(11, 3)) * [1, 10, 100] + [0, 5, -50]).astype(np.float32)
+    y = np.array([1, 0, 0, 1, 1, 0, 1, 0, 0, 0, 1], np.float32)
+    config = FitConfig(epochs=3, batch_size=4, learning_rate=0.3, l2=0.05, seed=9, optimizer="sgd")
+    clf, history, _ = fit_classifier(x, y, x[:5], y[:5], config)
+    xn = clf.normalize(x).numpy().astype(np.float64)
+    start = Classifier(3, seed=9).logistic
+    w, b = start.w.numpy()[:, 0].astype(np.float64), float(start.b.numpy())
+    accuracy = []
+    for epoch in range(3):
+        order = tf.random.experimental.stateless_shuffle(tf.range(11, dtype=tf.int64),
+                                                         seed=tf.constant([9, epoch], tf.int64)).numpy()
+        for first in range(0, 11, 4):
+            rows_ = order[first:first + 4]
+            error = 1 / (1 + np.exp(-(xn[rows_] @ w + b))) - y[rows_]
+            w, b = w - 0.3 * (xn[rows_].T @ error / len(rows_) + 2 * 0.05 * w), b - 0.3 * error.mean()
+        accuracy.append(float(np.mean(((xn @ w + b) > 0) == y)))
+    np.testing.assert_allclose(clf.logistic.w.numpy()[:, 0], w, rtol=1e-5)
+    assert float(clf.logistic.b.numpy()) == pytest.approx(b, rel=1e-5)
+    assert history.values["train_accuracy"] == pytest.approx(accuracy)
+
+
 def test_history_is_whole_set_per_epoch_and_loss_falls(rows) -> None:
     clf, history, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, FitConfig(epochs=40))
     assert all(len(v) == 40 for v in history.values.values())
