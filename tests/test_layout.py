@@ -41,8 +41,10 @@ def test_names_match_up_to_case_spaces_and_underscores(spelling: str) -> None:
 def test_two_candidates_are_an_error_naming_both() -> None:
     header = [*NAMES[1:], "Radius Mean", "radius mean"]
     with pytest.raises(InputError, match=r"feature 'radius_mean' matches 2 columns: 'Radius Mean', 'radius mean'; "
-                                         r"the scorer will not guess\. Pass --rename"):
+                                         r"the scorer will not guess\. Pass --rename") as caught:
         resolve_layout(header, NAMES, "f.csv")
+    assert str(caught.value).startswith("f.csv, line 1: feature 'radius_mean'")  # where: the header
+    assert (caught.value.source, caught.value.line) == ("f.csv", 1)
 
 
 def test_an_exact_name_wins_over_near_spellings() -> None:
@@ -68,8 +70,10 @@ def test_rename_maps_other_names_and_refuses_unknown_ones() -> None:
     layout = resolve_layout(header, NAMES, "f.csv", rename={"rad_mean": "radius_mean"})
     assert layout.feature_index[0] == 1 and layout.names[1] == "radius_mean"
     with pytest.raises(InputError, match=r"--rename names 'rad_maen', which the header does not have\. "
-                                         r"Did you mean 'rad_mean' for 'rad_maen'\?"):
+                                         r"Did you mean 'rad_mean' for 'rad_maen'\?") as caught:
         resolve_layout(header, NAMES, "f.csv", rename={"rad_maen": "radius_mean"})
+    assert str(caught.value).startswith("f.csv, line 1: --rename names")  # where: the header
+    assert (caught.value.source, caught.value.line) == ("f.csv", 1)
 
 
 def test_a_header_read_with_the_wrong_separator_says_so() -> None:
