@@ -71,6 +71,15 @@ def test_each_epoch_is_minibatch_descent_over_the_seeds_permutation_of_every_row
     assert history.values["train_accuracy"] == pytest.approx(accuracy)
 
 
+def test_float64_and_integer_inputs_train_as_their_float32_values(rows) -> None:
+    config = FitConfig(epochs=5)
+    a, _, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, config)
+    b, _, _ = fit_classifier(rows.x_train.astype(np.float64), rows.y_train.astype(np.int64),
+                             rows.x_test.astype(np.float64), rows.y_test.astype(np.int64), config)
+    for wa, wb in zip(weights(a), weights(b)):
+        assert wa.tobytes() == wb.tobytes()
+
+
 def test_history_is_whole_set_per_epoch_and_loss_falls(rows) -> None:
     clf, history, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, FitConfig(epochs=40))
     assert all(len(v) == 40 for v in history.values.values())
