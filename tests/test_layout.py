@@ -252,3 +252,45 @@ def test_readers_select_columns_by_the_files_own_names_before_renames() -> None:
     renamed = replace(layout, file_names=in_file)
     assert [renamed.read_name(i) for i in range(3)] == ["ID", "col0", "col1"]
     assert renamed.names == layout.names
+
+
+def _read(layout, block: bytes):
+    """A block as the fast path reads it (scoring.parsing): headerless, with the layout's schema and projection."""
+    import polars as pl
+
+    return pl.read_csv(block, has_header=False, schema=layout.polars_schema, columns=layout.projection)
+
+
+def test_the_feature_matrix_is_float32_in_model_order_and_a_kept_feature_is_parsed_from_its_text() -> None:
+    import numpy as np
+
+    layout = resolve_layout(["id", "b", "a", "note"], ["a", "b"], "f.csv", keep=["id", "b"])
+    frame = _read(layout, b"7,1.5,2.5,x\n8,oops,3.5,y\n")
+    x = layout.feature_matrix(frame)
+    assert x.dtype == np.float32 and x.flags.c_contiguous
+    np.testing.assert_array_equal(x, np.array([[2.5, 1.5], [3.5, np.nan]], np.float32))  # 'oops' -> NaN, no error
+    assert layout.kept_columns(frame).to_dicts() == [{"id": "7", "b": "1.5"}, {"id": "8", "b": "oops"}]
+
+
+def test_a_block_is_doubtful_with_a_value_that_is_not_finite_or_an_empty_last_column() -> None:
+    layout = resolve_layout(["id", "b", "a", "note"], ["a", "b"], "f.csv")
+    clean = _read(layout, b"7,1.5,2.5,x\n8,0.5,3.5,y\n")
+    assert not layout.doubtful(clean, layout.feature_matrix(clean))
+    for block in (b"7,1.5,inf,x\n", b"7,1.5,,x\n", b"7,nan,2.5,x\n",  # not finite, or empty
+                  b"7,1.5,2.5,x\n8,0.5,3.5\n"):  # a short row: its last column is null
+        frame = _read(layout, block)
+        assert layout.doubtful(frame, layout.feature_matrix(frame)), block
+
+
+def test_split_fields_reads_a_header_line_as_csv_with_its_separator_and_says_where_it_cannot() -> None:
+    from scoring.layout import split_fields
+
+    assert split_fields(b'id,"radius, mean",area\r\n', "f.csv", 1) == ["id", "radius, mean", "area"]
+    assert split_fields(b"id;radius mean;area\n", "f.csv", 1, ";") == ["id", "radius mean", "area"]
+    assert split_fields("ïd,área\n".encode(), "f.csv", 1) == ["ïd", "área"]
+    with pytest.raises(InputError, match=r"^f.csv, line 3: expected UTF-8 text, found byte 0xe1$") as caught:  # á
+        split_fields("id,área\n".encode("latin-1"), "f.csv", 3)
+    assert (caught.value.source, caught.value.line) == ("f.csv", 3)
+    with pytest.raises(InputError, match=r"^f.csv, line 2: found a carriage return inside an unquoted field; expected "
+                                         r"lines ending in LF or CRLF$"):
+        split_fields(b"id,radius\rarea\n", "f.csv", 2)
