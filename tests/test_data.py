@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -103,9 +104,37 @@ def test_obvious_labels_need_no_positive(tmp_path: Path, values: list, positive)
     np.testing.assert_array_equal(data.y, (np.arange(12) % 3 == 0).astype(np.float32))
 
 
+@pytest.mark.parametrize("classes", [5, 6, 7])
+def test_more_than_five_classes_list_the_five_largest_then_how_many_more(tmp_path: Path, classes: int) -> None:
+    counts = dict(list({"a": 7, "b": 6, "c": 5, "d": 4, "e": 3, "f": 2, "g": 1}.items())[:classes])
+    labels = [v for v, n in counts.items() for _ in range(n)]
+    frame = table(len(labels)).with_columns(pl.Series("outcome", labels))
+    first = {v: 2 + labels.index(v) for v in counts}
+    listed = ", ".join(f"'{v}' ({n} rows, first at line {first[v]})" for v, n in list(counts.items())[:5])
+    more = f" and {classes - 5} more" if classes > 5 else ""
+    with pytest.raises(DataError, match=rf"found {classes}: {re.escape(listed)}{more}\. Only binary "
+                                        r"classification is "
+                                        r"supported\.$"):
+        load_dataset(DataSpec(write(tmp_path, frame), label="outcome"))
+
+
+def test_a_table_of_its_own_gets_no_wdbc_meaning_even_with_m_and_b_labels(tmp_path: Path) -> None:
+    frame = table(12).with_columns(pl.Series("outcome", ["M", "B"] * 6))
+    data = load_dataset(DataSpec(write(tmp_path, frame), label="outcome", positive="M"))
+    assert data.labels.meaning == {"0": "B", "1": "M"} and data.y.dtype == np.float32
+    assert load_dataset().labels.meaning == {"0": "benign (B)", "1": "malignant (M)"}
+
+
+def test_a_boolean_label_column_takes_positive_as_it_is_written_in_lower_case(tmp_path: Path) -> None:
+    frame = table(12).with_columns(pl.Series("outcome", [False, True, True] * 4))
+    data = load_dataset(DataSpec(write(tmp_path, frame, "t.parquet"), label="outcome", positive="false"))
+    assert data.labels.positive is False and data.y.tolist() == [1, 0, 0] * 4
+
+
 def test_other_labels_need_positive_which_must_be_one_of_them(tmp_path: Path) -> None:
     path = write(tmp_path, table())
-    with pytest.raises(DataError, match=r"label column 'outcome': found the values 'No', 'Yes'; pass --positive VALUE"):
+    with pytest.raises(DataError, match=r"label column 'outcome': found the values 'No', 'Yes'; pass --positive VALUE "
+                                        r"to say which one is class 1 \(the class whose probability the model gives\)\.$"):
         load_dataset(DataSpec(path, label="outcome"))
     with pytest.raises(DataError, match=r"--positive 'yes' is not one of its values 'No', 'Yes'"):
         load_dataset(DataSpec(path, label="outcome", positive="yes"))
@@ -191,6 +220,30 @@ def test_missing_values_are_counted_per_column_or_dropped(tmp_path: Path) -> Non
     data = load_dataset(DataSpec(path, label="y", missing="drop"))
     assert data.x.tolist() == [[1, 2], [8, 9], [10, 11]] and data.y.tolist() == [0, 1, 0]
     assert data.notes["rows_dropped_missing"] == {"rows": 4, "per_column": {"a": 1, "b": 2, "y": 1}}
+
+
+@pytest.mark.parametrize("columns", [5, 6, 7])
+def test_missing_values_in_many_columns_name_the_five_with_most_then_how_many_more(tmp_path: Path,
+                                                                                   columns: int) -> None:
+    # Column fK is empty in its first K + 1 rows (lines 2 to K + 2); rows 9 and 10 are complete.
+    header = ",".join(f"f{k}" for k in range(1, columns + 1)) + ",y"
+    lines = [",".join("" if row <= k else str(row + k) for k in range(1, columns + 1)) + f",{row % 2}"
+             for row in range(10)]
+    path = write(tmp_path, "\n".join([header, *lines]) + "\n")
+    listed = ", ".join(f"'f{k}' {k + 1} rows (first at line 2)" for k in range(columns, columns - 5, -1))
+    more = f" and {columns - 5} more columns" if columns > 5 else ""
+    with pytest.raises(DataError, match=rf"^\S+t\.csv: missing values in {columns} columns: {re.escape(listed)}{more}\. "
+                                        r"Pass --missing drop to train on the complete rows, or fill them in\.$"):
+        load_dataset(DataSpec(path, label="y"))
+    one = write(tmp_path, "a,y\n1,0\n,1\n3,1\n4,0\n", "one.csv")
+    with pytest.raises(DataError, match=r"one\.csv: missing values in 1 column: 'a' 1 row \(first at line 3\)\. Pass"):
+        load_dataset(DataSpec(one, label="y"))
+    two = write(tmp_path, "a,b,y\n1,,0\n,3,1\n3,4,1\n4,5,0\n", "two.csv")
+    with pytest.raises(DataError, match=r"two\.csv: missing values in 2 columns: 'a' 1 row \(first at line 3\), 'b'"):
+        load_dataset(DataSpec(two, label="y"))
+    none = write(tmp_path, "a,b,y\n,2,0\n3,,1\n", "none.csv")
+    with pytest.raises(DataError, match=r"^\S+none\.csv: every row has a missing value; nothing is left to train on\.$"):
+        load_dataset(DataSpec(none, label="y", missing="drop"))
 
 
 def test_constant_columns_are_noted_and_trailing_empty_columns_ignored(tmp_path: Path) -> None:
