@@ -178,11 +178,54 @@ def test_features_and_exclude_choose_exactly(tmp_path: Path) -> None:
     assert excluded.feature_names == ("Blood Pressure",)
     with pytest.raises(DataError, match=r"no columns 'Age'\. Did you mean 'age' for 'Age'\?"):
         load_dataset(DataSpec(path, label="outcome", positive="Yes", features=("Age",)))
-    with pytest.raises(DataError, match=r"the label column 'outcome' cannot also be a feature"):
+    with pytest.raises(DataError, match=r"the label column 'outcome' cannot also be a feature; leave it out of "
+                                        r"--features\.$"):
         load_dataset(DataSpec(path, label="outcome", positive="Yes", features=("age", "outcome")))
     with pytest.raises(DataError, match=r"line 2, column 2 \('städte name'\): expected a number, got 'Ulm'\. Fix the "
                                         r"value, or leave the column out with --exclude 'städte name'\."):
         load_dataset(DataSpec(path, label="outcome", positive="Yes", features=("städte name",)))
+
+
+def test_every_misspelled_column_of_the_first_five_gets_its_suggestion(tmp_path: Path) -> None:
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+    path = write(tmp_path, ",".join([*names, "y"]) + "\n" + ",".join(["1"] * 6) + ",0\n" + ",".join(["2"] * 6) + ",1\n")
+    typos = ("alpah", "bravoo", "charlei", "detla", "ecko", "foxtrott")
+    hints = ", ".join(f"'{n}' for '{t}'" for n, t in list(zip(names, typos))[:5])
+    with pytest.raises(DataError, match=rf"no columns {re.escape(', '.join(map(repr, typos[:5])))} and 1 more\. Did you "
+                                        rf"mean {re.escape(hints)}\?$"):
+        load_dataset(DataSpec(path, label="y", features=typos))
+
+
+def test_without_label_and_without_a_two_valued_column_the_message_just_asks_for_label(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"t\.csv: which column is the label\? Pass --label COLUMN\.$"):
+        load_dataset(DataSpec(write(tmp_path, "a,b\n1,4\n2,5\n3,6\n")))
+
+
+def test_only_an_unnamed_empty_column_is_ignored(tmp_path: Path) -> None:
+    """What a trailing separator makes is left out silently; a named empty column is reported as skipped (it holds
+    no numbers), and an unnamed one with values is a feature."""
+    data = load_dataset(DataSpec(write(tmp_path, "a,,y\n1,5,0\n2,6,1\n3,7,0\n"), label="y"))
+    assert data.feature_names == ("a", "")
+    data = load_dataset(DataSpec(write(tmp_path, "a,b,y,\n1,,0,\n2,,1,\n3,,0,\n"), label="y"))
+    assert data.feature_names == ("a",) and data.notes["skipped_non_numeric_columns"] == ["b"]
+
+
+def test_boolean_and_numeric_text_features_are_numbers_and_other_types_are_refused(tmp_path: Path) -> None:
+    import datetime
+
+    frame = pl.DataFrame({"flag": [True, False, True, False], "text": ["1.5", " 2", "3", "4.25"], "y": [0, 1, 0, 1]})
+    data = load_dataset(DataSpec(write(tmp_path, frame, "t.parquet"), label="y"))
+    assert data.feature_names == ("flag", "text")
+    assert data.x.tolist() == [[1, 1.5], [0, 2], [1, 3], [0, 4.25]]
+    dated = frame.with_columns(pl.Series("when", [datetime.date(2026, 1, d) for d in range(1, 5)]))
+    with pytest.raises(DataError, match=r"t\.parquet: column 'when' has type Date, expected numbers\. Leave it out "
+                                        r"with --exclude when\.$"):
+        load_dataset(DataSpec(write(tmp_path, dated, "t.parquet"), label="y", features=("flag", "when")))
+
+
+def test_a_table_with_only_its_label_says_to_pass_features(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"t\.csv: no numeric feature columns besides the label; pass --features\.$"):
+        load_dataset(DataSpec(write(tmp_path, "name,y\nann,0\nbob,1\n"), label="y"))
 
 
 def test_id_column_option_and_default(tmp_path: Path) -> None:
