@@ -228,6 +228,28 @@ def test_a_table_with_only_its_label_says_to_pass_features(tmp_path: Path) -> No
         load_dataset(DataSpec(write(tmp_path, "name,y\nann,0\nbob,1\n"), label="y"))
 
 
+def test_sep_and_format_options_reach_the_reader(tmp_path: Path) -> None:
+    # Commas in the names would make the sniffer split at them: --sep says ';'.
+    path = write(tmp_path, "size, mm;weight, g;y\n1;2;0\n2;3;1\n3;4;0\n")
+    data = load_dataset(DataSpec(path, label="y", sep=";"))
+    assert data.feature_names == ("size, mm", "weight, g") and data.x.tolist() == [[1, 2], [2, 3], [3, 4]]
+    odd = tmp_path / "table.data"  # Parquet under a name that says nothing
+    pl.read_csv(path, separator=";").write_parquet(odd)
+    assert load_dataset(DataSpec(str(odd), label="y", fmt="parquet")).x.tolist() == data.x.tolist()
+
+
+def test_an_unknown_missing_policy_is_refused_with_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"^--missing must be one of \['error', 'drop'\], got 'fill'\.$"):
+        load_dataset(DataSpec(write(tmp_path, "a,y\n1,0\n2,1\n"), label="y", missing="fill"))
+
+
+def test_a_dataset_names_its_source_and_how_many_rows_were_read(bundled, tmp_path: Path) -> None:
+    assert bundled.source == "sklearn.datasets.load_breast_cancer" and bundled.notes["rows_read"] == 569
+    path = write(tmp_path, "a,y\n1,0\n2,1\n3,0\n")
+    data = load_dataset(DataSpec(path, label="y"))
+    assert data.source == path and data.notes["rows_read"] == 3
+
+
 def test_id_column_option_and_default(tmp_path: Path) -> None:
     frame = table().with_columns(pl.Series("ID", range(40)))  # a numeric id is still not a feature
     path = write(tmp_path, frame)
