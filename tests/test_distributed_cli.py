@@ -69,3 +69,20 @@ def test_an_s3_url_without_s3fs_is_one_line_naming_the_extra(wdbc_csv, export_di
     assert capsys.readouterr().err == ("ScoringError: s3://bucket/out/ needs the s3fs package for s3:// URLs, which is "
                                        "not installed: pip install 'wdbc-graph-export[s3]' (from a checkout: "
                                        "pip install -e '.[s3]').\n")
+
+
+def test_a_bad_row_is_one_line_on_stderr_without_the_workers_report_of_it(big_csv, export_dir, tmp_path) -> None:
+    """The worker's own "Compute Failed" log of the row (with a traceback) would come before our line."""
+    lines = big_csv.read_bytes().split(b"\n")
+    fields = lines[30_000].split(b",")
+    fields[5] = b"n/a"
+    lines[30_000] = b",".join(fields)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\n".join(lines))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "scoring.distributed", str(bad), str(tmp_path / "out"), "--model",
+                           str(export_dir), "--blocksize", "1MiB", "--workers", "2", "--quiet"],
+                          env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
+    assert done.returncode == 2
+    assert done.stderr == (f"InputError: {bad}, line 30001, column 6 ('smoothness_mean'): expected a number, got "
+                           "'n/a'. Fix the row and run the job again; no _SUCCESS was written.\n")

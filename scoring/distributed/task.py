@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import shutil
 import tempfile
 import time
@@ -53,6 +54,7 @@ class ModelPlugin(WorkerPlugin):
         self.loads = self.blocks_scored = 0  # observable proof of "loaded once, used by many blocks"
 
     def setup(self, worker: Any) -> None:
+        _quiet_input_errors()
         self.directory = Path(tempfile.mkdtemp(prefix="wdbc-model-", dir=worker.local_directory))
         for relative, data in self.files.items():
             path = self.directory / relative
@@ -64,6 +66,23 @@ class ModelPlugin(WorkerPlugin):
     def teardown(self, worker: Any) -> None:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class _InputErrorFilter(logging.Filter):
+    """Drops the worker's "Compute Failed" report (with its traceback) of a bad row: the client reports that
+    one in a line with the file and line, so on a terminal it was noise before the message. Other task
+    failures are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (str(record.msg).startswith("Compute Failed") and len(args) > 3
+                    and str(args[3]).startswith(f"{BlockInputError.__name__}("))
+
+
+def _quiet_input_errors() -> None:
+    logger = logging.getLogger("distributed.worker")
+    if not any(isinstance(f, _InputErrorFilter) for f in logger.filters):  # once per worker process
+        logger.addFilter(_InputErrorFilter())
 
 
 @dataclass(frozen=True)
