@@ -894,6 +894,82 @@ def test_stdin_has_no_size_so_the_bar_counts_rows(runtime, wdbc_csv: Path, tmp_p
     assert bar.total is None and bar.positions[0] == 100 and bar.positions[-1] == 569
 
 
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
+def test_the_summary_times_the_run_itself(runtime, wdbc_csv: Path, tmp_path: Path, engine: str) -> None:
+    before = time.perf_counter()
+    summary = score_csv(wdbc_csv, tmp_path / "out.csv", runtime=runtime, engine=engine)
+    assert 0 < summary.seconds <= time.perf_counter() - before
+    assert summary.rows_per_second == pytest.approx(569 / summary.seconds)
+
+
+def test_the_streaming_engine_writes_parquet_when_asked(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
+    summary = score_csv(wdbc_csv, tmp_path / "out.parquet", runtime=runtime)
+    assert summary.stages["engine"] == "polars-streaming"
+    score_csv(wdbc_csv, tmp_path / "blocks.parquet", runtime=runtime, engine="blocks")
+    assert pl.read_parquet(tmp_path / "out.parquet").equals(pl.read_parquet(tmp_path / "blocks.parquet"))
+
+
+def test_the_streaming_engines_progress_moves_by_rows_in_bytes_up_to_the_size(runtime, wdbc_csv: Path,
+                                                                              tmp_path: Path, monkeypatch) -> None:
+    bars = _recording_bar(monkeypatch)
+    summary = score_csv(wdbc_csv, tmp_path / "out.csv", runtime=runtime, progress=True)
+    assert summary.stages["engine"] == "polars-streaming"
+    (bar,) = bars
+    size = wdbc_csv.stat().st_size
+    # polars reports rows, not bytes: the bar moves by rows x bytes per record, held below the total until the end
+    assert bar.total == size and len(bar.positions) >= 2 and bar.positions[-2] < size == bar.positions[-1]
+
+
+def test_a_stop_is_honoured_between_the_inference_calls_of_one_polars_batch(runtime, wdbc_csv: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    # polars hands over batches of many thousand rows: Ctrl-C must not wait for the rest of one (see streaming.py)
+    import scoring.streaming
+
+    calls, original = [], runtime.predict
+
+    def one_batch(source, target, layout, outputs, predict, stages, on_rows, output_format="csv"):
+        def check() -> None:
+            if len(calls) == 2:
+                raise scoring.streaming.Stopped
+
+        predict(np.zeros((550, 30), np.float32), check)
+
+    monkeypatch.setattr(runtime, "predict", lambda x: calls.append(len(x)) or original(x))
+    monkeypatch.setattr(scoring.streaming, "score_streaming", one_batch)
+    with pytest.raises(scoring.streaming.Stopped):
+        score_csv(wdbc_csv, tmp_path / "out.csv", runtime=runtime, batch_rows=100)
+    assert calls == [100, 100]
+
+
+def test_a_writer_still_running_after_a_streaming_error_cannot_leave_a_file(runtime, wdbc_csv: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    # polars may still be shutting down (and reopen its output by name) after the error has reached us: its
+    # output lies in a directory of its own, removed with it, so a late write fails instead of leaving a file.
+    import scoring.streaming
+
+    late = []
+
+    def fails_then_writes_late(source, target, *args, **kwargs):
+        Path(target).write_text("partial\n")
+
+        def write_again() -> None:
+            time.sleep(0.2)
+            try:
+                Path(target).write_text("late\n")
+            except OSError as exc:
+                late.append(exc)
+
+        late.append(threading.Thread(target=write_again))
+        late[0].start()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(scoring.streaming, "score_streaming", fails_then_writes_late)
+    with pytest.raises(Exception, match="No space left on device"):
+        score_csv(wdbc_csv, tmp_path / "out.csv", runtime=runtime)
+    late[0].join()
+    assert isinstance(late[1], FileNotFoundError) and list(tmp_path.iterdir()) == []
+
+
 # --- processes ----------------------------------------------------------------------------------
 
 
