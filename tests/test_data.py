@@ -322,6 +322,17 @@ def test_blank_lines_are_not_rows(tmp_path: Path) -> None:
     assert data.x[:, 0].tolist() == [1, 2, 3]
 
 
+def test_errors_after_blank_lines_name_the_line_in_the_file(tmp_path: Path) -> None:
+    # blank lines are dropped before the values are checked: a message must still point at the file's own line
+    blanks = "a,b,y\n1,2,0\n\n2,3,1\n\n"
+    with pytest.raises(DataError, match=r"t.csv, line 6, column 1 \('a'\): expected a number, got 'abc'"):
+        load_dataset(DataSpec(write(tmp_path, blanks + "abc,4,0\n5,6,1\n"), label="y"))
+    with pytest.raises(DataError, match=r"t.csv, line 7, column 2 \('b'\): expected a finite number, got inf"):
+        load_dataset(DataSpec(write(tmp_path, blanks + "4,5,0\n5,inf,1\n"), label="y"))
+    with pytest.raises(DataError, match=r"1 \(2 rows, first at line 4\), 0 \(1 row, first at line 2\), 2 \(1 row, first at line 6\)"):
+        load_dataset(DataSpec(write(tmp_path, blanks + "4,5,2\n5,6,1\n"), label="y"))
+
+
 def test_one_feature_and_a_thousand(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     wide = pl.DataFrame({f"f {i}": rng.normal(size=50) for i in range(1000)}).with_columns(
@@ -407,6 +418,9 @@ def test_a_test_table_may_hold_one_class_but_no_other_value(tmp_path: Path) -> N
     with pytest.raises(DataError, match=r"test.csv, line 3, label column 'y': expected one of the training table's "
                                         r"values 'no', 'yes', got 'maybe'"):
         prepare(read_table(write(tmp_path, "y,a\nyes,5\nmaybe,6\n", "test.csv")), spec, like=train)
+    with pytest.raises(DataError, match=r"test.csv, line 5, label column 'y': expected one of the training table's "
+                                        r"values 'no', 'yes', got 'maybe'"):  # its line, blank lines counted
+        prepare(read_table(write(tmp_path, "y,a\nyes,5\n\n\nmaybe,6\n", "test.csv")), spec, like=train)
 
 
 @pytest.mark.parametrize(("n", "test_fraction", "seed"), [(569, 0.25, 1), (30, 0.5, 1), (101, 0.2, 3), (7, 0.4, 0)])

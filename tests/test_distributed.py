@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -55,6 +56,25 @@ def test_one_big_file_in_several_blocks_matches_single_machine(client, big_csv, 
     loads = [load for per_worker in counts.values() for load, _ in per_worker]
     blocks = sum(b for per_worker in counts.values() for _, b in per_worker)
     assert set(loads) == {1} and blocks >= summary.blocks
+
+
+def test_success_comes_last_and_names_the_merged_file(client, wdbc_csv, export_dir, tmp_path, monkeypatch) -> None:
+    # _SUCCESS says the output directory is complete: a reader that sees it must find the merged file too
+    from scoring.distributed.store import OutputStore
+
+    out = tmp_path / "out"
+    score_distributed([str(wdbc_csv)], out, client, model=export_dir, merge=True)
+    success = json.loads((out / SUCCESS).read_text())
+    assert success["rows"] == 569 and Path(success["merged"]) == out / "scored.csv"
+
+    def full_disk(self, fmt: str) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(OutputStore, "merge", full_disk)
+    failed = tmp_path / "failed"
+    with pytest.raises(OSError, match="No space left"):
+        score_distributed([str(wdbc_csv)], failed, client, model=export_dir, merge=True)
+    assert parts(failed) and not (failed / SUCCESS).exists()
 
 
 def test_several_files_and_globs_keep_input_order(client, wdbc_csv, big_csv, export_dir, tmp_path) -> None:

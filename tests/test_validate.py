@@ -198,3 +198,28 @@ def test_a_difference_equal_to_the_tolerance_is_within_it() -> None:
     tol = Tolerance(probability=0.25, logit=0.5)
     at = {"probability_max_abs_diff": 0.25, "logit_max_rel_diff": 0.5, "label_mismatches": 0, "nan_mismatches": 0}
     assert breaches("x", at, tol) == []
+
+
+def test_a_runtime_whose_results_depend_on_the_batch_size_fails_parity(monkeypatch) -> None:
+    """Both runtimes agree with each other at every batch size, but give other results in small batches than in
+    one call: only the within-runtime comparisons can see that, and they must."""
+    import export.validate
+
+    def batch_dependent(path: Path):
+        def predict(x: np.ndarray) -> dict[str, np.ndarray]:
+            logit = np.tanh(x[:, 0].astype(np.float64)).astype(np.float32)
+            if len(x) < 10:
+                logit = logit + np.float32(1e-3)
+            probability = (1 / (1 + np.exp(-logit))).astype(np.float32)
+            return {"logit": logit, "probability": probability, "label": (probability > 0.5).astype(np.int64)}
+
+        return predict
+
+    monkeypatch.setattr(export.validate, "load_saved_model", batch_dependent)
+    monkeypatch.setattr(export.validate, "load_onnx", batch_dependent)
+    with pytest.raises(ParityError) as failed:
+        validate_parity(Path("saved_model"), Path("model.onnx"), load_dataset().x[:50], 0.5)
+    breached = {part.split(":")[0] for part in str(failed.value).split(": ", 1)[1].split("; ")}
+    assert {"reference/batch1/tf-vs-tf-whole", "reference/batch3/onnx-vs-onnx-whole",
+            "edge/batch1/onnx-vs-onnx-whole"} <= breached
+    assert not any("tf-vs-onnx" in name or "random_wide" in name for name in breached), breached
