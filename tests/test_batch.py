@@ -771,6 +771,20 @@ def test_the_summary_adds_up_every_block(runtime, wdbc_csv: Path, tmp_path: Path
     assert 0 < labels.sum() < 567
 
 
+@pytest.mark.parametrize("name", ["in.csv", "in.parquet"])
+def test_a_kept_column_named_like_the_label_values_column_is_refused(runtime, wdbc_csv: Path, tmp_path: Path,
+                                                                     name: str) -> None:
+    src, out = tmp_path / name, tmp_path / "out.csv"
+    frame = pl.read_csv(wdbc_csv).with_columns(pl.lit("B").alias("predicted_diagnosis"))
+    frame.write_parquet(src) if name.endswith(".parquet") else frame.write_csv(src)
+    with pytest.raises(InputError) as refused:
+        score_csv(src, out, runtime=runtime, keep=["id", "predicted_diagnosis"], label_values=True)
+    where = f"{src}, line 1" if name.endswith(".csv") else f"{src}"  # a Parquet file has no lines: its schema
+    assert str(refused.value) == (f"{where}: kept column 'predicted_diagnosis' has the name of the --label-values "
+                                  "output column; leave it out of --keep")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
 def test_workers_are_one_per_usable_core(monkeypatch) -> None:
     import scoring.batch
 
