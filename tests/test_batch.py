@@ -32,7 +32,7 @@ from tqdm import tqdm
 from benchmarks.common import default_sigint
 from model.wdbc import FEATURE_NAMES, UCI_COLUMNS, load_bundled
 from scoring.batch import main, score_csv
-from scoring.errors import InputError
+from scoring.errors import InputError, ScoringError
 from tests.conftest import die_with_parent, kill_group_or_process
 
 
@@ -743,8 +743,62 @@ def test_output_never_replaces_the_input(wdbc_csv, export_dir, tmp_path, capsys)
     src = tmp_path / "in.csv"
     src.write_bytes(wdbc_csv.read_bytes())
     code, err = run([src, tmp_path / "." / "in.csv", "--model", export_dir], capsys)
-    assert code == 2 and "Input, output and rejects must be different files" in err
+    assert (code, err) == (2, f"ScoringError: Input, output and rejects must be different files, got {src}, "
+                              f"{tmp_path / '.' / 'in.csv'}.\n")
     assert src.read_bytes() == wdbc_csv.read_bytes()
+
+
+def test_stdin_to_stdout_in_process(runtime, wdbc_csv: Path, tmp_path: Path, monkeypatch) -> None:
+    # '-' at both ends is two streams, not one file given twice
+    reference = tmp_path / "reference.csv"
+    score_csv(wdbc_csv, reference, runtime=runtime)
+    written = io.BytesIO()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(wdbc_csv.read_bytes())))
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(written))
+    assert score_csv("-", "-", runtime=runtime).rows == 569
+    sys.stdout.flush()
+    assert written.getvalue() == reference.read_bytes()
+
+
+def test_library_options_are_checked_like_the_clis(runtime, wdbc_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    with pytest.raises(ScoringError, match=r"^--threshold must be in \[0, 1\], got 1.5\.$"):
+        score_csv(wdbc_csv, out, runtime=runtime, threshold=1.5)
+    with pytest.raises(ScoringError, match=r"^engine must be one of \['auto', 'blocks'\], got 'fast'\.$"):
+        score_csv(wdbc_csv, out, runtime=runtime, engine="fast")
+    table = tmp_path / "in.parquet"
+    pl.read_csv(wdbc_csv).write_parquet(table)
+    with pytest.raises(ScoringError, match=r"^--sep is for CSV input; .*in.parquet is read as Parquet"):
+        score_csv(table, out, runtime=runtime, sep=";")
+    assert not out.exists()
+
+
+def test_score_csv_loads_the_model_checked_and_on_one_thread_unless_told(export_dir: Path, wdbc_csv: Path,
+                                                                          tmp_path: Path, monkeypatch) -> None:
+    import scoring.batch
+
+    calls, original = [], scoring.batch.load_runtime
+
+    def spy(ref, *args):
+        calls.append(args)
+        return original(ref, *args)
+
+    monkeypatch.setattr(scoring.batch, "load_runtime", spy)
+    score_csv(wdbc_csv, tmp_path / "out.csv", model=export_dir)
+    score_csv(wdbc_csv, tmp_path / "out.csv", model=export_dir, threads=2, verify=False)
+    assert calls == [(1, True), (2, False)]
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_a_first_line_that_is_not_utf8_is_an_error_at_line_1(runtime, wdbc_csv: Path, tmp_path: Path,
+                                                              header: bool) -> None:
+    lines = wdbc_csv.read_bytes().splitlines(keepends=True)[0 if header else 1:]
+    lines[0] = lines[0].replace(b",", "\u00e4,".encode("latin-1"), 1)  # a spreadsheet's Latin-1 export
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"".join(lines))
+    with pytest.raises(InputError) as refused:
+        score_csv(src, tmp_path / "out.csv", runtime=runtime, header=header)
+    assert str(refused.value) == f"{src}, line 1: expected UTF-8 text, found byte 0xe4"
 
 
 # --- the block pipeline: workers, memory bound, progress, stage timings --------------------------
