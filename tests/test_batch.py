@@ -839,6 +839,23 @@ def test_a_kept_column_named_like_the_label_values_column_is_refused(runtime, wd
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
+@pytest.mark.parametrize("header", [True, False])
+def test_blocks_hold_batch_rows_rows_when_rows_are_alike(runtime, tmp_path: Path, header: bool) -> None:
+    # A block's size in bytes is estimated from the first data row (not the header): with rows all alike, each
+    # block is --batch-rows rows, so memory follows --batch-rows whatever the width of the header.
+    from scoring.batch import open_blocks
+    from scoring.layout import Columns
+    from scoring.sources import Source
+
+    rows = [",".join([f"{i:06d}", *(f"{(i * j) % 97 / 10:08.3f}" for j in range(30))]) for i in range(95)]
+    src = tmp_path / "in.csv"
+    src.write_text("\n".join([",".join(["id", *FEATURE_NAMES])] * header + rows) + "\n")
+    with Source(src) as source:
+        layout, blocks = open_blocks(source, runtime.info, Columns(header=header), 10)
+        assert [block.data.count(b"\n") for block in blocks] == [10] * 9 + [5]
+    assert layout.feature_index == tuple(range(1, 31))
+
+
 def test_workers_are_one_per_usable_core(monkeypatch) -> None:
     import scoring.batch
 
