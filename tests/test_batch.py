@@ -856,6 +856,23 @@ def test_blocks_hold_batch_rows_rows_when_rows_are_alike(runtime, tmp_path: Path
     assert layout.feature_index == tuple(range(1, 31))
 
 
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
+def test_the_summary_names_the_input_the_output_and_the_runtime_asked_for(export_dir: Path, tmp_path: Path,
+                                                                          runtime_name: str, engine: str) -> None:
+    out = tmp_path / "out.csv"
+    for src in (_tricky_csv(tmp_path / "plain.csv"), _tricky_csv(tmp_path / "blank.csv", blank_line=True)):
+        summary = score_csv(src, out, runtime=runtime_name, model=export_dir, engine=engine)
+        # the blank line makes the streaming engine decline: the summary starts over on the block pipeline
+        assert (summary.source, summary.output, summary.runtime, summary.rows) == (str(src), str(out), runtime_name, 40)
+        assert summary.stages["engine"] == ("polars-streaming" if (engine, src.stem) == ("auto", "plain") else "blocks")
+
+
+def test_skipping_bad_rows_into_stdout_needs_a_rejects_path(runtime, wdbc_csv: Path) -> None:
+    with pytest.raises(ScoringError) as refused:
+        score_csv(wdbc_csv, "-", runtime=runtime, on_error="skip")
+    assert str(refused.value) == "--on-error skip with output '-' needs --rejects PATH for the rejected rows."
+
+
 def test_workers_are_one_per_usable_core(monkeypatch) -> None:
     import scoring.batch
 
