@@ -212,11 +212,13 @@ def test_an_input_with_no_rows_gives_an_empty_table_with_the_schema(runtime, tmp
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"source": "-", "input_format": "parquet"}, "Parquet input must be a file"),
+    ({"source": "-", "input_format": "parquet"}, "Parquet input must be a file: its footer is read first, so it "
+                                                 "cannot come from stdin. Save it to a file, or send CSV on stdin."),
     ({"header": False}, "--no-header is for CSV input"),
     ({"sep": ";"}, "--sep is for CSV input"),
     ({"output": "out.parquet.gz", "output_format": "parquet"}, "would be compressed twice"),
-    ({"input_format": "feather"}, "--input-format must be one of ['auto', 'csv', 'parquet'], got 'feather'"),
+    ({"input_format": "feather"}, "--input-format must be one of ['auto', 'csv', 'parquet'], got 'feather'."),
+    ({"output_format": "xlsx"}, "--output-format must be one of ['auto', 'csv', 'parquet'], got 'xlsx'."),
 ])
 def test_what_parquet_cannot_do_is_refused_before_anything_runs(wdbc_parquet: Path, tmp_path: Path, kwargs: dict,
                                                                 message: str) -> None:
