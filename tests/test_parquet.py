@@ -214,9 +214,11 @@ def test_an_input_with_no_rows_gives_an_empty_table_with_the_schema(runtime, tmp
 @pytest.mark.parametrize("kwargs,message", [
     ({"source": "-", "input_format": "parquet"}, "Parquet input must be a file: its footer is read first, so it "
                                                  "cannot come from stdin. Save it to a file, or send CSV on stdin."),
-    ({"header": False}, "--no-header is for CSV input"),
-    ({"sep": ";"}, "--sep is for CSV input"),
-    ({"output": "out.parquet.gz", "output_format": "parquet"}, "would be compressed twice"),
+    ({"header": False}, "--no-header is for CSV input; {source} is read as Parquet (columns by name from its schema)."),
+    ({"sep": ";"}, "--sep is for CSV input; {source} is read as Parquet (columns by name from its schema)."),
+    ({"output": "out.parquet.gz", "output_format": "parquet"}, "Parquet output {output} would be compressed twice; "
+     "Parquet compresses inside the file (snappy/zstd), so drop the .gz/.bz2 suffix."),
+    ({"output": "OUT.PARQUET.BZ2", "output_format": "parquet"}, "Parquet output {output} would be compressed twice"),
     ({"input_format": "feather"}, "--input-format must be one of ['auto', 'csv', 'parquet'], got 'feather'."),
     ({"output_format": "xlsx"}, "--output-format must be one of ['auto', 'csv', 'parquet'], got 'xlsx'."),
 ])
@@ -224,6 +226,7 @@ def test_what_parquet_cannot_do_is_refused_before_anything_runs(wdbc_parquet: Pa
                                                                 message: str) -> None:
     arguments = {"source": wdbc_parquet, "output": "out.parquet", **kwargs}
     arguments["output"] = tmp_path / arguments["output"]
+    message = message.format(source=arguments["source"], output=arguments["output"])
     with pytest.raises(ScoringError, match=re.escape(message)):
         score_csv(arguments.pop("source"), arguments.pop("output"), runtime="no such runtime", **arguments)
     assert list(tmp_path.iterdir()) == []
