@@ -766,11 +766,20 @@ def test_library_options_are_checked_like_the_clis(runtime, wdbc_csv: Path, tmp_
         score_csv(wdbc_csv, out, runtime=runtime, threshold=1.5)
     with pytest.raises(ScoringError, match=r"^engine must be one of \['auto', 'blocks'\], got 'fast'\.$"):
         score_csv(wdbc_csv, out, runtime=runtime, engine="fast")
+    for option, message in [({"batch_rows": 0}, "--batch-rows must be a positive integer, got 0."),
+                            ({"threads": 0}, "--threads must be a positive integer, got 0."),
+                            ({"on_error": "ignore"}, "--on-error must be one of ['stop', 'skip'], got 'ignore'.")]:
+        with pytest.raises(ScoringError) as refused:
+            score_csv(wdbc_csv, out, runtime=runtime, **option)
+        assert str(refused.value) == message
     table = tmp_path / "in.parquet"
     pl.read_csv(wdbc_csv).write_parquet(table)
     with pytest.raises(ScoringError, match=r"^--sep is for CSV input; .*in.parquet is read as Parquet"):
         score_csv(table, out, runtime=runtime, sep=";")
     assert not out.exists()
+    # both ends of [0, 1] are thresholds: 1 labels nothing positive, 0 everything with a probability above 0
+    assert score_csv(wdbc_csv, out, runtime=runtime, threshold=1.0).positives == 0
+    assert score_csv(wdbc_csv, out, runtime=runtime, threshold=0.0).positives == 569
 
 
 def test_score_csv_loads_the_model_checked_and_on_one_thread_unless_told(export_dir: Path, wdbc_csv: Path,
