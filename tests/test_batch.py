@@ -850,13 +850,13 @@ def test_a_kept_column_named_like_the_label_values_column_is_refused(runtime, wd
 
 @pytest.mark.parametrize("header", [True, False])
 def test_blocks_hold_batch_rows_rows_when_rows_are_alike(runtime, tmp_path: Path, header: bool) -> None:
-    # A block's size in bytes is estimated from the first data row (not the header): with rows all alike, each
-    # block is --batch-rows rows, so memory follows --batch-rows whatever the width of the header.
+    # A block's size in bytes is estimated from the first data row (not the header, nor its first word): with
+    # rows all alike, each block is --batch-rows rows, so memory follows --batch-rows whatever the header.
     from scoring.batch import open_blocks
     from scoring.layout import Columns
     from scoring.sources import Source
 
-    rows = [",".join([f"{i:06d}", *(f"{(i * j) % 97 / 10:08.3f}" for j in range(30))]) for i in range(95)]
+    rows = [",".join([f"row {i:02d}", *(f"{(i * j) % 97 / 10:08.3f}" for j in range(30))]) for i in range(95)]
     src = tmp_path / "in.csv"
     src.write_text("\n".join([",".join(["id", *FEATURE_NAMES])] * header + rows) + "\n")
     with Source(src) as source:
