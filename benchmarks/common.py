@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -172,7 +172,7 @@ def directory(text: str) -> Path:
 
 def benchmark_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """Every benchmark's command line: each option's default shown in --help, and --version."""
-    from scoring.cli import add_standard_options
+    from contract.cli import add_standard_options
 
     parser = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_DefaultsShown)
     add_standard_options(parser)

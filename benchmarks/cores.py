@@ -15,8 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import core_sets, machine_info, machine_line, markdown_table, run_measured, scorer_parser, \
-    summarize, write_result
+from benchmarks.common import (
+    core_sets,
+    machine_info,
+    machine_line,
+    markdown_table,
+    run_measured,
+    scorer_parser,
+    summarize,
+    write_result,
+)
 from benchmarks.datagen import write_csv
 from benchmarks.runner import run_worker, worker_stats
 
@@ -83,11 +91,11 @@ def stage_inputs(src: Path, model: Path) -> dict[str, Any]:
     """Every stage's input, made before any clock starts: blocks of bytes, parsed frames, scores, output frames."""
     import polars as pl
 
-    from scoring.artifacts import resolve_model
+    from contract.artifacts import resolve_model
     from scoring.batch import open_blocks, outputs_for
-    from scoring.layout import Columns
+    from scoring.io.layout import Columns
+    from scoring.io.sources import Source
     from scoring.runtimes import load_runtime
-    from scoring.sources import Source
 
     runtime = load_runtime(resolve_model(model, "onnx"))
     with Source(src) as source:

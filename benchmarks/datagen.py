@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from benchmarks.common import benchmark_parser
 from model.data import load_dataset
 from model.wdbc import FEATURE_NAMES
-from benchmarks.common import benchmark_parser
 
 
 def make_frame(rows: int, seed: int = 0) -> pl.DataFrame:

@@ -9,7 +9,14 @@ import time
 from pathlib import Path
 
 from benchmarks.common import (
-    RESULTS, benchmark_parser, directory, machine_info, machine_line, markdown_table, summarize, write_result,
+    RESULTS,
+    benchmark_parser,
+    directory,
+    machine_info,
+    machine_line,
+    markdown_table,
+    summarize,
+    write_result,
 )
 from benchmarks.datagen import write_csv
 
@@ -17,7 +24,7 @@ from benchmarks.datagen import write_csv
 def main(argv: list[str] | None = None) -> int:
     import distributed
 
-    from scoring.artifacts import resolve_model
+    from contract.artifacts import resolve_model
     from scoring.batch import score_csv
     from scoring.distributed import score_distributed
     from scoring.runtimes import load_runtime

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    RESULTS, benchmark_parser, directory, machine_info, machine_line, markdown_table, summarize, write_result,
+    RESULTS,
+    benchmark_parser,
+    directory,
+    machine_info,
+    machine_line,
+    markdown_table,
+    summarize,
+    write_result,
 )
 from benchmarks.datagen import write_csv
 

@@ -15,12 +15,20 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import (
-    RESULTS, benchmark_parser, interleaved, machine_info, machine_line, markdown_table, run_measured, summarize, write_result,
+    RESULTS,
+    benchmark_parser,
+    interleaved,
+    machine_info,
+    machine_line,
+    markdown_table,
+    run_measured,
+    summarize,
+    write_result,
 )
+from contract.artifacts import DEFAULT_EXPORT_DIR, resolve_model
+from contract.errors import ModelError
 from model.data import load_dataset
 from model.wdbc import load_bundled
-from scoring.artifacts import DEFAULT_EXPORT_DIR, resolve_model
-from scoring.errors import ModelError
 
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = (1, 64, 1_024, 65_536, 1_000_000)

@@ -26,7 +26,8 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def compare(rows: int, model: Path, batch: int = 65_536) -> dict[str, object]:
-    from scoring.artifacts import OUTPUT_NAMES, resolve_model
+    from contract.artifacts import resolve_model
+    from contract.metadata import OUTPUT_NAMES
     from scoring.runtimes import load_runtime
 
     x = np.ascontiguousarray(make_frame(rows, seed=11).drop("id").to_numpy(), np.float32)

@@ -6,8 +6,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import RESULTS, benchmark_parser, directory, machine_info, machine_line, markdown_table, \
-    write_result
+from benchmarks.common import (
+    RESULTS,
+    benchmark_parser,
+    directory,
+    machine_info,
+    machine_line,
+    markdown_table,
+    write_result,
+)
 from benchmarks.datagen import write_csv
 from benchmarks.runner import interleaved_workers
 

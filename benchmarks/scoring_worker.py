@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from model.wdbc import FEATURE_NAMES
 from benchmarks.common import benchmark_parser
+from model.wdbc import FEATURE_NAMES
 
 FEATURES = list(FEATURE_NAMES)
 CHUNK_ROWS = 65_536
 
 
 def ours(runtime_name: str, model: Path, engine: str = "auto") -> Callable[[Path, Path], dict]:
-    from scoring.artifacts import resolve_model
+    from contract.artifacts import resolve_model
     from scoring.batch import score_csv
     from scoring.runtimes import load_runtime
 
@@ -93,7 +93,7 @@ def naive(model: Path) -> Callable[[Path, Path], dict]:
     import tensorflow as tf
 
     from benchmarks.tutorial import TutorialLogisticRegression
-    from scoring.artifacts import SIDECAR
+    from contract.artifacts import SIDECAR
 
     saved = tf.saved_model.load(str(model / "saved_model"))
     variables = {v.name.split(":")[0]: v.numpy() for v in saved.signatures["serving_default"].variables}

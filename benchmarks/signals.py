@@ -13,8 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (default_sigint, machine_info, machine_line, markdown_table, scorer_parser, wait_until_writing,
-                               write_result)
+from benchmarks.common import (
+    default_sigint,
+    machine_info,
+    machine_line,
+    markdown_table,
+    scorer_parser,
+    wait_until_writing,
+    write_result,
+)
 from benchmarks.datagen import write_csv
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)

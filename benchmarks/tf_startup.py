@@ -9,14 +9,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, run_measured, summarize, write_result
+from benchmarks.common import (
+    RESULTS,
+    benchmark_parser,
+    machine_info,
+    machine_line,
+    markdown_table,
+    run_measured,
+    summarize,
+    write_result,
+)
 
 #: Runs in a fresh interpreter: argv = saved_model_dir, "lean" or "full".
 _PROBE = """
 import json, resource, sys, time
 start = time.perf_counter()
 import numpy as np
-from scoring.tfquiet import import_tensorflow
+from contract.tfquiet import import_tensorflow
 tf = import_tensorflow(lean=sys.argv[2] == "lean")
 imported = time.perf_counter()
 signature = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]

@@ -6,7 +6,14 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import (
-    RESULTS, benchmark_parser, interleaved, machine_info, machine_line, markdown_table, summarize, write_result,
+    RESULTS,
+    benchmark_parser,
+    interleaved,
+    machine_info,
+    machine_line,
+    markdown_table,
+    summarize,
+    write_result,
 )
 
 

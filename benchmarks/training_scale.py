@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, run_measured, summarize, write_result,
+    RESULTS,
+    benchmark_parser,
+    machine_info,
+    machine_line,
+    markdown_table,
+    run_measured,
+    summarize,
+    write_result,
 )
 
 #: "Within 1%": a training log loss at most 1.01 x scikit-learn's final one.

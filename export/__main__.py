@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from contract.artifacts import DEFAULT_OPSET, ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR
+from contract.cli import add_standard_options, prepare_tensorflow, step_printer
+from contract.errors import ToolkitError
 from export.errors import ExportError, ParityError
 from model.errors import DataError
 from model.files import check_writable_parent
-from scoring.artifacts import DEFAULT_OPSET, ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR
-from scoring.cli import add_standard_options, prepare_tensorflow, step_printer
-from scoring.errors import ScoringError
 
 DEFAULT_MODEL = Path("artifacts/model")
 DEFAULT_OUT = Path("artifacts/export")
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except ParityError as exc:
         print(f"ParityError: {exc}", file=sys.stderr)
         return 1
-    except (DataError, ExportError, ScoringError, OSError) as exc:
+    except (DataError, ExportError, ToolkitError, OSError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:

@@ -6,29 +6,28 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import onnx
 import tf2onnx
 
+from contract.artifacts import BATCH_DIM, DEFAULT_OPSET
+from contract.errors import first_line
+from contract.metadata import Metadata
 from export.errors import ExportError
 from export.signature import INPUT_NAME, OUTPUT_NAMES, ServingModule
-from scoring.artifacts import BATCH_DIM, DEFAULT_OPSET, as_onnx_props
-from scoring.errors import first_line
 
 
-
-def export_onnx(module: ServingModule, path: Path, metadata: dict[str, Any], opset: int = DEFAULT_OPSET) -> Path:
+def export_onnx(module: ServingModule, path: Path, metadata: Metadata, opset: int = DEFAULT_OPSET) -> Path:
     """Convert ``module.serve`` with tf2onnx, check the graph, attach metadata and write ``path``."""
     model = convert(module, opset)
     check_graph(model, opset)
     name_batch_dimension(model)
-    for key, value in as_onnx_props(metadata).items():
+    for key, value in metadata.as_onnx_props().items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     n = module.classifier.n_features
     model.doc_string = (f"Logistic regression: {INPUT_NAME}[{BATCH_DIM},{n}] float32 -> probability, logit, label "
-                        f"(1 = {metadata.get('positive_class', 'positive')!r}); see metadata_props.")
+                        f"(1 = {metadata.positive_class!r}); see metadata_props.")
     onnx.checker.check_model(model, full_check=True)
     onnx.save_model(model, str(path))
     return path

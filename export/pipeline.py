@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from contract.artifacts import ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR, ModelRef, sha256_file, sha256_saved_model
+from contract.verify import check_saved_model_threshold, read_metadata
 from export.metadata import base_metadata
 from export.onnx import DEFAULT_OPSET, export_onnx
 from export.saved_model import export_saved_model, write_sidecar
@@ -14,10 +16,6 @@ from export.signature import ServingModule
 from export.validate import Tolerance, max_differences, validate_parity
 from model.checkpoint import load_classifier, load_reference_rows
 from model.files import atomic_directory
-from scoring.artifacts import (
-    ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR, ModelRef, sha256_file, sha256_saved_model,
-)
-from scoring.runtimes import load_runtime
 
 
 def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET,
@@ -41,16 +39,25 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
         export_saved_model(module, saved_model)
         saved_model_sha = sha256_saved_model(saved_model)
         on_step(f"converting the same function to ONNX with tf2onnx (opset {opset}) ...")
-        export_onnx(module, onnx_path, {**metadata, "saved_model_sha256": saved_model_sha}, opset)
+        export_onnx(module, onnx_path, metadata.naming(saved_model_sha256=saved_model_sha), opset)
         onnx_sha = sha256_file(onnx_path)
-        write_sidecar(saved_model, {**metadata, "onnx_sha256": onnx_sha})
+        write_sidecar(saved_model, metadata.naming(onnx_sha256=onnx_sha))
         on_step(f"checking parity on {len(reference):,} rows of the training table, 100,000 random rows and edge "
                 "rows, at several batch sizes ...")
-        report = validate_parity(saved_model, onnx_path, reference, metadata["threshold"], tolerance)
+        report = validate_parity(saved_model, onnx_path, reference, metadata.threshold, tolerance)
         report["max"] = max_differences(report)
         report["artifacts"] = {"onnx_sha256": onnx_sha, "saved_model_sha256": saved_model_sha, "opset": opset}
         (staging / PARITY_REPORT).write_text(json.dumps(report, indent=2) + "\n")
-        on_step("loading both artifacts as the scorer does (verified) ...")
-        for runtime in ("onnx", "tf"):  # what every scorer checks on load must hold from the start
-            load_runtime(ModelRef(runtime, staging / {"onnx": ONNX_FILE, "tf": SAVED_MODEL_DIR}[runtime], staging))
+        on_step("checking both artifacts as a scorer does on load ...")
+        check_as_loaded(staging)
     return report
+
+
+def check_as_loaded(export_dir: Path) -> None:
+    """What every scorer checks on load must hold from the start: siblings, metadata, each graph's threshold."""
+    import tensorflow as tf
+
+    for runtime, name in (("onnx", ONNX_FILE), ("tf", SAVED_MODEL_DIR)):
+        meta = read_metadata(ModelRef(runtime, export_dir / name, export_dir))
+    saved_model = export_dir / SAVED_MODEL_DIR
+    check_saved_model_threshold(tf.saved_model.load(str(saved_model)), meta.threshold, saved_model)

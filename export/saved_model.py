@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import tensorflow as tf
 
+from contract.artifacts import SIDECAR
+from contract.metadata import Metadata
 from export.signature import SIGNATURE_KEY, ServingModule
 from model.checkpoint import as_os_error
-from scoring.artifacts import SIDECAR
 
 
 def export_saved_model(module: ServingModule, path: Path) -> Path:
@@ -22,9 +21,9 @@ def export_saved_model(module: ServingModule, path: Path) -> Path:
     return path
 
 
-def write_sidecar(path: Path, metadata: dict[str, Any]) -> Path:
+def write_sidecar(path: Path, metadata: Metadata) -> Path:
     """Write the metadata JSON into the SavedModel's assets/ (plain JSON, readable without TF)."""
     sidecar = path / SIDECAR
     sidecar.parent.mkdir(exist_ok=True)
-    sidecar.write_text(json.dumps(metadata, indent=2) + "\n")
+    sidecar.write_text(metadata.as_json())
     return sidecar

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from contract.artifacts import SIGNATURE_KEY
+from contract.metadata import INPUT_NAME, OUTPUT_NAMES
 from model.logistic import Classifier
-from scoring.artifacts import INPUT_NAME, OUTPUT_NAMES, SIGNATURE_KEY
 
 __all__ = ["INPUT_NAME", "OUTPUT_NAMES", "SIGNATURE_KEY", "ServingModule", "input_signature"]
 

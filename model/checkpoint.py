@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from contract.errors import first_line
 from model.errors import DataError
 from model.files import verify_manifest
 from model.logistic import Classifier
-from scoring.errors import first_line
 
 MODEL_JSON = "model.json"
 CHECKPOINT_PREFIX = "checkpoint/classifier"

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from contract.errors import first_line
 from model import wdbc
 from model.config import MISSING, DataSpec
 from model.errors import DataError
 from model.tables import Table, read_table
-from scoring.errors import first_line
 
 #: Label values that need no --positive: the second of each pair is class 1.
 _OBVIOUS = ({"0", "1"}, {"false", "true"})
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from scoring.cli import add_standard_options
+    from contract.cli import add_standard_options
 
     parser = argparse.ArgumentParser(prog="python -m model.data", description="Write the WDBC rows as a CSV file.")
     parser.add_argument("output",

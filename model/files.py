@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
+from contract.artifacts import sha256_file
 from model.errors import DataError
-from scoring.artifacts import sha256_file
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from model.errors import DataError
 from model.files import atomic_directory, package_versions, write_manifest
 from model.fit import History, fit_classifier
 from model.logistic import Classifier
-from model.metrics import evaluate, threshold_for_fnr, threshold_curve
+from model.metrics import evaluate, threshold_curve, threshold_for_fnr
 from model.report import write_report
 from model.selection import DEFAULT_L2_GRID, cross_validate_l2
 from model.tables import read_table

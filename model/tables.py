@@ -13,11 +13,11 @@ from pathlib import Path
 
 import polars as pl
 
+from contract.errors import first_line
+from contract.text import BOM, SEPARATORS, sniff_separator
 from model import wdbc
 from model.config import FORMATS
 from model.errors import DataError
-from scoring.errors import first_line
-from scoring.sources import BOM, SEPARATORS, sniff_separator
 
 _DECOMPRESS = {".gz": gzip.decompress, ".bz2": bz2.decompress}
 

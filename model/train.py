@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contract.cli import add_standard_options, prepare_tensorflow, step_printer
+from contract.text import separator_option
 from model.config import FORMATS, MISSING, OPTIMIZERS, DataSpec, FitConfig, validate_config
 from model.errors import ConfigError, DataError
 from model.files import check_writable_parent
-from scoring.cli import add_standard_options, prepare_tensorflow, step_printer
-from scoring.sources import separator_option
 
 if TYPE_CHECKING:
     from model.fit import History

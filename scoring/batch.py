@@ -27,19 +27,30 @@ if __name__ == "__main__":  # the CLI (set before numpy loads): we never multipl
 import numpy as np  # noqa: E402 (after the environment above)
 import polars as pl
 
+from contract.artifacts import resolve_model
+from contract.cli import add_standard_options, honour_verbose
+from contract.errors import ToolkitError
+from contract.metadata import Metadata
+from contract.text import separator_option, sniff_separator
 from scoring import streaming
-from scoring.artifacts import ModelInfo, resolve_model
-from scoring.cli import add_standard_options, honour_verbose
-from scoring.blocks import MAX_BLOCK_BYTES, Block, first_record, iter_blocks
 from scoring.errors import InputError, OutputError, ScoringError
-from scoring.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
-from scoring.output import AtomicOutput, Outputs, empty_output, remove_unfinished, write_rejects, write_scored
-from scoring.parquet import FORMATS, ParquetWriter, check_rows, file_format, open_parquet, parquet_layout, row_batches
-from scoring.parsing import Parsed, Reject, parse_block
+from scoring.io.blocks import MAX_BLOCK_BYTES, Block, first_record, iter_blocks
+from scoring.io.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
+from scoring.io.output import AtomicOutput, Outputs, empty_output, remove_unfinished, write_rejects, write_scored
+from scoring.io.parquet import (
+    FORMATS,
+    ParquetWriter,
+    check_rows,
+    file_format,
+    open_parquet,
+    parquet_layout,
+    row_batches,
+)
+from scoring.io.parsing import Parsed, Reject, parse_block
+from scoring.io.sources import Source, read_first_line
 from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
 from scoring.runtimes import RUNTIMES, Runtime, load_runtime
 from scoring.signals import Interrupted, deferred, stop_on_signals
-from scoring.sources import Source, read_first_line, separator_option, sniff_separator
 from scoring.timing import UNTIMED, Stages
 
 DEFAULT_BATCH_ROWS = 65_536
@@ -138,7 +149,7 @@ def check_distinct(source: str | Path, output: str | Path, rejects: str | Path |
         raise ScoringError(f"Input, output and rejects must be different files, got {', '.join(map(str, paths))}.")
 
 
-def open_blocks(src: Source, info: ModelInfo, columns: Columns, batch_rows: int) -> tuple[Layout, Iterator[Block]]:
+def open_blocks(src: Source, info: Metadata, columns: Columns, batch_rows: int) -> tuple[Layout, Iterator[Block]]:
     """Read the first line, match the columns, and stream the rest in blocks of about ``batch_rows`` rows
     (at most MAX_BLOCK_BYTES, so one very long row cannot make the whole file one block)."""
     first, rest = read_first_line(src)
@@ -152,7 +163,7 @@ def open_blocks(src: Source, info: ModelInfo, columns: Columns, batch_rows: int)
         block = next(blocks)
         blocks, first = itertools.chain([block], blocks), first_record(block.data)
     layout = resolve_layout(split_fields(first, src.name, 1, separator), info.feature_names, src.name, header,
-                            columns.keep, columns.keep_all, aliases=info.aliases, rename=columns.rename,
+                            columns.keep, columns.keep_all, aliases=info.feature_aliases, rename=columns.rename,
                             separator=separator)
     return layout, blocks
 
@@ -242,7 +253,7 @@ def _checked_layout(layout: Layout, o: _Options) -> Layout:
     return layout
 
 
-def outputs_for(info: ModelInfo, label_values: bool) -> Outputs:
+def outputs_for(info: Metadata, label_values: bool) -> Outputs:
     """``--label-values`` adds ``predicted_<label column>`` with the model's class values (e.g. M/B)."""
     if not label_values:
         return Outputs()
@@ -515,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
                 rename={**load_renames(args.rename_file), **args.rename}, verify=not args.no_verify,
                 label_values=args.label_values, input_format=args.input_format, output_format=args.output_format,
             )
-    except ScoringError as exc:
+    except ToolkitError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         if isinstance(exc, OutputError) and args.output == "-":
             _silence_stdout()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
-class ScoringError(ValueError):
-    """Base class: a problem with the scorer's input, model or options (exit code 2)."""
+from contract.errors import ToolkitError
 
 
-class ModelError(ScoringError):
-    """The model is missing, unreadable, or its metadata does not match its graph."""
+class ScoringError(ToolkitError):
+    """Base class: a problem with the scorer's input or options (exit code 2); the model's is ModelError."""
 
 
 class OutputError(ScoringError):
@@ -30,8 +28,3 @@ class InputError(ScoringError):
         text = f"{message} {hint}" if hint else message
         super().__init__(f"{where}: {text}" if where else text)
 
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (libraries put tracebacks and hints after it), or its type."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -6,15 +6,28 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from scoring.artifacts import (
-    INPUT_NAME, ONNX_FILE, SAVED_MODEL_DIR, model_info, read_sidecar, sha256_file, sha256_saved_model,
+from contract.artifacts import (
+    ONNX_FILE,
+    SAVED_MODEL_DIR,
+    SAVED_MODEL_PB,
+    read_sidecar,
+    resolve_model,
+    sha256_saved_model,
 )
-from scoring.cli import add_standard_options
-from scoring.errors import ScoringError
-from scoring.verify import check_threshold, onnx_metadata, onnx_threshold, read_onnx, verify_export_dir
+from contract.cli import add_standard_options
+from contract.errors import ToolkitError
+from contract.metadata import INPUT_NAME, OUTPUT_NAMES, Metadata
+from contract.verify import OnnxFile, verify_export_dir
+
+#: What the report shows of the metadata besides its inputs, outputs and hashes (the hashes are checked instead).
+SHOWN = tuple(f.name for f in fields(Metadata) if f.name not in ("n_features", "input_name", "output_names",
+                                                                 "positive_label", "saved_model_sha256", "onnx_sha256"))
+#: The SavedModel's outputs, as the serving signature declares them.
+SAVED_MODEL_DTYPES = dict(zip(OUTPUT_NAMES, ("float32", "float32", "int64")))
 
 
 def describe(model: str | Path) -> dict[str, Any]:
@@ -23,45 +36,37 @@ def describe(model: str | Path) -> dict[str, Any]:
     onnx_path, saved_model = _locate(path)
     facts: dict[str, Any] = {"model": str(path), "onnx": str(onnx_path) if onnx_path else None,
                              "saved_model": str(saved_model) if saved_model else None, "checks": []}
-    if onnx_path and saved_model:
-        facts["hashes"] = verify_export_dir(path)
+    onnx = OnnxFile.read(onnx_path) if onnx_path else None
+    if onnx and saved_model:
+        facts["hashes"] = verify_export_dir(path, onnx)
         facts["checks"].append("model.onnx and saved_model/ name each other's SHA-256 and agree on their metadata")
-    if onnx_path:
-        proto = read_onnx(onnx_path)
-        meta = onnx_metadata(proto)
-        facts["inputs"], facts["outputs"] = _values(proto.graph.input), _values(proto.graph.output)
-        width = facts["inputs"][0]["shape"][-1] if facts["inputs"] and facts["inputs"][0]["shape"] else None
-        info = model_info(meta, width if isinstance(width, int) else None, onnx_path)
-        check_threshold(onnx_threshold(proto), info.threshold, onnx_path)
+    if onnx:
+        facts["inputs"], facts["outputs"] = _values(onnx.proto.graph.input), _values(onnx.proto.graph.output)
+        meta = onnx.metadata(verify=True)
         facts["checks"].append("the ONNX graph applies the metadata's threshold")
-        facts.setdefault("hashes", {"onnx_sha256": sha256_file(onnx_path)})
+        facts.setdefault("hashes", {"onnx_sha256": onnx.sha256})
     else:
-        meta = read_sidecar(saved_model)
-        info = model_info(meta, None, saved_model)
-        n = len(info.feature_names)
+        assert saved_model is not None
+        meta = Metadata.from_dict(read_sidecar(saved_model), None, saved_model)
+        n = len(meta.feature_names)
         facts["inputs"] = [{"name": INPUT_NAME, "dtype": "float32", "shape": ["batch", n]}]
         facts["outputs"] = [{"name": name, "dtype": dtype, "shape": ["batch"]}
-                            for name, dtype in (("probability", "float32"), ("logit", "float32"), ("label", "int64"))]
+                            for name, dtype in SAVED_MODEL_DTYPES.items()]
         facts["hashes"] = {"saved_model_sha256": sha256_saved_model(saved_model)}
         facts["checks"].append("the SavedModel's own threshold is checked when TensorFlow loads it "
                                "(python -m scoring.batch --runtime tf)")
-    keys = ("format", "feature_names", "feature_aliases", "threshold", "label_column", "positive_class",
-            "negative_class", "label_meaning", "metrics", "data_fingerprint_sha256", "training_config", "opset",
-            "versions", "exported_at")
-    facts.update({key: meta.get(key) for key in keys})
+    facts.update({key: getattr(meta, key) for key in SHOWN})
     return facts
 
 
 def _locate(path: Path) -> tuple[Path | None, Path | None]:
-    if path.is_file() and path.suffix == ".onnx":
-        return path, None
-    if (path / "saved_model.pb").is_file():
-        return None, path
-    onnx_path, saved_model = path / ONNX_FILE, path / SAVED_MODEL_DIR
-    if onnx_path.is_file() or saved_model.is_dir():
-        return (onnx_path if onnx_path.is_file() else None), (saved_model if saved_model.is_dir() else None)
-    raise ScoringError(f"No model at {path}: expected an ONNX file, a SavedModel directory or an export directory "
-                       "(made by `python -m export`).")
+    """The ONNX file and the SavedModel that ``path`` is or holds; anything else fails as ``--model`` would."""
+    if path.is_dir() and not (path / SAVED_MODEL_PB).is_file():
+        onnx_path, saved_model = path / ONNX_FILE, path / SAVED_MODEL_DIR
+        if onnx_path.is_file() or saved_model.is_dir():
+            return (onnx_path if onnx_path.is_file() else None), (saved_model if saved_model.is_dir() else None)
+    ref = resolve_model(path, None)
+    return (ref.path, None) if ref.runtime == "onnx" else (None, ref.path)
 
 
 def _values(values: Any) -> list[dict[str, Any]]:
@@ -121,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         facts = describe(args.model)
-    except ScoringError as exc:
+    except ToolkitError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     try:

@@ -7,12 +7,11 @@ from typing import Protocol
 
 import numpy as np
 
-from scoring.artifacts import (
-    INPUT_NAME, ModelInfo, ModelRef, decode_onnx_metadata, model_info, read_sidecar,
-)
-from scoring.errors import ModelError, first_line
-from scoring.tfquiet import import_tensorflow
-from scoring.verify import check_threshold, onnx_metadata, onnx_threshold, read_onnx, verify_export_dir
+from contract.artifacts import SIGNATURE_KEY, ModelRef, read_sidecar
+from contract.errors import ModelError, first_line
+from contract.metadata import INPUT_NAME, Metadata
+from contract.tfquiet import import_tensorflow
+from contract.verify import OnnxFile, check_saved_model_threshold, verify_export_dir
 
 #: What the scorer asks for by default (``logit`` is there too, by name).
 OUTPUTS = ("probability", "label")
@@ -23,7 +22,7 @@ class Runtime(Protocol):
 
     name: str
     path: Path
-    info: ModelInfo
+    info: Metadata
 
     @property
     def feature_names(self) -> list[str]: ...
@@ -39,7 +38,7 @@ class Runtime(Protocol):
 class _Loaded:
     """What both runtimes share: the metadata, read once and checked."""
 
-    info: ModelInfo
+    info: Metadata
 
     @property
     def feature_names(self) -> list[str]:
@@ -55,25 +54,26 @@ class OnnxRuntime(_Loaded):
 
     name = "onnx"
 
-    def __init__(self, path: Path, threads: int = 1, verify: bool = True) -> None:
+    def __init__(self, path: Path, threads: int = 1, verify: bool = True, onnx: OnnxFile | None = None) -> None:
         import onnxruntime as ort
 
+        onnx = onnx if onnx is not None and onnx.path == path else OnnxFile.read(path, "load")
+        inputs = [i.name for i in onnx.proto.graph.input]
+        if inputs != [INPUT_NAME]:
+            raise ModelError(f"Expected one input {INPUT_NAME!r} in {path}, got {inputs}.")
+        self.info = onnx.metadata(verify)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # From the bytes already read and hashed (the file is read once); weights kept beside the model need
+        # the path, to be found.
+        model = str(path) if onnx.external_data else onnx.data
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-            raise ModelError(f"Could not load the ONNX model {path}: {str(exc).strip().splitlines()[0]}") from None
+            raise ModelError(f"Could not load the ONNX model {path}: {first_line(exc)}") from None
         self.path = path
-        inputs = self._session.get_inputs()
-        if [i.name for i in inputs] != [INPUT_NAME]:
-            raise ModelError(f"Expected one input {INPUT_NAME!r} in {path}, got {[i.name for i in inputs]}.")
-        width = inputs[0].shape[1] if len(inputs[0].shape) == 2 and isinstance(inputs[0].shape[1], int) else None
-        self.info = model_info(decode_onnx_metadata(self._session.get_modelmeta().custom_metadata_map), width, path)
-        if verify:
-            check_threshold(onnx_threshold(read_onnx(path)), self.info.threshold, path)
 
     def predict(self, features: np.ndarray, names: tuple[str, ...] = OUTPUTS) -> dict[str, np.ndarray]:
         return dict(zip(names, self._session.run(list(names), {INPUT_NAME: features})))
@@ -95,7 +95,7 @@ class TensorFlowRuntime(_Loaded):
             pass  # already initialized in this process (e.g. tests): keep its setting
         try:
             loaded = tf.saved_model.load(str(path))
-            self._signature = loaded.signatures["serving_default"]
+            self._signature = loaded.signatures[SIGNATURE_KEY]
         except Exception as exc:  # noqa: BLE001 - TF raises many types (OpError, ValueError, IndexError, ...)
             raise ModelError(f"Could not load the SavedModel {path}: {first_line(exc)}") from None
         spec = self._signature.structured_input_signature[1].get(INPUT_NAME)
@@ -103,10 +103,9 @@ class TensorFlowRuntime(_Loaded):
             raise ModelError(f"Expected a {INPUT_NAME!r} input in {path}'s serving_default signature.")
         self._tf = tf
         self.path = path
-        self.info = model_info(meta, spec.shape[-1], path)
+        self.info = Metadata.from_dict(meta, spec.shape[-1], path)
         if verify:
-            variable = getattr(getattr(loaded, "classifier", None), "threshold", None)
-            check_threshold(None if variable is None else float(variable.numpy()), self.info.threshold, path)
+            check_saved_model_threshold(loaded, self.info.threshold, path)
 
     def predict(self, features: np.ndarray, names: tuple[str, ...] = OUTPUTS) -> dict[str, np.ndarray]:
         out = self._signature(**{INPUT_NAME: self._tf.constant(features)})
@@ -116,22 +115,6 @@ class TensorFlowRuntime(_Loaded):
 
 #: Runtimes by CLI name.
 RUNTIMES: dict[str, type] = {"onnx": OnnxRuntime, "tf": TensorFlowRuntime}
-
-
-def read_model_info(ref: ModelRef, verify: bool = True) -> ModelInfo:
-    """The checked metadata of ``ref`` without loading a runtime (no TensorFlow): what a client that only plans
-    needs. The SavedModel's own threshold variable is checked where TensorFlow loads it."""
-    if verify and ref.export_dir is not None:
-        verify_export_dir(ref.export_dir)
-    if ref.runtime == "tf":
-        return model_info(read_sidecar(ref.path), None, ref.path)
-    proto = read_onnx(ref.path)
-    dims = proto.graph.input[0].type.tensor_type.shape.dim if len(proto.graph.input) == 1 else []
-    width = dims[1].dim_value if len(dims) == 2 and dims[1].dim_value else None
-    info = model_info(onnx_metadata(proto), width, ref.path)
-    if verify:
-        check_threshold(onnx_threshold(proto), info.threshold, ref.path)
-    return info
 
 
 def load_runtime(ref: ModelRef, threads: int = 1, verify: bool = True) -> Runtime:
@@ -144,6 +127,12 @@ def load_runtime(ref: ModelRef, threads: int = 1, verify: bool = True) -> Runtim
         cls = RUNTIMES[ref.runtime]
     except KeyError:
         raise ModelError(f"Unknown runtime {ref.runtime!r}; expected one of {sorted(RUNTIMES)}.") from None
+    if ref.runtime != "onnx":
+        if verify and ref.export_dir is not None:
+            verify_export_dir(ref.export_dir)
+        return cls(ref.path, threads=threads, verify=verify)
+    # Read once: for the sibling check, the graph's threshold and the session.
+    onnx = OnnxFile.read(ref.path, "read" if verify and ref.export_dir is not None else "load")
     if verify and ref.export_dir is not None:
-        verify_export_dir(ref.export_dir)
-    return cls(ref.path, threads=threads, verify=verify)
+        verify_export_dir(ref.export_dir, onnx)
+    return cls(ref.path, threads=threads, verify=verify, onnx=onnx)

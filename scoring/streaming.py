@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from scoring.layout import Layout
-from scoring.output import Outputs, os_errno
+from scoring.io.layout import Layout
+from scoring.io.output import Outputs, os_errno
 from scoring.timing import Stages
 
 COMPRESSED = (".gz", ".bz2")

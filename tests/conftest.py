@@ -74,7 +74,7 @@ def runtime_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def loaded_runtimes(export_dir: Path) -> dict:
-    from scoring.artifacts import resolve_model
+    from contract.artifacts import resolve_model
     from scoring.runtimes import load_runtime
 
     return {name: load_runtime(resolve_model(export_dir, name)) for name in ("onnx", "tf")}

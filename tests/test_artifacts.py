@@ -1,4 +1,4 @@
-"""Tests for scoring.artifacts: which runtime a --model path means, and clear errors otherwise."""
+"""Tests for contract.artifacts: which runtime a --model path means, and clear errors otherwise."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from scoring.artifacts import EXPORT_FORMAT, model_info, resolve_model
-from scoring.errors import ModelError
+from contract.artifacts import resolve_model
+from contract.errors import ModelError
 
 
 def test_paths_resolve_to_runtimes(export_dir: Path) -> None:
@@ -34,24 +34,10 @@ def test_missing_and_wrong_paths(tmp_path: Path) -> None:
         resolve_model(tmp_path, None)
 
 
-def test_metadata_checks() -> None:
-    meta = {"format": EXPORT_FORMAT, "feature_names": ["a", "b"], "threshold": "0.5", "label_column": "y"}
-    info = model_info(meta, 2, Path("m"))
-    assert (info.feature_names, info.threshold, info.label_column) == (["a", "b"], 0.5, "y")
-    with pytest.raises(ModelError, match="takes 3 features, but its metadata names 2"):
-        model_info(meta, 3, Path("m"))
-    with pytest.raises(ModelError, match="Expected a numeric 'threshold'"):
-        model_info({**meta, "threshold": "high"}, 2, Path("m"))
-    with pytest.raises(ModelError, match=r"names the feature\(s\) 'a' more than once"):
-        model_info({**meta, "feature_names": ["a", "b", "a"]}, 3, Path("m"))
-    with pytest.raises(ModelError, match=r"Expected an artifact of format 'logreg-export/2' .* got 'wdbc-logreg-export/1'"):
-        model_info({**meta, "format": "wdbc-logreg-export/1"}, 2, Path("m"))
-
-
 def test_saved_model_hash_covers_names_and_contents_but_not_the_sidecar(export_dir: Path, tmp_path: Path) -> None:
     import shutil
 
-    from scoring.artifacts import SIDECAR, sha256_saved_model
+    from contract.artifacts import SIDECAR, sha256_saved_model
 
     copy = tmp_path / "sm"
     shutil.copytree(export_dir / "saved_model", copy)

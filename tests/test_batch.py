@@ -440,7 +440,7 @@ def test_cli_draws_a_progress_bar_only_on_a_terminal_and_not_with_quiet(export_d
 
 def test_cli_verbose_keeps_tensorflows_log_lines_for_whatever_loads_it(export_dir, wdbc_csv, tmp_path, capsys,
                                                                          monkeypatch) -> None:
-    from scoring.tfquiet import VERBOSE_ENV
+    from contract.tfquiet import VERBOSE_ENV
 
     monkeypatch.setenv(VERBOSE_ENV, "")  # recorded, so that the variable main sets is removed after the test
     monkeypatch.delenv(VERBOSE_ENV)
@@ -853,8 +853,8 @@ def test_blocks_hold_batch_rows_rows_when_rows_are_alike(runtime, tmp_path: Path
     # A block's size in bytes is estimated from the first data row (not the header, nor its first word): with
     # rows all alike, each block is --batch-rows rows, so memory follows --batch-rows whatever the header.
     from scoring.batch import open_blocks
-    from scoring.layout import Columns
-    from scoring.sources import Source
+    from scoring.io.layout import Columns
+    from scoring.io.sources import Source
 
     rows = [",".join([f"row {i:02d}", *(f"{(i * j) % 97 / 10:08.3f}" for j in range(30))]) for i in range(95)]
     src = tmp_path / "in.csv"
@@ -1535,11 +1535,11 @@ def test_label_values_write_the_class_values(runtime, wdbc_csv: Path, tmp_path: 
 ])
 def test_label_values_are_spelled_as_the_training_table_wrote_them(label_column, positive, negative, column,
                                                                    classes) -> None:
-    from scoring.artifacts import ModelInfo
+    from contract.metadata import Metadata
     from scoring.batch import outputs_for
-    from scoring.output import Outputs
+    from scoring.io.output import Outputs
 
-    info = ModelInfo(["x"], 0.5, label_column=label_column, positive_class=positive, negative_class=negative)
+    info = Metadata(feature_names=["x"], threshold=0.5, label_column=label_column, positive_class=positive, negative_class=negative)
     assert outputs_for(info, label_values=True) == Outputs(column, classes)
     assert outputs_for(info, label_values=False) == Outputs()
 
@@ -1561,7 +1561,7 @@ def test_a_signal_between_creating_the_temporary_and_recording_it_leaves_nothing
     after the file exists but before the writer knows its name."""
     import tempfile
 
-    from scoring import output
+    from scoring.io import output
     from scoring.signals import Interrupted
 
     def interrupted_after(create):

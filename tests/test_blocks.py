@@ -1,4 +1,4 @@
-"""Tests for scoring.blocks: records are never split or lost, and lines are tracked."""
+"""Tests for scoring.io.blocks: records are never split or lost, and lines are tracked."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.blocks import iter_blocks
+from scoring.io.blocks import iter_blocks
 
 
 class FakeSource:
@@ -74,13 +74,13 @@ def test_cutting_never_splits_or_loses_a_record(records: list[list[str]], termin
     (b"\nid,x\n", b""),  # a blank first line is an empty first record, not the next line
 ])
 def test_first_record_is_the_header_whole_even_across_quoted_newlines(data: bytes, first: bytes) -> None:
-    from scoring.blocks import first_record
+    from scoring.io.blocks import first_record
 
     assert first_record(data) == first
 
 
 def test_record_end_finds_the_first_line_end_outside_quotes_at_or_after_start() -> None:
-    from scoring.blocks import record_end
+    from scoring.io.blocks import record_end
 
     data = b'a\n"b\nc"\nd'
     assert [record_end(data, s) for s in (0, 1, 2, 4, 7, 8)] == [2, 2, 8, 8, 8, 0]
@@ -145,6 +145,6 @@ def _record_end_by_hand(data: bytes, start: int) -> int:
 @settings(max_examples=500)
 @given(data=st.binary(max_size=40).map(lambda b: bytes(b'a",\n'[x % 4] for x in b)), start=st.integers(0, 41))
 def test_record_end_agrees_with_a_byte_by_byte_walk(data: bytes, start: int) -> None:
-    from scoring.blocks import record_end
+    from scoring.io.blocks import record_end
 
     assert record_end(data, min(start, len(data))) == _record_end_by_hand(data, min(start, len(data)))

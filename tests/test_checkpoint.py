@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from model.checkpoint import load_classifier
-from model.wdbc import FEATURE_NAMES
 from model.errors import DataError
 from model.files import write_manifest
+from model.wdbc import FEATURE_NAMES
 
 
 def test_round_trip_restores_every_variable(trained, model_dir: Path) -> None:

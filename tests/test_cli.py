@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from scoring.cli import version
+from contract.cli import version
 
 CLIS = ["model.train", "model.data", "export", "scoring.batch", "scoring.inspect", "scoring.distributed",
-        "scoring.journey", "benchmarks.datagen", "benchmarks.scoring", "benchmarks.training",
+        "model.journey", "benchmarks.datagen", "benchmarks.scoring", "benchmarks.training",
         "benchmarks.training_scale", "benchmarks.model_throughput", "benchmarks.scaling", "benchmarks.distributed",
         "benchmarks.distributed_scaling", "benchmarks.parity", "benchmarks.signals", "benchmarks.scoring_worker",
         "benchmarks.cores", "benchmarks.tf_startup", "benchmarks.parquet"]

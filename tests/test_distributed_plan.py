@@ -78,7 +78,7 @@ def test_plan_verifies_the_model_before_any_cluster(wdbc_csv, export_dir, other_
     """The same verify-on-load as the single-machine scorer: one run's ONNX beside another run's SavedModel."""
     import shutil
 
-    from scoring.errors import ModelError
+    from contract.errors import ModelError
 
     mixed = tmp_path / "mixed"
     shutil.copytree(export_dir, mixed)

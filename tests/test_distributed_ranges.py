@@ -9,8 +9,15 @@ import lzma
 
 import pytest
 
-from scoring.distributed.ranges import (BlockInputError, explain, odd_quotes, plan_file, range_bounds, scan_prefix,
-                                        stage_range)
+from scoring.distributed.ranges import (
+    BlockInputError,
+    explain,
+    odd_quotes,
+    plan_file,
+    range_bounds,
+    scan_prefix,
+    stage_range,
+)
 from scoring.errors import InputError
 
 TEXT = b"id,a,b\n1,2,3\n44,55,66\n777,888,999\n"

@@ -9,12 +9,12 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from contract.metadata import Metadata
 from model.wdbc import ALIASES, FEATURE_NAMES
-from scoring.artifacts import ModelInfo
 from scoring.distributed.rowgroups import RowGroupTask, group_row_groups, in_file, plan_parquet, stage_row_groups
 from scoring.errors import InputError
 
-INFO = ModelInfo(list(FEATURE_NAMES), 0.5, ALIASES)
+INFO = Metadata(feature_names=list(FEATURE_NAMES), threshold=0.5, feature_aliases=ALIASES)
 
 
 @pytest.fixture()

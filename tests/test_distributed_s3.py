@@ -16,9 +16,9 @@ import pytest
 distributed = pytest.importorskip("distributed")
 s3fs = pytest.importorskip("s3fs", reason="the s3 extra is not installed: pip install -e '.[s3]'")
 
+from scoring.batch import score_csv  # noqa: E402
 from scoring.distributed import SUCCESS, main, score_distributed  # noqa: E402
 from scoring.errors import InputError, ScoringError  # noqa: E402
-from scoring.batch import score_csv  # noqa: E402
 from tests.test_distributed import single_machine, with_bad_value  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,14 @@ import sys
 
 import pytest
 
-from scoring.distributed.storage import (canonical, filesystem, is_local, parse_storage_options, single_put,
-                                         storage_errors)
+from scoring.distributed.storage import (
+    canonical,
+    filesystem,
+    is_local,
+    parse_storage_options,
+    single_put,
+    storage_errors,
+)
 from scoring.errors import ScoringError
 
 

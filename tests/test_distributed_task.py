@@ -6,10 +6,10 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from scoring.artifacts import resolve_model  # noqa: E402
+from contract.artifacts import resolve_model  # noqa: E402
+from contract.verify import read_metadata  # noqa: E402
 from scoring.distributed.ranges import BlockInputError, plan_file  # noqa: E402
 from scoring.distributed.task import JobOptions, ModelPlugin, score_range  # noqa: E402
-from scoring.runtimes import read_model_info  # noqa: E402
 
 
 @pytest.fixture()
@@ -56,7 +56,7 @@ def test_a_parquet_block_is_scored_into_a_parquet_part(dask_client, options, wdb
     (tmp_path / "out").mkdir()
     src = tmp_path / "w.parquet"
     pl.read_csv(wdbc_csv).write_parquet(src, row_group_size=100)
-    tasks, _ = plan_parquet(str(src), 1, 1, read_model_info(resolve_model(export_dir, "onnx")), ["diagnosis"], {})
+    tasks, _ = plan_parquet(str(src), 1, 1, read_metadata(resolve_model(export_dir, "onnx")), ["diagnosis"], {})
     as_parquet = dataclasses.replace(options, keep=["diagnosis"], output_format="parquet")
     result = dask_client.submit(score_block, tasks[2], as_parquet, pure=False).result()
     part = tmp_path / "out" / "part-00001-000002.parquet"
@@ -80,7 +80,7 @@ def test_a_bad_value_in_a_parquet_block_is_refused_at_its_row_in_the_file(dask_c
     pl.concat([frame, frame]).with_columns(
         pl.when(pl.int_range(pl.len()) == 789).then(float("nan")).otherwise(pl.col("area_mean")).alias("area_mean"),
     ).write_parquet(src, row_group_size=100)
-    tasks, _ = plan_parquet(str(src), 0, 1, read_model_info(resolve_model(export_dir, "onnx")), None, {})
+    tasks, _ = plan_parquet(str(src), 0, 1, read_metadata(resolve_model(export_dir, "onnx")), None, {})
     with pytest.raises(InputError) as caught:
         dask_client.submit(score_block, tasks[7], options, pure=False).result()
     assert (caught.value.source, caught.value.line, caught.value.column_number) == (str(src), 790, 6)

@@ -11,14 +11,14 @@ import onnxruntime as ort
 import pytest
 import tensorflow as tf
 
+from contract.artifacts import DEFAULT_OPSET, SIDECAR, sha256_file, sha256_saved_model
+from export.metadata import base_metadata
 from export.onnx import export_onnx
-from scoring.artifacts import DEFAULT_OPSET
 from export.saved_model import export_saved_model
 from export.signature import OUTPUT_NAMES, ServingModule
 from model.checkpoint import load_classifier
 from model.data import load_dataset
 from model.wdbc import FEATURE_NAMES
-from scoring.artifacts import SIDECAR, sha256_file, sha256_saved_model
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_both_exports_use_the_same_concrete_function(model_dir: Path, tmp_path: 
     module = ServingModule(classifier)
     concrete = module.concrete_function()
     export_saved_model(module, tmp_path / "sm")
-    export_onnx(module, tmp_path / "m.onnx", {"feature_names": info["feature_names"]})
+    export_onnx(module, tmp_path / "m.onnx", base_metadata(classifier, info, DEFAULT_OPSET))
     assert module.serve.get_concrete_function(*module.input_signature) is concrete
 
 
@@ -111,10 +111,8 @@ def test_metadata_threshold_is_the_trained_models_not_a_default(other_export_dir
 
 def test_base_metadata_carries_every_key_the_readme_lists_under_its_name(model_dir: Path) -> None:
     """The keys scorers and users read (README, "Metadata keys"), with the trained model's values."""
-    from export.metadata import base_metadata
-
     classifier, info = load_classifier(model_dir)
-    meta = base_metadata(classifier, info, DEFAULT_OPSET)
+    meta = base_metadata(classifier, info, DEFAULT_OPSET).as_dict()
     assert list(meta) == ["format", "feature_names", "n_features", "feature_aliases", "input_name", "output_names",
                           "threshold", "label_column", "positive_class", "negative_class", "label_meaning",
                           "positive_label", "metrics", "data_fingerprint_sha256", "training_config", "opset",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def test_journey_trains_exports_and_scores_on_both_runtimes(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "scoring.journey", "--out", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "model.journey", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "onnx vs tf on 569 rows: labels identical" in done.stdout

@@ -1,4 +1,4 @@
-"""Tests for scoring.layout: column matching by name or position, and its errors."""
+"""Tests for scoring.io.layout: column matching by name or position, and its errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from model.wdbc import ALIASES, FEATURE_NAMES
 from scoring.errors import InputError
-from scoring.layout import normalize, resolve_layout
+from scoring.io.layout import normalize, resolve_layout
 
 NAMES = list(FEATURE_NAMES)
 
@@ -197,7 +197,7 @@ def test_normalize_folds_case_space_and_underscores_to_one_underscore() -> None:
 def test_rename_option_parses_pairs_and_rejects_others() -> None:
     import argparse
 
-    from scoring.layout import rename_option
+    from scoring.io.layout import rename_option
 
     assert rename_option(" a = b ,c=d=e,") == {"a": "b", "c": "d=e"}
     with pytest.raises(argparse.ArgumentTypeError, match=r"^expected OLD=NEW pairs separated by commas, got 'a=b,c'$"):
@@ -212,7 +212,7 @@ def test_rename_option_parses_pairs_and_rejects_others() -> None:
     ("x,y\n", {"x": "y"}),
 ])
 def test_rename_file_takes_json_or_a_two_column_csv(tmp_path, text: str, expected: dict) -> None:
-    from scoring.layout import load_renames
+    from scoring.io.layout import load_renames
 
     path = tmp_path / "map"
     path.write_text(text, encoding="utf-8")
@@ -227,7 +227,7 @@ def test_rename_file_takes_json_or_a_two_column_csv(tmp_path, text: str, expecte
 ])
 def test_a_bad_rename_file_is_one_error_naming_it(tmp_path, text: str, problem: str) -> None:
     from scoring.errors import ScoringError
-    from scoring.layout import load_renames
+    from scoring.io.layout import load_renames
 
     path = tmp_path / "map"
     path.write_text(text)
@@ -255,7 +255,7 @@ def test_readers_select_columns_by_the_files_own_names_before_renames() -> None:
 
 
 def _read(layout, block: bytes):
-    """A block as the fast path reads it (scoring.parsing): headerless, with the layout's schema and projection."""
+    """A block as the fast path reads it (scoring.io.parsing): headerless, with the layout's schema and projection."""
     import polars as pl
 
     return pl.read_csv(block, has_header=False, schema=layout.polars_schema, columns=layout.projection)
@@ -283,7 +283,7 @@ def test_a_block_is_doubtful_with_a_value_that_is_not_finite_or_an_empty_last_co
 
 
 def test_split_fields_reads_a_header_line_as_csv_with_its_separator_and_says_where_it_cannot() -> None:
-    from scoring.layout import split_fields
+    from scoring.io.layout import split_fields
 
     assert split_fields(b'id,"radius, mean",area\r\n', "f.csv", 1) == ["id", "radius, mean", "area"]
     assert split_fields(b"id;radius mean;area\n", "f.csv", 1, ";") == ["id", "radius mean", "area"]

@@ -1,4 +1,4 @@
-"""Tests for scoring.onnxproto: the ONNX protobuf read without the onnx package's helpers, and its scalars."""
+"""Tests for contract.onnxproto: the ONNX protobuf read without the onnx package's helpers, and its scalars."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from scoring.onnxproto import load_model, onnx_ml_pb2, scalar
+from contract.onnxproto import load_model, onnx_ml_pb2, scalar
 
 
 def test_load_model_parses_what_onnx_load_parses_into_the_same_class(export_dir) -> None:
@@ -30,7 +30,7 @@ def test_load_model_of_damaged_bytes_raises() -> None:
 
 def test_the_generated_module_loads_without_the_onnx_package_and_onnx_imports_after_it(export_dir) -> None:
     code = ("import sys\n"
-            "from scoring.onnxproto import load_model, onnx_ml_pb2\n"
+            "from contract.onnxproto import load_model, onnx_ml_pb2\n"
             f"model = load_model(open({str(export_dir / 'model.onnx')!r}, 'rb').read())\n"
             "assert 'onnx' not in sys.modules and 'ml_dtypes' not in sys.modules, sorted(sys.modules)\n"
             "import onnx\n"
@@ -48,9 +48,9 @@ def test_with_onnx_imported_first_its_own_module_is_used() -> None:
 
 def test_without_onnx_imported_the_generated_module_loads_once_under_a_private_name(monkeypatch) -> None:
     monkeypatch.delitem(sys.modules, "onnx.onnx_ml_pb2")  # as in a scorer, which never imports onnx
-    monkeypatch.setitem(sys.modules, "scoring._onnx_ml_pb2", None)  # (restored to absent afterwards)
+    monkeypatch.setitem(sys.modules, "contract._onnx_ml_pb2", None)  # (restored to absent afterwards)
     module = onnx_ml_pb2()
-    assert module.__name__ == "scoring._onnx_ml_pb2" and sys.modules["scoring._onnx_ml_pb2"] is module
+    assert module.__name__ == "contract._onnx_ml_pb2" and sys.modules["contract._onnx_ml_pb2"] is module
     assert onnx_ml_pb2() is module
     assert module.ModelProto is onnx.ModelProto  # protobuf's pool keeps one class per message
 
@@ -59,7 +59,7 @@ def test_without_the_onnx_package_the_error_says_what_to_install(monkeypatch) ->
     import importlib.util
 
     monkeypatch.delitem(sys.modules, "onnx.onnx_ml_pb2")
-    monkeypatch.setitem(sys.modules, "scoring._onnx_ml_pb2", None)
+    monkeypatch.setitem(sys.modules, "contract._onnx_ml_pb2", None)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match=r"^No module named 'onnx': install the project's dependencies"):
         onnx_ml_pb2()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from model.optimizers import ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON, Adam, SGD, make_optimizer
+from model.optimizers import ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON, SGD, Adam, make_optimizer
 
 START = np.array([[1.0], [-2.0], [0.5]], np.float32)
 # Gradients of very different sizes and signs: Adam's first steps move each weight by about lr anyway.

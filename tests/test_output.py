@@ -1,8 +1,9 @@
-"""Tests for scoring.output: atomic, durable replacement of the output file, and its temporary files."""
+"""Tests for scoring.io.output: atomic, durable replacement of the output file, and its temporary files."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -11,10 +12,8 @@ from pathlib import Path
 import pytest
 
 from scoring.errors import OutputError
-import io
-
-from scoring.output import _UNFINISHED, HOST, AtomicOutput, remove_unfinished, write_rejects
-from scoring.parsing import Reject
+from scoring.io.output import _UNFINISHED, HOST, AtomicOutput, remove_unfinished, write_rejects
+from scoring.io.parsing import Reject
 
 
 def test_atomic_output_keeps_previous_content_on_error(tmp_path: Path) -> None:
@@ -195,7 +194,7 @@ def test_a_removal_that_fails_while_a_late_writer_still_creates_files_is_retried
     import errno
     import shutil
 
-    from scoring import output
+    from scoring.io import output
 
     target = tmp_path / "out.csv.tmp"
     if kind == "directory":
@@ -222,7 +221,7 @@ def test_a_removal_that_fails_while_a_late_writer_still_creates_files_is_retried
 @pytest.mark.parametrize("by_name", [False, True])
 def test_the_output_gets_the_permissions_a_new_file_would_not_the_temporarys_0600(tmp_path: Path,
                                                                                   by_name: bool) -> None:
-    from scoring import output
+    from scoring.io import output
 
     target = tmp_path / "out.csv"
     with AtomicOutput(target, by_name=by_name) as out:
@@ -339,7 +338,7 @@ def test_a_temporary_that_cannot_be_created_is_one_output_error(tmp_path: Path, 
     """A read-only directory (we cannot make one: tests may run as root, who may write anyway)."""
     import errno
 
-    from scoring import output
+    from scoring.io import output
 
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")

@@ -1,4 +1,4 @@
-"""Tests for scoring.parquet: columns by name from the schema, checked row batches with row numbers, the writer."""
+"""Tests for scoring.io.parquet: columns by name from the schema, checked row batches with row numbers, the writer."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from contract.metadata import Metadata
 from model.wdbc import ALIASES, FEATURE_NAMES, load_bundled
-from scoring.artifacts import ModelInfo
 from scoring.errors import InputError
-from scoring.layout import Columns
-from scoring.parquet import ParquetWriter, check_rows, file_format, open_parquet, parquet_layout, row_batches
+from scoring.io.layout import Columns
+from scoring.io.parquet import ParquetWriter, check_rows, file_format, open_parquet, parquet_layout, row_batches
 
 NAMES = list(FEATURE_NAMES)
-INFO = ModelInfo(NAMES, 0.5, ALIASES)
+INFO = Metadata(feature_names=NAMES, threshold=0.5, feature_aliases=ALIASES)
 
 
 def parquet_batches(parquet, layout, batch_rows: int) -> list:

@@ -1,4 +1,4 @@
-"""Tests for scoring.parsing: the fast and exact paths agree, and bad rows are located."""
+"""Tests for scoring.io.parsing: the fast and exact paths agree, and bad rows are located."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import polars as pl
 import pytest
 
 from model.wdbc import FEATURE_NAMES
-from scoring.blocks import Block
 from scoring.errors import InputError
-from scoring.layout import resolve_layout
-from scoring.parsing import _parse_exact, parse_block
+from scoring.io.blocks import Block
+from scoring.io.layout import resolve_layout
+from scoring.io.parsing import _parse_exact, parse_block
 from scoring.timing import Stages
 
 NAMES = list(FEATURE_NAMES)
@@ -167,7 +167,7 @@ def test_a_trailing_separator_on_every_line_is_optional_on_the_exact_path() -> N
 
 
 def test_a_reject_from_a_parquet_input_is_placed_by_row_not_line() -> None:
-    from scoring.parsing import Reject
+    from scoring.io.parsing import Reject
 
     error = Reject(7, "radius_mean", 1, "expected a number, got 'x'", "x", unit="row").error("in.parquet")
     assert str(error) == ("in.parquet, row 7, column 1 ('radius_mean'): expected a number, got 'x'. Fix the row, or "

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from contract.artifacts import ModelRef
+from contract.errors import ModelError
 from model.data import load_dataset
 from model.wdbc import FEATURE_NAMES
-from scoring.artifacts import ModelRef
-from scoring.errors import ModelError
 from scoring.runtimes import load_runtime
 
 

@@ -1,4 +1,4 @@
-"""Tests for scoring.sources: BOM, CRLF and empty inputs."""
+"""Tests for scoring.io.sources: BOM, CRLF and empty inputs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scoring.errors import InputError
-from scoring.sources import Source, read_first_line
+from scoring.io.sources import Source, read_first_line
 
 
 def test_first_line_strips_bom_and_crlf(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from benchmarks.datagen import write_csv
 from model.wdbc import FEATURE_NAMES
-from scoring.layout import resolve_layout
-from scoring.output import Outputs
+from scoring.io.layout import resolve_layout
+from scoring.io.output import Outputs
 from scoring.signals import Interrupted, stop_on_signals
 from scoring.streaming import Declined, eligible, score_streaming
 from scoring.timing import Stages

@@ -1,4 +1,4 @@
-"""Tests for scoring.tfquiet: TensorFlow imported without its log lines, and without Keras for loading a SavedModel."""
+"""Tests for contract.tfquiet: TensorFlow imported without its log lines, and without Keras for loading a SavedModel."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 LEAN_LOAD = """
 import json, sys
 import numpy as np
-from scoring.tfquiet import import_tensorflow
+from contract.tfquiet import import_tensorflow
 tf = import_tensorflow(lean=sys.argv[2] == "lean")
 loaded = {m: m in sys.modules for m in ("keras", "tf_keras", "matplotlib", "sklearn")}
 signature = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]

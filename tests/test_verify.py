@@ -1,4 +1,4 @@
-"""Tests for scoring.verify: mixed, tampered and inconsistent artifacts are refused on load, on both runtimes."""
+"""Tests for contract.verify: mixed, tampered and inconsistent artifacts are refused on load, on both runtimes."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import onnx
 import pytest
 
-from scoring.artifacts import SIDECAR, ModelRef, resolve_model
+from contract.artifacts import SIDECAR, ModelRef, resolve_model
+from contract.errors import ModelError
 from scoring.batch import main as score_main
-from scoring.errors import ModelError
 from scoring.runtimes import load_runtime
 
 
@@ -139,7 +139,7 @@ def test_a_verified_load_scores_as_an_unverified_one(export_dir) -> None:
 @pytest.mark.parametrize(("recorded", "shown"), [(None, "None"), (12345, "12345")])
 def test_a_sidecar_without_a_readable_onnx_hash_is_refused_showing_what_it_holds(export_dir, tmp_path, recorded,
                                                                                   shown) -> None:
-    from scoring.verify import verify_export_dir
+    from contract.verify import verify_export_dir
 
     copy = copy_export(export_dir, tmp_path / "copy")
     edit_sidecar(copy / "saved_model", onnx_sha256=recorded)
@@ -153,7 +153,7 @@ def test_the_graphs_threshold_is_found_in_a_constant_node_and_only_on_probabilit
     output is not the label's."""
     from onnx import TensorProto, helper
 
-    from scoring.verify import onnx_threshold
+    from contract.verify import onnx_threshold
 
     def constant(name: str, value: float) -> onnx.NodeProto:
         return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
@@ -167,7 +167,7 @@ def test_the_graphs_threshold_is_found_in_a_constant_node_and_only_on_probabilit
 
 
 def test_an_export_directory_with_one_artifact_has_nothing_to_compare(export_dir, tmp_path) -> None:
-    from scoring.verify import verify_export_dir
+    from contract.verify import verify_export_dir
 
     only_onnx, only_saved_model = tmp_path / "onnx", tmp_path / "sm"
     only_onnx.mkdir()
@@ -177,10 +177,10 @@ def test_an_export_directory_with_one_artifact_has_nothing_to_compare(export_dir
 
 
 def test_a_changed_saved_model_is_refused_showing_the_hash_the_onnx_file_recorded(export_dir, tmp_path) -> None:
-    from scoring.verify import onnx_metadata, read_onnx, verify_export_dir
+    from contract.verify import OnnxFile, verify_export_dir
 
     copy = copy_export(export_dir, tmp_path / "copy")
-    recorded = onnx_metadata(read_onnx(copy / "model.onnx"))["saved_model_sha256"]
+    recorded = OnnxFile.read(copy / "model.onnx").metadata().saved_model_sha256
     with open(copy / "saved_model" / "saved_model.pb", "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(ModelError, match=rf"copy/model\.onnx's metadata names a SavedModel with SHA-256 "
@@ -189,7 +189,7 @@ def test_a_changed_saved_model_is_refused_showing_the_hash_the_onnx_file_recorde
 
 
 def test_the_graphs_threshold_must_be_found_and_may_differ_from_the_metadata_by_at_most_1e_7() -> None:
-    from scoring.verify import check_threshold
+    from contract.verify import check_threshold
 
     with pytest.raises(ModelError) as info:
         check_threshold(None, 0.5, Path("m.onnx"))
@@ -201,7 +201,7 @@ def test_the_graphs_threshold_must_be_found_and_may_differ_from_the_metadata_by_
 
 
 def test_every_problem_of_a_mixed_export_is_listed_in_one_message(export_dir, tmp_path) -> None:
-    from scoring.verify import verify_export_dir
+    from contract.verify import verify_export_dir
 
     copy = copy_export(export_dir, tmp_path / "copy")
     names = json.loads((copy / "saved_model" / SIDECAR).read_text())["feature_names"]
@@ -212,7 +212,7 @@ def test_every_problem_of_a_mixed_export_is_listed_in_one_message(export_dir, tm
 
 
 def test_an_unreadable_onnx_file_is_one_line_naming_it(tmp_path) -> None:
-    from scoring.verify import read_onnx
+    from contract.verify import read_onnx
 
     path = tmp_path / "model.onnx"
     path.write_bytes(b"not a protobuf")

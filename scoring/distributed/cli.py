@@ -12,7 +12,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from scoring.cli import add_standard_options, honour_verbose
+from contract.cli import add_standard_options, honour_verbose
+from contract.errors import ToolkitError
 from scoring.distributed.ranges import DEFAULT_BLOCKSIZE
 from scoring.distributed.storage import parse_storage_options, storage_errors
 from scoring.distributed.store import MERGED, MERGED_NAMES, OUTPUT_FORMATS
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "row group), directories or glob patterns: local paths or fsspec URLs (s3://...)")
     parser.add_argument("out_dir", metavar="OUT_DIR",
                         help="output directory, local or an fsspec URL: part-*.csv (or .parquet), then _SUCCESS")
-    # Not scoring.parquet.FORMATS: importing it loads polars, and --help stays light. plan_job checks the same.
+    # Not scoring.io.parquet.FORMATS: importing it loads polars, and --help stays light. plan_job checks the same.
     parser.add_argument("--input-format", choices=("auto", *OUTPUT_FORMATS), default="auto",
                         help="csv or parquet for every input (default: from each name; .parquet and .pq are Parquet)")
     parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="csv",
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    expected = (ScoringError, *storage_errors())
+    expected = (ToolkitError, *storage_errors())
     main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         honour_verbose(args)  # also in the workers, which inherit the environment (--runtime tf)
         from scoring.distributed.job import run_job
         from scoring.distributed.plan import plan_job
-        from scoring.layout import load_renames, rename_option  # polars: not needed for --help
+        from scoring.io.layout import load_renames, rename_option  # polars: not needed for --help
 
         rename = {**load_renames(args.rename_file), **(rename_option(args.rename) if args.rename else {})}
 

@@ -7,18 +7,19 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from scoring.artifacts import ModelInfo, resolve_model
+from contract.artifacts import resolve_model
+from contract.metadata import Metadata
+from contract.text import BOM, sniff_separator
+from contract.verify import read_metadata
 from scoring.distributed.ranges import DEFAULT_BLOCKSIZE, RangeTask, plan_file
 from scoring.distributed.rowgroups import RowGroupTask, plan_parquet
 from scoring.distributed.storage import canonical, filesystem, storage_errors
 from scoring.distributed.store import OUTPUT_FORMATS, OutputStore
 from scoring.distributed.task import JobOptions, ModelPlugin
 from scoring.errors import InputError, ScoringError
-from scoring.layout import Layout, resolve_layout, split_fields
-from scoring.output import Outputs
-from scoring.parquet import FORMATS, file_format
-from scoring.runtimes import read_model_info
-from scoring.sources import BOM, sniff_separator
+from scoring.io.layout import Layout, resolve_layout, split_fields
+from scoring.io.output import Outputs
+from scoring.io.parquet import FORMATS, file_format
 
 INSTALL_HINT = "Dask is not installed: pip install '.[distributed]' (dask[dataframe] and distributed)."
 
@@ -83,7 +84,7 @@ def check_outside(files: list[str], store: OutputStore) -> None:
                              "--overwrite removes files; move the inputs out or choose another OUT_DIR", path)
 
 
-def plan_blocks(files: list[str], info: ModelInfo, blocksize: int, keep: list[str] | None,
+def plan_blocks(files: list[str], info: Metadata, blocksize: int, keep: list[str] | None,
                 options: dict[str, Any], input_format: str = "auto", output_format: str = "csv",
                 rename: dict[str, str] | None = None) -> list[RangeTask | RowGroupTask]:
     """Every block of every file: byte ranges of a CSV, runs of row groups of a Parquet file. Columns are
@@ -100,13 +101,13 @@ def plan_blocks(files: list[str], info: ModelInfo, blocksize: int, keep: list[st
     return tasks
 
 
-def _plan_csv(path: str, index: int, blocksize: int, info: ModelInfo, keep: list[str] | None,
+def _plan_csv(path: str, index: int, blocksize: int, info: Metadata, keep: list[str] | None,
               options: dict[str, Any], rename: dict[str, str] | None = None) -> tuple[list[RangeTask], Layout]:
     blocks, header = plan_file(path, index, blocksize, options)
     line = header.removeprefix(BOM).rstrip(b"\r\n")
     separator = sniff_separator(line.decode("utf-8", "replace"))  # as the worker's score_csv will
     fields = split_fields(line, path, 1, separator)
-    return blocks, resolve_layout(fields, info.feature_names, path, True, keep, aliases=info.aliases,
+    return blocks, resolve_layout(fields, info.feature_names, path, True, keep, aliases=info.feature_aliases,
                                   rename=rename, separator=separator)
 
 
@@ -154,7 +155,7 @@ def plan_job(inputs: list[str], out_dir: str, model: str | None = None, runtime:
     if size < 1:
         raise ScoringError(f"--blocksize must be positive, got {blocksize!r}.")
     ref = resolve_model(model, runtime)
-    info = read_model_info(ref)  # verified here, before any cluster: siblings, metadata, the ONNX threshold
+    info = read_metadata(ref)  # verified here, before any cluster: siblings, metadata, the ONNX threshold
     store = OutputStore(str(out_dir), options)
     files = expand_inputs(inputs, options)
     check_outside(files, store)

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scoring.artifacts import ModelInfo
+from contract.errors import first_line
+from contract.metadata import Metadata
 from scoring.distributed.ranges import FIX_ROW
 from scoring.distributed.storage import filesystem, storage_errors
-from scoring.errors import InputError, first_line
-from scoring.layout import Columns, Layout
-from scoring.parquet import parquet_layout
+from scoring.errors import InputError
+from scoring.io.layout import Columns, Layout
+from scoring.io.parquet import parquet_layout
 
 #: Rows per batch while a worker copies its row groups to local disk.
 STAGE_BATCH_ROWS = 65_536
@@ -70,7 +71,7 @@ def group_row_groups(sizes: list[int], blocksize: int) -> list[tuple[int, ...]]:
     return runs
 
 
-def plan_parquet(path: str, file_index: int, blocksize: int, info: ModelInfo, keep: list[str] | None,
+def plan_parquet(path: str, file_index: int, blocksize: int, info: Metadata, keep: list[str] | None,
                  options: dict[str, Any], rename: dict[str, str] | None = None) -> tuple[list[RowGroupTask], Layout]:
     """One file's blocks (by the row groups' compressed sizes) and its layout, checked from the footer alone:
     columns by name, feature types."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scoring.artifacts import ModelRef
+from contract.artifacts import ModelRef
 from scoring.batch import score_csv
 from scoring.distributed.ranges import BlockInputError, RangeTask, odd_quotes, stage_range
 from scoring.distributed.rowgroups import RowGroupTask, in_file, stage_row_groups

@@ -23,10 +23,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "training loop": ("model/fit.py", "model/optimizers.py"),
     "data: label, features, split": ("model/data.py",),
     "export metadata and validation": ("export/metadata.py", "export/validate.py"),
-    "verify on load": ("scoring/verify.py", "scoring/onnxproto.py"),
-    "column matching": ("scoring/layout.py",),
-    "block cutting and parsing": ("scoring/blocks.py", "scoring/parsing.py"),
-    "both engines": ("scoring/streaming.py", "scoring/batch.py", "scoring/output.py"),
+    "verify on load": ("contract/verify.py", "contract/onnxproto.py"),
+    "column matching": ("scoring/io/layout.py",),
+    "block cutting and parsing": ("scoring/io/blocks.py", "scoring/io/parsing.py"),
+    "both engines": ("scoring/streaming.py", "scoring/batch.py", "scoring/io/output.py"),
     "Dask commit": ("scoring/distributed/store.py",),
 }
 STATUSES = ("killed", "survived", "timeout", "no tests", "suspicious", "segfault", "skipped", "not checked")
@@ -69,7 +69,7 @@ def build_artifacts(work: Path, env: dict[str, str]) -> Path:
 
 
 def module_of(mutant: str) -> str:
-    """'scoring.layout.x_match_features__mutmut_3' -> 'scoring/layout.py'."""
+    """'scoring.io.layout.x_match_features__mutmut_3' -> 'scoring/io/layout.py'."""
     dotted = mutant.split(".x", 1)[0] if ".x" in mutant else mutant.rsplit(".", 1)[0]
     return dotted.replace(".", "/") + ".py"
 

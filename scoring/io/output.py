@@ -22,9 +22,9 @@ import numpy as np
 import polars as pl
 
 from scoring.errors import OutputError, ScoringError
-from scoring.layout import Layout
-from scoring.parsing import Reject
-from scoring.sources import OPENERS
+from scoring.io.layout import Layout
+from scoring.io.parsing import Reject
+from scoring.io.sources import OPENERS
 from scoring.timing import UNTIMED, Stages
 
 #: Temporary names are ``.OUT.HOST.PID.RANDOM.tmp``: a later run can tell a killed writer's leftovers

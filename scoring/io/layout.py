@@ -223,7 +223,7 @@ def _check_unique(names: list[str], source: str) -> None:
 
 def _check_single_field(fields: list[str], separator: str, source: str) -> None:
     """A header read as one field that holds another separator was read with the wrong separator."""
-    from scoring.sources import SEPARATORS
+    from contract.text import SEPARATORS
 
     others = [s for s in SEPARATORS if s != separator and len(fields) == 1 and s in fields[0]]
     if others:

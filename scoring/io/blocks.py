@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.sources import Source
+from scoring.io.sources import Source
 
 #: The most a block holds (unless one record is longer): memory stays bounded whatever the rows look
 #: like, e.g. a very long first row, from which the block size in rows is estimated.

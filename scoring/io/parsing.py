@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from scoring.blocks import Block
 from scoring.errors import InputError
-from scoring.layout import Layout, csv_problem
+from scoring.io.blocks import Block
+from scoring.io.layout import Layout, csv_problem
 from scoring.timing import UNTIMED, Stages
 
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from importlib import metadata
 
-from scoring.tfquiet import VERBOSE_ENV, import_tensorflow
+from contract.tfquiet import VERBOSE_ENV, import_tensorflow
 
 PACKAGE = "wdbc-graph-export"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from scoring.cli import add_standard_options
+from contract.cli import add_standard_options
 
 
 def steps(root: Path) -> list[list[str]]:
@@ -39,7 +39,7 @@ def agreement(root: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scoring.journey", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m model.journey", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("artifacts"), help="where everything goes (default: %(default)s)")
     add_standard_options(parser)
     args = parser.parse_args(argv)

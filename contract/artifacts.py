@@ -1,17 +1,15 @@
-"""The artifact contract, without TensorFlow: file names, metadata keys, fingerprints, and reading them back."""
+"""The export's layout on disk, without TensorFlow: file names, resolving --model, fingerprints, the sidecar."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scoring.errors import ModelError
+from contract.errors import ModelError
 
-#: Written into both artifacts' metadata; a loader refuses any other.
-EXPORT_FORMAT = "logreg-export/2"
 #: Where the README's main job (``python -m export``) writes the artifacts.
 DEFAULT_EXPORT_DIR = Path("artifacts/export")
 ONNX_FILE = "model.onnx"
@@ -19,10 +17,9 @@ SAVED_MODEL_DIR = "saved_model"
 #: The SavedModel's metadata, plain JSON inside its assets/ (readable without TensorFlow).
 SIDECAR = Path("assets") / "metadata.json"
 PARITY_REPORT = "parity.json"
-#: The one input and the outputs, by name (an artifact's output order means nothing: tf2onnx sorts them).
-INPUT_NAME = "features"
-OUTPUT_NAMES = ("probability", "logit", "label")
 SIGNATURE_KEY = "serving_default"
+#: The file that makes a directory a SavedModel.
+SAVED_MODEL_PB = "saved_model.pb"
 #: The ONNX opset the export pins (tf2onnx 1.17 supports up to 18; onnxruntime >= 1.14 runs it) and records.
 DEFAULT_OPSET = 17
 #: The name of the dynamic first dimension of every input and output in the ONNX graph.
@@ -52,7 +49,7 @@ def resolve_model(model: str | Path | None, runtime: str | None) -> ModelRef:
         if path.suffix != ".onnx":
             raise ModelError(f"Expected an ONNX file (*.onnx), a SavedModel directory or an export directory, got {path}.")
         return _checked(ModelRef("onnx", path), runtime, "--runtime tf needs a SavedModel directory")
-    if (path / "saved_model.pb").is_file():
+    if (path / SAVED_MODEL_PB).is_file():
         return _checked(ModelRef("tf", path), runtime, "--runtime onnx needs an ONNX file")
     if (path / "variables").is_dir():
         raise ModelError(f"{path} looks like a SavedModel directory, but its saved_model.pb is missing. {MAKE_HINT}")
@@ -97,70 +94,17 @@ def sha256_saved_model(directory: Path) -> str:
     return digest.hexdigest()
 
 
-# ----------------------------------------------------------------------------------------------
-# Metadata
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a scorer needs from an artifact's metadata, checked: columns, threshold and label meaning."""
-
-    feature_names: list[str]
-    threshold: float
-    aliases: dict[str, list[str]] = field(default_factory=dict)
-    label_column: str | None = None
-    positive_class: Any = 1
-    negative_class: Any = 0
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def as_onnx_props(metadata: dict[str, Any]) -> dict[str, str]:
-    """ONNX metadata_props are strings: strings stay as they are, everything else is JSON."""
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-
-
-def decode_onnx_metadata(props: dict[str, str]) -> dict[str, Any]:
-    """The inverse of ``as_onnx_props``: JSON-encoded values are decoded, plain strings kept."""
-    out: dict[str, Any] = {}
-    for key, value in props.items():
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
-
-
 def read_sidecar(saved_model: Path) -> dict[str, Any]:
     """The SavedModel's metadata sidecar, as plain JSON."""
     path = saved_model / SIDECAR
     try:
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_text())
     except FileNotFoundError:
         raise ModelError(f"The SavedModel at {saved_model} has no metadata ({SIDECAR} is missing); was it made by "
                          f"`python -m export`? {MAKE_HINT}") from None
     except (OSError, ValueError) as exc:
         raise ModelError(f"Could not read the SavedModel metadata {path}: {exc}") from None
-
-
-def model_info(meta: dict[str, Any], width: int | None, path: Path) -> ModelInfo:
-    """Check the metadata (format, unique feature names matching the graph's width, a threshold) and read it."""
-    if meta.get("format") != EXPORT_FORMAT:
-        raise ModelError(f"Expected an artifact of format {EXPORT_FORMAT!r} in {path}'s metadata, got "
-                         f"{meta.get('format')!r}; was it made by this version of `python -m export`? Re-export it.")
-    names = meta.get("feature_names")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ModelError(f"Expected 'feature_names' to be a list of column names in {path}'s metadata, got {names!r}.")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ModelError(f"The metadata of {path} names the feature(s) {', '.join(map(repr, duplicates[:5]))} more than "
-                         "once; feature names must be unique. The artifact is damaged: re-export it.")
-    if width is not None and width != len(names):
-        raise ModelError(f"The model at {path} takes {width} features, but its metadata names {len(names)}; "
-                         "the artifact is inconsistent. Re-export it.")
-    try:
-        threshold = float(meta["threshold"])
-    except (KeyError, TypeError, ValueError):
-        raise ModelError(f"Expected a numeric 'threshold' in {path}'s metadata, got {meta.get('threshold')!r}.") from None
-    aliases = meta.get("feature_aliases") or {}
-    return ModelInfo(list(names), threshold, aliases if isinstance(aliases, dict) else {}, meta.get("label_column"),
-                     meta.get("positive_class", 1), meta.get("negative_class", 0), meta)
+    if not isinstance(meta, dict):
+        raise ModelError(f"Expected the SavedModel metadata {path} to be a JSON object, got {type(meta).__name__}; "
+                         "the artifact is damaged. Re-export it.")
+    return meta

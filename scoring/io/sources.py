@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import bz2
 import contextlib
-import csv
 import gzip
 import os
 import sys
 from pathlib import Path
 from typing import IO
 
+from contract.text import BOM
 from scoring.errors import InputError
 
-BOM = b"\xef\xbb\xbf"
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open}
-#: Field separators a header is sniffed for (what spreadsheets and databases write), the first preferred on a tie.
-SEPARATORS = (",", ";", "\t", "|")
 
 
 class Source(contextlib.AbstractContextManager):
@@ -85,20 +81,3 @@ def read_first_line(source: Source) -> tuple[bytes, bytes]:
         raise InputError("the file is empty; expected a header line naming the feature columns "
                          "(or pass --no-header for headerless data)", source.name, 1)
     return line.rstrip(b"\r"), rest
-
-
-def sniff_separator(header: str) -> str:
-    """The separator that splits the header line into the most fields (``,`` when none splits it)."""
-    try:
-        counts = {sep: len(next(csv.reader([header], delimiter=sep), [])) for sep in SEPARATORS}
-    except csv.Error:  # e.g. a bare CR inside: not a header line; the reader will say what is wrong, and where
-        return ","
-    return max(SEPARATORS, key=lambda sep: counts[sep])  # max keeps the first of equals: ',' wins ties
-
-
-def separator_option(text: str) -> str:
-    """``--sep``: one of the separators, with ``tab`` or ``\\t`` for a tab."""
-    value = {"tab": "\t", "\\t": "\t"}.get(text.lower(), text)
-    if value not in SEPARATORS:
-        raise argparse.ArgumentTypeError(f"expected one of , ; | tab, got {text!r}")
-    return value

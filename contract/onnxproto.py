@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-_MODULE = "scoring._onnx_ml_pb2"
+_MODULE = "contract._onnx_ml_pb2"
 _ONNX_MODULE = "onnx.onnx_ml_pb2"
 #: TensorProto.DataType -> numpy dtype, for the scalar constants the checks read.
 _DTYPES = {1: np.float32, 10: np.float16, 11: np.float64}

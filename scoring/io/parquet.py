@@ -12,10 +12,11 @@ from typing import IO, Any
 import numpy as np
 import polars as pl
 
-from scoring.artifacts import ModelInfo
-from scoring.errors import InputError, first_line
-from scoring.layout import Columns, Layout, resolve_layout
-from scoring.parsing import Parsed, Reject
+from contract.errors import first_line
+from contract.metadata import Metadata
+from scoring.errors import InputError
+from scoring.io.layout import Columns, Layout, resolve_layout
+from scoring.io.parsing import Parsed, Reject
 from scoring.timing import UNTIMED, Stages
 
 SUFFIXES = (".parquet", ".pq")
@@ -42,12 +43,12 @@ def open_parquet(path: str | Path) -> Any:
         raise InputError(f"is not a readable Parquet file: {first_line(exc)}", str(path)) from None
 
 
-def parquet_layout(parquet: Any, source: str, info: ModelInfo, columns: Columns) -> Layout:
+def parquet_layout(parquet: Any, source: str, info: Metadata, columns: Columns) -> Layout:
     """Columns by name from the schema, as for a CSV header; the pass-through columns keep their types."""
     schema = parquet.schema_arrow
     try:
         layout = resolve_layout(list(schema.names), info.feature_names, source, True, columns.keep, columns.keep_all,
-                                aliases=info.aliases, rename=columns.rename)
+                                aliases=info.feature_aliases, rename=columns.rename)
     except InputError as exc:  # said of a CSV header, "line 1": a Parquet file's names are in its schema
         raise InputError(exc.reason.replace("the header", "the schema"), source, None, exc.column, exc.column_number,
                          exc.hint, unit="row") from None

@@ -1,0 +1,137 @@
+"""The export's metadata: one frozen dataclass owns every key; written once at export, read and checked once at load."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from contract.errors import ModelError
+
+#: Written into both artifacts' metadata; a loader refuses any other.
+EXPORT_FORMAT = "logreg-export/2"
+#: The one input and the outputs, by name (an artifact's output order means nothing: tf2onnx sorts them).
+INPUT_NAME = "features"
+OUTPUT_NAMES = ("probability", "logit", "label")
+#: Marks the fields that both artifacts of one export must carry with the same value.
+_SHARED = {"shared": True}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metadata:
+    """Every fact an artifact carries, in its on-disk order (JSON in the SavedModel's assets, ONNX metadata_props).
+
+    ``saved_model_sha256`` is set only in the ONNX file's copy and ``onnx_sha256`` only in the SavedModel's: each
+    artifact names the other's hash, so neither can be swapped alone.
+    """
+
+    format: str = field(default=EXPORT_FORMAT, metadata=_SHARED)
+    feature_names: list[str] = field(metadata=_SHARED)
+    n_features: int | None = None
+    feature_aliases: dict[str, list[str]] = field(default_factory=dict)
+    input_name: str = INPUT_NAME
+    output_names: list[str] = field(default_factory=lambda: list(OUTPUT_NAMES))
+    threshold: float = field(metadata=_SHARED)
+    label_column: str | None = field(default=None, metadata=_SHARED)
+    positive_class: Any = field(default=1, metadata=_SHARED)
+    negative_class: Any = field(default=0, metadata=_SHARED)
+    label_meaning: dict[str, str] | None = None
+    positive_label: int = 1
+    metrics: dict[str, Any] | None = None
+    data_fingerprint_sha256: str | None = field(default=None, metadata=_SHARED)
+    training_config: dict[str, Any] | None = None
+    opset: int | None = None
+    versions: dict[str, str] | None = None
+    exported_at: str | None = field(default=None, metadata=_SHARED)
+    saved_model_sha256: str | None = None
+    onnx_sha256: str | None = None
+
+    # ------------------------------------------------------------------------------------------ writing
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object written to disk (a hash this copy does not carry is left out)."""
+        out = asdict(self)
+        for key in ("saved_model_sha256", "onnx_sha256"):
+            if out[key] is None:
+                del out[key]
+        return out
+
+    def as_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+    def as_onnx_props(self) -> dict[str, str]:
+        """ONNX metadata_props are strings: strings stay as they are, everything else is JSON."""
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.as_dict().items()}
+
+    def naming(self, *, saved_model_sha256: str | None = None, onnx_sha256: str | None = None) -> Metadata:
+        """This metadata as one artifact's copy: naming its sibling's hash."""
+        return replace(self, saved_model_sha256=saved_model_sha256, onnx_sha256=onnx_sha256)
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    @classmethod
+    def from_dict(cls, meta: object, width: int | None, path: Path) -> Metadata:
+        """Check ``meta`` (format, unique feature names matching the graph's ``width``, a numeric threshold) and read
+        it; unknown keys are ignored, so a newer writer's additions do not break an older reader."""
+        if not isinstance(meta, Mapping):
+            raise ModelError(f"Expected the metadata of {path} to be a JSON object, got {type(meta).__name__}.")
+        if meta.get("format") != EXPORT_FORMAT:
+            raise ModelError(f"Expected an artifact of format {EXPORT_FORMAT!r} in {path}'s metadata, got "
+                             f"{meta.get('format')!r}; was it made by this version of `python -m export`? "
+                             "Re-export it.")
+        names = _feature_names(meta.get("feature_names"), width, path)
+        try:
+            threshold = float(meta["threshold"])
+        except (KeyError, TypeError, ValueError):
+            raise ModelError(f"Expected a numeric 'threshold' in {path}'s metadata, got "
+                             f"{meta.get('threshold')!r}.") from None
+        aliases = meta.get("feature_aliases") or {}
+        known = {f.name for f in fields(cls)} - {"feature_names", "threshold", "feature_aliases"}
+        return cls(feature_names=names, threshold=threshold,
+                   feature_aliases=aliases if isinstance(aliases, dict) else {},
+                   **{k: v for k, v in meta.items() if k in known})
+
+    @classmethod
+    def from_onnx_props(cls, props: Mapping[str, str], width: int | None, path: Path) -> Metadata:
+        return cls.from_dict(decode_onnx_props(props), width, path)
+
+
+def decode_onnx_props(props: Mapping[str, str]) -> dict[str, Any]:
+    """The inverse of ``Metadata.as_onnx_props``: JSON-encoded values are decoded, plain strings kept."""
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def _feature_names(names: object, width: int | None, path: Path) -> list[str]:
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ModelError(f"Expected 'feature_names' to be a list of column names in {path}'s metadata, got {names!r}.")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ModelError(f"The metadata of {path} names the feature(s) {', '.join(map(repr, duplicates[:5]))} more "
+                         "than once; feature names must be unique. The artifact is damaged: re-export it.")
+    if width is not None and width != len(names):
+        raise ModelError(f"The model at {path} takes {width} features, but its metadata names {len(names)}; "
+                         "the artifact is inconsistent. Re-export it.")
+    return list(names)
+
+
+#: The keys both artifacts of one export must agree on.
+SHARED_KEYS = tuple(f.name for f in fields(Metadata) if f.metadata.get("shared"))
+
+
+def shared_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """The shared keys on which two artifacts' raw metadata differ."""
+    return [key for key in SHARED_KEYS if a.get(key) != b.get(key)]
+
+
+def sibling_hashes(onnx_meta: Mapping[str, Any], sidecar: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What each artifact says its sibling's SHA-256 is: (the SavedModel's, per the ONNX file; the ONNX file's,
+    per the SavedModel)."""
+    return onnx_meta.get("saved_model_sha256"), sidecar.get("onnx_sha256")

@@ -1,0 +1,72 @@
+"""Tests for contract.metadata: the one object that owns every key of the export's metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contract.errors import ModelError
+from contract.metadata import (
+    EXPORT_FORMAT, SHARED_KEYS, Metadata, decode_onnx_props, shared_differences, sibling_hashes,
+)
+
+#: The on-disk keys, in the order format 2 has always written them (a reader in another language may rely on it).
+FORMAT_2_KEYS = ["format", "feature_names", "n_features", "feature_aliases", "input_name", "output_names",
+                 "threshold", "label_column", "positive_class", "negative_class", "label_meaning", "positive_label",
+                 "metrics", "data_fingerprint_sha256", "training_config", "opset", "versions", "exported_at"]
+
+
+def example() -> Metadata:
+    return Metadata(feature_names=["a", "b"], n_features=2, threshold=0.25, label_column="y", positive_class="M",
+                    negative_class="B", metrics={"test": {"n": 3}}, versions={"numpy": "2"}, exported_at="t")
+
+
+def test_checks_on_read() -> None:
+    meta = {"format": EXPORT_FORMAT, "feature_names": ["a", "b"], "threshold": "0.5", "label_column": "y"}
+    info = Metadata.from_dict(meta, 2, Path("m"))
+    assert (info.feature_names, info.threshold, info.label_column) == (["a", "b"], 0.5, "y")
+    with pytest.raises(ModelError, match="takes 3 features, but its metadata names 2"):
+        Metadata.from_dict(meta, 3, Path("m"))
+    with pytest.raises(ModelError, match="Expected a numeric 'threshold'"):
+        Metadata.from_dict({**meta, "threshold": "high"}, 2, Path("m"))
+    with pytest.raises(ModelError, match=r"names the feature\(s\) 'a' more than once"):
+        Metadata.from_dict({**meta, "feature_names": ["a", "b", "a"]}, 3, Path("m"))
+    with pytest.raises(ModelError, match=r"format 'logreg-export/2' .* got 'wdbc-logreg-export/1'"):
+        Metadata.from_dict({**meta, "format": "wdbc-logreg-export/1"}, 2, Path("m"))
+    with pytest.raises(ModelError, match="JSON object, got list"):
+        Metadata.from_dict([], None, Path("m"))
+
+
+def test_on_disk_keys_and_order_are_format_2s() -> None:
+    assert list(example().as_dict()) == FORMAT_2_KEYS
+    assert list(example().naming(onnx_sha256="h").as_dict()) == [*FORMAT_2_KEYS, "onnx_sha256"]
+    assert list(example().naming(saved_model_sha256="h").as_dict()) == [*FORMAT_2_KEYS, "saved_model_sha256"]
+
+
+def test_round_trips_through_json_and_onnx_props() -> None:
+    meta = example().naming(saved_model_sha256="abc")
+    assert Metadata.from_dict(json.loads(meta.as_json()), 2, Path("m")) == meta
+    props = meta.as_onnx_props()
+    assert all(isinstance(v, str) for v in props.values()) and props["label_column"] == "y"
+    assert props["threshold"] == "0.25" and props["feature_names"] == '["a", "b"]'
+    assert Metadata.from_onnx_props(props, 2, Path("m")) == meta
+
+
+def test_a_newer_writers_extra_keys_are_ignored() -> None:
+    raw = {**example().as_dict(), "from_the_future": 1}
+    assert Metadata.from_dict(raw, 2, Path("m")) == example()
+
+
+def test_siblings_must_agree_on_the_shared_keys_only() -> None:
+    assert SHARED_KEYS == ("format", "feature_names", "threshold", "label_column", "positive_class",
+                           "negative_class", "data_fingerprint_sha256", "exported_at")
+    onnx, saved = example().naming(saved_model_sha256="s").as_dict(), example().naming(onnx_sha256="o").as_dict()
+    assert shared_differences(onnx, saved) == []
+    assert sibling_hashes(onnx, saved) == ("s", "o")
+    assert shared_differences({**onnx, "threshold": 0.5, "metrics": {}}, saved) == ["threshold"]
+
+
+def test_decode_keeps_plain_strings() -> None:
+    assert decode_onnx_props({"a": "plain text", "b": "[1]", "c": "0.5"}) == {"a": "plain text", "b": [1], "c": 0.5}
