@@ -31,14 +31,21 @@ from contract.artifacts import resolve_model
 from contract.cli import add_standard_options, honour_verbose
 from contract.errors import ToolkitError
 from contract.metadata import Metadata
-from contract.text import separator_option, sniff_separator
+from contract.text import sniff_separator
 from scoring import streaming
 from scoring.errors import InputError, OutputError, ScoringError
 from scoring.io.blocks import MAX_BLOCK_BYTES, Block, first_record, iter_blocks
-from scoring.io.layout import Columns, Layout, load_renames, rename_option, resolve_layout, split_fields
-from scoring.io.output import AtomicOutput, Outputs, empty_output, remove_unfinished, write_rejects, write_scored
+from scoring.io.layout import Columns, Layout, resolve_layout, split_fields
+from scoring.io.output import (
+    AtomicOutput,
+    Outputs,
+    empty_output,
+    outputs_for,
+    remove_unfinished,
+    write_rejects,
+    write_scored,
+)
 from scoring.io.parquet import (
-    FORMATS,
     ParquetWriter,
     check_rows,
     file_format,
@@ -48,13 +55,11 @@ from scoring.io.parquet import (
 )
 from scoring.io.parsing import Parsed, Reject, parse_block
 from scoring.io.sources import Source, read_first_line
+from scoring.options import ScoreOptions, add_score_arguments
 from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
-from scoring.runtimes import RUNTIMES, Runtime, load_runtime
+from scoring.runtimes import Runtime, load_runtime
 from scoring.signals import Interrupted, deferred, stop_on_signals
 from scoring.timing import UNTIMED, Stages
-
-DEFAULT_BATCH_ROWS = 65_536
-ON_ERROR = ("stop", "skip")
 
 
 @dataclass
@@ -130,17 +135,6 @@ def predict(runtime: Runtime, x: np.ndarray, threshold: float | None, batch_rows
     return probability, label
 
 
-def check_options(threshold: float | None, batch_rows: int, threads: int, on_error: str) -> None:
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ScoringError(f"--threshold must be in [0, 1], got {threshold}.")
-    if batch_rows < 1:
-        raise ScoringError(f"--batch-rows must be a positive integer, got {batch_rows}.")
-    if threads < 1:
-        raise ScoringError(f"--threads must be a positive integer, got {threads}.")
-    if on_error not in ON_ERROR:
-        raise ScoringError(f"--on-error must be one of {list(ON_ERROR)}, got {on_error!r}.")
-
-
 def check_distinct(source: str | Path, output: str | Path, rejects: str | Path | None) -> None:
     """Never replace the input with the output (or the rejects): that would lose the data being read."""
     paths = [p for p in (source, output, rejects) if p is not None and str(p) != "-"]
@@ -168,15 +162,10 @@ def open_blocks(src: Source, info: Metadata, columns: Columns, batch_rows: int) 
     return layout, blocks
 
 
-def score_csv(
-    source: str | Path, output: str | Path, runtime: str | Runtime | None = None, model: str | Path | None = None,
-    threshold: float | None = None, batch_rows: int = DEFAULT_BATCH_ROWS, keep: list[str] | None = None,
-    keep_all: bool = False, header: bool = True, threads: int = 1, on_error: str = "stop",
-    rejects: str | Path | None = None, progress: bool = False, engine: str = "auto", sep: str | None = None,
-    rename: dict[str, str] | None = None, verify: bool = True, label_values: bool = False,
-    input_format: str = "auto", output_format: str = "auto",
-) -> Summary:
-    """Score ``source`` into ``output`` (atomically). ``runtime``: "onnx", "tf", a loaded Runtime, or None
+def score_csv(source: str | Path, output: str | Path, options: ScoreOptions | None = None, *,
+              runtime: str | Runtime | None = None, **fields: Any) -> Summary:
+    """Score ``source`` into ``output`` (atomically) with ``options``, or with ScoreOptions' fields given as
+    keywords (``model=``, ``keep=``, ``on_error=``, ...). ``runtime``: "onnx", "tf", a loaded Runtime, or None
     to follow ``model``. With ``on_error="skip"`` bad rows go to ``rejects`` (default ``<output>.rejects.csv``).
     Either end may be CSV or Parquet: by the file name (``.parquet``, ``.pq``) or ``input_format``/``output_format``.
 
@@ -184,25 +173,26 @@ def score_csv(
     pipeline for everything else (stdin, compressed files, --no-header, --on-error skip, any bad row, Parquet
     input); ``engine="blocks"`` always uses the block pipeline. Both give byte-identical output.
     """
-    check_options(threshold, batch_rows, threads, on_error)
-    if engine not in ENGINES:
-        raise ScoringError(f"engine must be one of {list(ENGINES)}, got {engine!r}.")
-    formats = check_formats(source, output, input_format, output_format, header, sep)
-    rt = runtime if not isinstance(runtime, (str, type(None))) else \
-        load_runtime(resolve_model(model, runtime), threads, verify)
-    if on_error == "skip" and rejects is None:
+    loaded = None if runtime is None or isinstance(runtime, str) else runtime
+    if loaded is None:
+        fields["runtime"] = runtime if runtime is not None else (options.runtime if options else None)
+    o = (options or ScoreOptions()).with_(**fields) if fields else (options or ScoreOptions())
+    formats = check_formats(source, output, o.input_format, o.output_format, o.header, o.sep)
+    rt = loaded or load_runtime(resolve_model(o.model, o.runtime), o.threads, o.verify)
+    rejects = o.rejects
+    if o.on_error == "skip" and rejects is None:
         if str(output) == "-":
             raise ScoringError("--on-error skip with output '-' needs --rejects PATH for the rejected rows.")
         rejects = f"{output}.rejects.csv"
     check_distinct(source, output, rejects)
-    columns = Columns(header, sep, dict(rename or {}), keep, keep_all)
-    options = _Options(rt, threshold, batch_rows, columns, outputs_for(rt.info, label_values), on_error, progress,
-                       *formats)
+    columns = Columns(o.header, o.sep, dict(o.rename), o.keep, o.keep_all)
+    options = _Options(rt, o.threshold, o.batch_rows, columns, outputs_for(rt.info, o.label_values), o.on_error,
+                       o.progress, *formats)
     summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)
     # Parquet input always takes the block pipeline (row groups read by pyarrow): polars' scan_parquet reads
     # ahead of a slower consumer, and its peak memory grew with the file (784 MiB at 2M rows, 1,178 MiB at 6M).
-    if engine == "auto" and options.input_format == "csv" and streaming.eligible(str(source), str(output), header,
-                                                                                 on_error):
+    if o.engine == "auto" and options.input_format == "csv" and streaming.eligible(str(source), str(output),
+                                                                                   o.header, o.on_error):
         try:
             return _score_streaming(source, output, options, summary)
         except streaming.Declined:
@@ -210,15 +200,11 @@ def score_csv(
     return _score_blocks(source, output, rejects, options, summary)
 
 
-ENGINES = ("auto", "blocks")
 
 
 def check_formats(source: str | Path, output: str | Path, input_format: str, output_format: str, header: bool,
                   sep: str | None) -> tuple[str, str]:
     """``(input format, output format)``; the CSV-only options and ends that Parquet cannot have are refused."""
-    for option, value in (("--input-format", input_format), ("--output-format", output_format)):
-        if value not in FORMATS:
-            raise ScoringError(f"{option} must be one of {list(FORMATS)}, got {value!r}.")
     fmt_in, fmt_out = file_format(source, input_format), file_format(output, output_format)
     if fmt_in == "parquet":
         if str(source) == "-":
@@ -251,18 +237,6 @@ def _checked_layout(layout: Layout, o: _Options) -> Layout:
         raise InputError(f"kept column {o.outputs.class_column!r} has the name of the --label-values output column; "
                          "leave it out of --keep", layout.source, 1 if layout.kind == "csv" else None)
     return layout
-
-
-def outputs_for(info: Metadata, label_values: bool) -> Outputs:
-    """``--label-values`` adds ``predicted_<label column>`` with the model's class values (e.g. M/B)."""
-    if not label_values:
-        return Outputs()
-    column = f"predicted_{info.label_column}" if info.label_column else "predicted_class"
-    return Outputs(column, (_class_text(info.negative_class), _class_text(info.positive_class)))
-
-
-def _class_text(value: object) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @dataclass
@@ -437,43 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CSV file (.gz/.bz2 ok), - for stdin, or a .parquet file")
     parser.add_argument("output",
                         help="output CSV or .parquet file (written atomically), or - for stdout")
-    parser.add_argument("--input-format", choices=FORMATS, default="auto",
-                        help="csv or parquet (default: from the file name; .parquet and .pq are Parquet)")
-    parser.add_argument("--output-format", choices=FORMATS, default="auto",
-                        help="csv or parquet (default: from the file name; .parquet and .pq are Parquet)")
-    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
-                        help="default: follows --model (an export directory means onnx)")
-    parser.add_argument("--model", default=None,
-                        help="ONNX file, SavedModel directory or export directory (default: artifacts/export)")
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="label = probability > T (default: the model's)")
-    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS,
-                        help="rows per batch (default: %(default)s)")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
-                       help="comma-separated columns to pass through (default: id, if present)")
-    group.add_argument("--keep-all", action="store_true",
-                       help="pass every input column through")
-    parser.add_argument("--no-header", action="store_true",
-                        help="the input has no header: the last columns are the features in model order")
-    parser.add_argument("--sep", type=separator_option, default=None,
-                        help="input field separator: , ; | or tab (default: sniffed from the first line)")
-    parser.add_argument("--rename", type=rename_option, default={}, metavar="OLD=NEW,...",
-                        help="rename input columns before matching them to the model's features by name")
-    parser.add_argument("--rename-file", default=None, metavar="PATH",
-                        help="renames from a JSON object {old: new} or a two-column CSV (old,new)")
-    parser.add_argument("--label-values", action="store_true",
-                        help="also write predicted_<label column> with the class values the model was trained on")
-    parser.add_argument("--no-verify", action="store_true",
-                        help="skip the model checks on load (sibling hashes, the graph's threshold)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="inference threads (default: %(default)s)")
-    parser.add_argument("--on-error", choices=ON_ERROR, default="stop",
-                        help="stop (default): exit 2 at the first bad row; skip: write bad rows to --rejects")
+    add_score_arguments(parser)
     parser.add_argument("--rejects", default=None,
                         help="rejects file for --on-error skip (default: OUT.rejects.csv)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress bar, no summary line")
     add_standard_options(parser, tensorflow=True)
     return parser
 
@@ -500,13 +440,12 @@ def interrupted_message(exc: Interrupted, output: str, before: tuple[int, ...] |
     return f"Interrupted ({exc.name}) after {output} was written."
 
 
-def load_for_cli(args: argparse.Namespace) -> Runtime:
+def load_for_cli(options: ScoreOptions) -> Runtime:
     """The CLI's model, after the cheap checks. What loading creates (modules, the session) lives until exit,
     so the collector is off meanwhile and those objects are frozen after: later collections skip them."""
-    check_options(args.threshold, args.batch_rows, args.threads, args.on_error)
     gc.disable()
     try:
-        return load_runtime(resolve_model(args.model, args.runtime), args.threads, not args.no_verify)
+        return load_runtime(resolve_model(options.model, options.runtime), options.threads, options.verify)
     finally:
         gc.freeze()
         gc.enable()
@@ -518,14 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     before = None if args.output == "-" else _identity(args.output)
     try:
         with stop_on_signals():
-            summary = score_csv(
-                args.input, args.output, runtime=load_for_cli(args), threshold=args.threshold,
-                batch_rows=args.batch_rows, keep=args.keep, keep_all=args.keep_all, header=not args.no_header,
-                threads=args.threads, on_error=args.on_error, rejects=args.rejects,
-                progress=not args.quiet and sys.stderr.isatty(), sep=args.sep,
-                rename={**load_renames(args.rename_file), **args.rename}, verify=not args.no_verify,
-                label_values=args.label_values, input_format=args.input_format, output_format=args.output_format,
-            )
+            options = ScoreOptions.from_args(args, progress=not args.quiet and sys.stderr.isatty())
+            summary = score_csv(args.input, args.output, options, runtime=load_for_cli(options))
     except ToolkitError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         if isinstance(exc, OutputError) and args.output == "-":

@@ -16,7 +16,7 @@ from scoring.distributed.task import JobOptions, ModelPlugin, score_range  # noq
 def options(dask_client, export_dir, tmp_path) -> JobOptions:
     plugin = ModelPlugin(resolve_model(export_dir, "onnx"))
     dask_client.register_plugin(plugin)
-    return JobOptions(str(tmp_path / "out"), {}, plugin.name, None, 65_536, None)
+    return JobOptions(str(tmp_path / "out"), {}, plugin.name)
 
 
 def test_a_block_is_scored_and_published_under_its_part_name(dask_client, options, wdbc_csv, tmp_path) -> None:
@@ -57,7 +57,7 @@ def test_a_parquet_block_is_scored_into_a_parquet_part(dask_client, options, wdb
     src = tmp_path / "w.parquet"
     pl.read_csv(wdbc_csv).write_parquet(src, row_group_size=100)
     tasks, _ = plan_parquet(str(src), 1, 1, read_metadata(resolve_model(export_dir, "onnx")), ["diagnosis"], {})
-    as_parquet = dataclasses.replace(options, keep=["diagnosis"], output_format="parquet")
+    as_parquet = dataclasses.replace(options, score=options.score.with_(keep=["diagnosis"]), output_format="parquet")
     result = dask_client.submit(score_block, tasks[2], as_parquet, pure=False).result()
     part = tmp_path / "out" / "part-00001-000002.parquet"
     assert result["rows"] == 100 and sorted(p.name for p in (tmp_path / "out").iterdir()) == [part.name]

@@ -9,7 +9,12 @@ import pytest
 
 from contract.errors import ModelError
 from contract.metadata import (
-    EXPORT_FORMAT, SHARED_KEYS, Metadata, decode_onnx_props, shared_differences, sibling_hashes,
+    EXPORT_FORMAT,
+    SHARED_KEYS,
+    Metadata,
+    decode_onnx_props,
+    shared_differences,
+    sibling_hashes,
 )
 
 #: The on-disk keys, in the order format 2 has always written them (a reader in another language may rely on it).

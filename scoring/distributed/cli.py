@@ -16,9 +16,9 @@ from contract.cli import add_standard_options, honour_verbose
 from contract.errors import ToolkitError
 from scoring.distributed.ranges import DEFAULT_BLOCKSIZE
 from scoring.distributed.storage import parse_storage_options, storage_errors
-from scoring.distributed.store import MERGED, MERGED_NAMES, OUTPUT_FORMATS
+from scoring.distributed.store import MERGED, MERGED_NAMES
 from scoring.errors import ScoringError
-from scoring.runtimes import RUNTIMES
+from scoring.options import ScoreOptions, add_score_arguments
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -93,27 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "row group), directories or glob patterns: local paths or fsspec URLs (s3://...)")
     parser.add_argument("out_dir", metavar="OUT_DIR",
                         help="output directory, local or an fsspec URL: part-*.csv (or .parquet), then _SUCCESS")
-    # Not scoring.io.parquet.FORMATS: importing it loads polars, and --help stays light. plan_job checks the same.
-    parser.add_argument("--input-format", choices=("auto", *OUTPUT_FORMATS), default="auto",
-                        help="csv or parquet for every input (default: from each name; .parquet and .pq are Parquet)")
-    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="csv",
-                        help="part files (and the merged file) as csv or parquet (default: %(default)s)")
+    add_score_arguments(parser, output="the part files and the merged file")
     parser.add_argument("--scheduler", default=None, help="address of a running scheduler (default: a local cluster)")
     parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
-    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
-                        help="default: follows --model (an export directory means onnx)")
-    parser.add_argument("--model", default=None, help="ONNX file, SavedModel or export directory (default: artifacts/export)")
     parser.add_argument("--blocksize", default=DEFAULT_BLOCKSIZE,
                         help="bytes per block, e.g. 64MiB: a CSV's byte range, or a Parquet file's row groups by "
                              "their compressed size (default: %(default)s)")
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="label = probability > T (default: the model's own threshold)")
-    parser.add_argument("--keep", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
-                        metavar="COLS", help="comma-separated columns to pass through (default: id, if present)")
-    parser.add_argument("--rename", default=None, metavar="OLD=NEW,...",
-                        help="rename input columns before matching them to the model's features by name (default: none)")
-    parser.add_argument("--rename-file", default=None, metavar="PATH",
-                        help="renames from a JSON object {old: new} or a two-column CSV (old,new) (default: none)")
     parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an fsspec option for s3:// and other stores, e.g. endpoint_url=http://127.0.0.1:9000 "
                              "(repeatable; default: none, the store's environment variables work too)")
@@ -122,7 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
                              "row group by row group)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier job's part files, scored.csv/.parquet and _SUCCESS in OUT_DIR")
-    parser.add_argument("--quiet", action="store_true", help="no dashboard line, progress bar or closing line")
     add_standard_options(parser, tensorflow=True)
     return parser
 
@@ -138,13 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         honour_verbose(args)  # also in the workers, which inherit the environment (--runtime tf)
         from scoring.distributed.job import run_job
         from scoring.distributed.plan import plan_job
-        from scoring.io.layout import load_renames, rename_option  # polars: not needed for --help
 
-        rename = {**load_renames(args.rename_file), **(rename_option(args.rename) if args.rename else {})}
-
-        plan = plan_job(args.inputs, args.out_dir, args.model, args.runtime, args.blocksize, args.threshold,
-                        args.keep, overwrite=args.overwrite, storage_options=parse_storage_options(args.storage_option),
-                        input_format=args.input_format, output_format=args.output_format, rename=rename)
+        plan = plan_job(args.inputs, args.out_dir, ScoreOptions.from_args(args), blocksize=args.blocksize,
+                        overwrite=args.overwrite, storage_options=parse_storage_options(args.storage_option))
         with connect(args.scheduler, args.workers) as client:
             if not args.quiet:
                 print(f"dashboard: {client.dashboard_link}", file=sys.stderr)

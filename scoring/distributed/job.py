@@ -13,6 +13,7 @@ from typing import Any
 from scoring.distributed.plan import DEFAULT_BLOCKSIZE, JobPlan, plan_job, require_dask
 from scoring.distributed.ranges import BlockInputError, explain
 from scoring.distributed.task import score_block
+from scoring.options import ScoreOptions
 
 #: How long a stopped job waits for its running blocks to finish before it reports the error anyway: a running
 #: block cannot be interrupted, and a hung worker must not hang the job's error.
@@ -120,19 +121,17 @@ def _resolve(plan: JobPlan, exc: BaseException) -> BaseException:
     return exc
 
 
-def score_distributed(
-    inputs: list[str], out_dir: str | Path, client: Any, model: str | Path | None = None,
-    runtime: str | None = None, blocksize: int | str = DEFAULT_BLOCKSIZE, threshold: float | None = None,
-    keep: list[str] | None = None, batch_rows: int = 65_536, merge: bool = False, overwrite: bool = False,
-    progress: bool = False, storage_options: dict[str, Any] | None = None, input_format: str = "auto",
-    output_format: str = "csv", rename: dict[str, str] | None = None,
-) -> JobSummary:
+def score_distributed(inputs: list[str], out_dir: str | Path, client: Any, options: ScoreOptions | None = None, *,
+                      blocksize: int | str = DEFAULT_BLOCKSIZE, merge: bool = False, overwrite: bool = False,
+                      progress: bool = False, storage_options: dict[str, Any] | None = None,
+                      **fields: Any) -> JobSummary:
     """Score ``inputs`` (paths, globs, directories or fsspec URLs; CSV, or Parquet by name or ``input_format``)
-    on ``client``'s cluster into ``out_dir``, as CSV or Parquet part files (``output_format``).
+    on ``client``'s cluster into ``out_dir``, as CSV or Parquet part files (``output_format``), with the batch
+    scorer's ``options`` (or their fields as keywords: ``model=``, ``keep=``, ...).
 
     Block tasks run the single-machine ``scoring.batch.score_csv`` on their lines or row groups; a bad row
     stops the job with the file and line (row, in Parquet), and no ``_SUCCESS`` is written.
     """
-    plan = plan_job(inputs, str(out_dir), model, runtime, blocksize, threshold, keep, batch_rows, overwrite,
-                    storage_options, input_format, output_format, rename)
+    plan = plan_job(inputs, str(out_dir), options, blocksize=blocksize, overwrite=overwrite,
+                    storage_options=storage_options, **fields)
     return run_job(plan, client, merge, progress)

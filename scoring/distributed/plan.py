@@ -14,12 +14,13 @@ from contract.verify import read_metadata
 from scoring.distributed.ranges import DEFAULT_BLOCKSIZE, RangeTask, plan_file
 from scoring.distributed.rowgroups import RowGroupTask, plan_parquet
 from scoring.distributed.storage import canonical, filesystem, storage_errors
-from scoring.distributed.store import OUTPUT_FORMATS, OutputStore
+from scoring.distributed.store import OutputStore
 from scoring.distributed.task import JobOptions, ModelPlugin
 from scoring.errors import InputError, ScoringError
 from scoring.io.layout import Layout, resolve_layout, split_fields
-from scoring.io.output import Outputs
-from scoring.io.parquet import FORMATS, file_format
+from scoring.io.output import Outputs, outputs_for
+from scoring.io.parquet import file_format
+from scoring.options import ScoreOptions
 
 INSTALL_HINT = "Dask is not installed: pip install '.[distributed]' (dask[dataframe] and distributed)."
 
@@ -84,37 +85,37 @@ def check_outside(files: list[str], store: OutputStore) -> None:
                              "--overwrite removes files; move the inputs out or choose another OUT_DIR", path)
 
 
-def plan_blocks(files: list[str], info: Metadata, blocksize: int, keep: list[str] | None,
-                options: dict[str, Any], input_format: str = "auto", output_format: str = "csv",
-                rename: dict[str, str] | None = None) -> list[RangeTask | RowGroupTask]:
+def plan_blocks(files: list[str], info: Metadata, blocksize: int, score: ScoreOptions, options: dict[str, Any],
+                output_format: str = "csv") -> list[RangeTask | RowGroupTask]:
     """Every block of every file: byte ranges of a CSV, runs of row groups of a Parquet file. Columns are
     matched per file, and every file must give the same output columns (and types, for Parquet output)."""
     tasks: list[RangeTask | RowGroupTask] = []
     layouts: dict[str, Layout] = {}
     for index, path in enumerate(files):
-        if file_format(path, input_format) == "parquet":
-            blocks, layouts[path] = plan_parquet(path, index, blocksize, info, keep, options, rename)
+        if file_format(path, score.input_format) == "parquet":
+            blocks, layouts[path] = plan_parquet(path, index, blocksize, info, score.keep, options, score.rename,
+                                                 score.keep_all)
         else:
-            blocks, layouts[path] = _plan_csv(path, index, blocksize, info, keep, options, rename)
+            blocks, layouts[path] = _plan_csv(path, index, blocksize, info, score, options)
         tasks += blocks
-    check_same_output(layouts, output_format)
+    check_same_output(layouts, output_format, outputs_for(info, score.label_values))
     return tasks
 
 
-def _plan_csv(path: str, index: int, blocksize: int, info: Metadata, keep: list[str] | None,
-              options: dict[str, Any], rename: dict[str, str] | None = None) -> tuple[list[RangeTask], Layout]:
+def _plan_csv(path: str, index: int, blocksize: int, info: Metadata, score: ScoreOptions,
+              options: dict[str, Any]) -> tuple[list[RangeTask], Layout]:
     blocks, header = plan_file(path, index, blocksize, options)
     line = header.removeprefix(BOM).rstrip(b"\r\n")
-    separator = sniff_separator(line.decode("utf-8", "replace"))  # as the worker's score_csv will
+    separator = score.sep or sniff_separator(line.decode("utf-8", "replace"))  # as the worker's score_csv will
     fields = split_fields(line, path, 1, separator)
-    return blocks, resolve_layout(fields, info.feature_names, path, True, keep, aliases=info.feature_aliases,
-                                  rename=rename, separator=separator)
+    return blocks, resolve_layout(fields, info.feature_names, path, True, score.keep, score.keep_all,
+                                  aliases=info.feature_aliases, rename=score.rename, separator=separator)
 
 
-def check_same_output(layouts: dict[str, Layout], output_format: str) -> None:
+def check_same_output(layouts: dict[str, Layout], output_format: str, outputs: Outputs = Outputs()) -> None:
     """The part files of one job make one table: the same columns from every file, with the same types where
     the output keeps them (Parquet; a CSV input's pass-through columns are text)."""
-    schemas = {path: Outputs().schema(layout) for path, layout in layouts.items()}
+    schemas = {path: outputs.schema(layout) for path, layout in layouts.items()}
     (first, want), *_ = schemas.items()
     for path, schema in schemas.items():
         line = 1 if layouts[path].kind == "csv" else None
@@ -131,40 +132,48 @@ def _types(schema: dict[str, Any]) -> str:
     return "{" + ", ".join(f"{name}: {kind}" for name, kind in schema.items()) + "}"
 
 
-def plan_job(inputs: list[str], out_dir: str, model: str | None = None, runtime: str | None = None,
-             blocksize: int | str = DEFAULT_BLOCKSIZE, threshold: float | None = None, keep: list[str] | None = None,
-             batch_rows: int = 65_536, overwrite: bool = False, storage_options: dict[str, Any] | None = None,
-             input_format: str = "auto", output_format: str = "csv", rename: dict[str, str] | None = None) -> JobPlan:
-    """Check everything a job needs, on the client, and cut the inputs into blocks. Touches no output."""
+#: What the Dask job cannot do yet, with what to use instead.
+NOT_YET = {
+    "header": (False, "--no-header: the job finds each block's lines under the file's header; score headerless "
+                      "files with python -m scoring.batch --no-header"),
+    "on_error": ("skip", "--on-error skip: a block's rejects would not carry the file's line numbers; score with "
+                         "python -m scoring.batch --on-error skip"),
+}
+
+
+def plan_job(inputs: list[str], out_dir: str, options: ScoreOptions | None = None, *,
+             blocksize: int | str = DEFAULT_BLOCKSIZE, overwrite: bool = False,
+             storage_options: dict[str, Any] | None = None, **fields: Any) -> JobPlan:
+    """Check everything a job needs, on the client, and cut the inputs into blocks. Touches no output.
+
+    ``options`` (or ScoreOptions' fields as keywords) are the batch scorer's; ``output_format`` "auto" follows
+    OUT_DIR's name (``.parquet``/``.pq``), else CSV.
+    """
     require_dask()
     from dask.utils import parse_bytes
 
-    options = storage_options or {}
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ScoringError(f"--threshold must be in [0, 1], got {threshold}.")
-    if batch_rows < 1:
-        raise ScoringError(f"--batch-rows must be a positive integer, got {batch_rows}.")
-    if input_format not in FORMATS:
-        raise ScoringError(f"--input-format must be one of {list(FORMATS)}, got {input_format!r}.")
-    if output_format not in OUTPUT_FORMATS:
-        raise ScoringError(f"--output-format must be one of {list(OUTPUT_FORMATS)}, got {output_format!r}.")
+    score = (options or ScoreOptions()).with_(**fields) if fields else (options or ScoreOptions())
+    for name, (value, why) in NOT_YET.items():
+        if getattr(score, name) == value:
+            raise ScoringError(f"The Dask job does not take {why}.")
+    storage = storage_options or {}
     try:
         size = parse_bytes(blocksize) if isinstance(blocksize, str) else int(blocksize)
     except ValueError:
         raise ScoringError(f"--blocksize expects a size such as 64MiB or 1000000, got {blocksize!r}.") from None
     if size < 1:
         raise ScoringError(f"--blocksize must be positive, got {blocksize!r}.")
-    ref = resolve_model(model, runtime)
-    info = read_metadata(ref)  # verified here, before any cluster: siblings, metadata, the ONNX threshold
-    store = OutputStore(str(out_dir), options)
-    files = expand_inputs(inputs, options)
+    output_format = file_format(str(out_dir).rstrip("/"), score.output_format)
+    ref = resolve_model(score.model, score.runtime)
+    info = read_metadata(ref, score.verify)  # before any cluster: siblings, metadata, the ONNX threshold
+    store = OutputStore(str(out_dir), storage)
+    files = expand_inputs(inputs, storage)
     check_outside(files, store)
     try:
         store.check(overwrite)
     except storage_errors() as exc:
         raise ScoringError(f"Cannot use output directory {store.display()}: {exc}") from None
-    tasks = plan_blocks(files, info, size, keep, options, input_format, output_format, rename)
-    plugin = ModelPlugin(ref)
-    job_options = JobOptions(store.url, options, plugin.name, threshold, batch_rows, keep, output_format,
-                             dict(rename or {}))
+    tasks = plan_blocks(files, info, size, score, storage, output_format)
+    plugin = ModelPlugin(ref, score.threads, score.verify)
+    job_options = JobOptions(store.url, storage, plugin.name, score, output_format)
     return JobPlan(files, tasks, store, plugin, job_options, overwrite)

@@ -72,11 +72,12 @@ def group_row_groups(sizes: list[int], blocksize: int) -> list[tuple[int, ...]]:
 
 
 def plan_parquet(path: str, file_index: int, blocksize: int, info: Metadata, keep: list[str] | None,
-                 options: dict[str, Any], rename: dict[str, str] | None = None) -> tuple[list[RowGroupTask], Layout]:
+                 options: dict[str, Any], rename: dict[str, str] | None = None,
+                 keep_all: bool = False) -> tuple[list[RowGroupTask], Layout]:
     """One file's blocks (by the row groups' compressed sizes) and its layout, checked from the footer alone:
     columns by name, feature types."""
     with open_parquet_url(path, options) as parquet:
-        layout = parquet_layout(parquet, path, info, Columns(keep=keep, rename=dict(rename or {})))
+        layout = parquet_layout(parquet, path, info, Columns(keep=keep, keep_all=keep_all, rename=dict(rename or {})))
         meta = parquet.metadata
         sizes = [sum(meta.row_group(i).column(j).total_compressed_size for j in range(meta.num_columns))
                  for i in range(meta.num_row_groups)]

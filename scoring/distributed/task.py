@@ -19,6 +19,7 @@ from scoring.distributed.ranges import BlockInputError, RangeTask, odd_quotes, s
 from scoring.distributed.rowgroups import RowGroupTask, in_file, stage_row_groups
 from scoring.distributed.store import OutputStore, part_name
 from scoring.errors import InputError
+from scoring.options import ScoreOptions
 from scoring.runtimes import load_runtime
 
 PLUGIN_NAME = "wdbc-model"
@@ -42,8 +43,8 @@ class ModelPlugin(WorkerPlugin):
     Registered with the client, it also runs on workers that join later (a replacement for a killed one).
     """
 
-    def __init__(self, ref: ModelRef, threads: int = 1) -> None:
-        self.runtime_name, self.threads = ref.runtime, threads
+    def __init__(self, ref: ModelRef, threads: int = 1, verify: bool = True) -> None:
+        self.runtime_name, self.threads, self.verify = ref.runtime, threads, verify
         self.files = pack_model(ref)
         # Named by content: jobs with different models on one cluster never replace each other's.
         digest = hashlib.sha256(b"".join(k.encode() + v for k, v in sorted(self.files.items()))).hexdigest()
@@ -60,7 +61,8 @@ class ModelPlugin(WorkerPlugin):
             path = self.directory / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        self.runtime = load_runtime(ModelRef(self.runtime_name, self.directory / self.root), self.threads)
+        self.runtime = load_runtime(ModelRef(self.runtime_name, self.directory / self.root), self.threads,
+                                    self.verify)
         self.loads += 1
 
     def teardown(self, worker: Any) -> None:
@@ -87,16 +89,13 @@ def _quiet_input_errors() -> None:
 
 @dataclass(frozen=True)
 class JobOptions:
-    """What every block task needs besides its range."""
+    """What every block task needs besides its range: where parts go, and the batch scorer's options."""
 
     out_dir: str
     storage_options: dict[str, Any]
     plugin: str
-    threshold: float | None
-    batch_rows: int
-    keep: list[str] | None
-    output_format: str = "csv"  # of the part files (and the merged file): "csv" or "parquet"
-    rename: dict[str, str] = field(default_factory=dict)  # --rename: input column -> model feature name
+    score: ScoreOptions = field(default_factory=ScoreOptions)
+    output_format: str = "csv"  # of the part files (and the merged file): "csv" or "parquet", resolved
 
 
 def score_block(task: RangeTask | RowGroupTask, options: JobOptions) -> dict[str, Any]:
@@ -160,10 +159,11 @@ def _score(block: Path, part: Path, plugin: Any, options: JobOptions, staged_col
            ) -> Any:
     """``score_csv`` on the staged block; a Parquet block holds only the columns it needs, so only their renames
     apply (the client checked every rename against the whole file)."""
-    rename = {old: new for old, new in options.rename.items() if staged_columns is None or old in staged_columns}
-    return score_csv(source=block, output=part, runtime=plugin.runtime, threshold=options.threshold,
-                     batch_rows=options.batch_rows, keep=options.keep, output_format=options.output_format,
-                     rename=rename)
+    score = options.score
+    rename = {old: new for old, new in score.rename.items() if staged_columns is None or old in staged_columns}
+    staged = score.with_(rename=rename, output_format=options.output_format, input_format="auto", progress=False,
+                         sep=score.sep if staged_columns is None else None)  # a CSV block has its separator
+    return score_csv(block, part, staged, runtime=plugin.runtime)
 
 
 def _publish(part: Path, name: str, summary: Any, options: JobOptions, started: float,

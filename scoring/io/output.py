@@ -21,6 +21,7 @@ from typing import IO
 import numpy as np
 import polars as pl
 
+from contract.metadata import Metadata
 from scoring.errors import OutputError, ScoringError
 from scoring.io.layout import Layout
 from scoring.io.parsing import Reject
@@ -270,3 +271,15 @@ def write_rejects(handle: IO[bytes], rejects: list[Reject], header: bool, unit: 
     for r in rejects:
         writer.writerow([r.line, r.column or "", r.reason, r.record])
     handle.write(text.getvalue().encode())
+
+
+def outputs_for(info: Metadata, label_values: bool) -> Outputs:
+    """``--label-values`` adds ``predicted_<label column>`` with the model's class values (e.g. M/B)."""
+    if not label_values:
+        return Outputs()
+    column = f"predicted_{info.label_column}" if info.label_column else "predicted_class"
+    return Outputs(column, (_class_text(info.negative_class), _class_text(info.positive_class)))
+
+
+def _class_text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

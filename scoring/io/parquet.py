@@ -20,8 +20,6 @@ from scoring.io.parsing import Parsed, Reject
 from scoring.timing import UNTIMED, Stages
 
 SUFFIXES = (".parquet", ".pq")
-#: What --input-format / --output-format may say; "auto" follows the file name.
-FORMATS = ("auto", "csv", "parquet")
 
 
 def file_format(path: str | Path, fmt: str = "auto") -> str:
