@@ -2,14 +2,17 @@
 
 The output may be CSV or Parquet (polars' sink_parquet).
 
-Anything unusual in the input (a bad value, a ragged row, a blank line) makes it decline; the caller then
-runs the block pipeline, which either reports the exact line and column or scores the file itself. A
-failed write is not a doubt about the input: it is raised as the OSError it is.
+Only two named reasons make it decline: our own doubt about a morsel (an empty/NaN/inf value, a short row,
+a blank line) and polars' CSV parse errors (a bad number, a ragged row, a stray quote, bytes that are not
+UTF-8); the caller then runs the block pipeline, which either reports the exact line and column or scores
+the file itself. A failed write is not a doubt about the input: it is raised as the OSError it is. Anything
+else (a bug in our callback, a schema polars refuses, a panic) is raised as it is, never hidden by a fallback.
 """
 
 from __future__ import annotations
 
 import errno
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,17 +20,31 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from contract.errors import first_line
 from scoring.io.layout import Layout
 from scoring.io.output import Outputs, os_errno
 from scoring.timing import Stages
 
 COMPRESSED = (".gz", ".bz2")
-#: OSErrors that only a write can cause; anything else polars raises is treated as a doubt.
+#: OSErrors that only a write can cause: raised as they are (as is anything else not named below).
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+#: How polars (2.1) words its CSV parse errors, raised as ComputeError: a value that is not a number (or a
+#: quote that runs on into the next fields: the value spans lines), more fields than the header, bad UTF-8;
+#: and as SchemaError: a first data line with fewer fields than the header (a blank line, a short row).
+#: Reworded in a later polars, they are raised instead of declined: loud, and the tests say so.
+PARSE_ERRORS = re.compile(r"could not parse `.*` as dtype `|found more fields than defined in 'Schema'"
+                          r"|invalid utf-8 sequence|column names specified in schema not found in CSV file",
+                          re.DOTALL)
+PARSE_ERROR_TYPES = (pl.exceptions.ComputeError, pl.exceptions.SchemaError)
 
 
 class Declined(Exception):
-    """The streaming path cannot vouch for this input; use the block pipeline."""
+    """The streaming path cannot vouch for this input (``reason``: "doubt: ..." or "parse: ..."); use the block
+    pipeline."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Stopped(Exception):
@@ -52,6 +69,7 @@ def score_streaming(source: str, target: Path, layout: Layout, outputs: Outputs,
     KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one) stops the query before its next inference call.
     """
     stop, busy = threading.Event(), _Busy()
+    raised: list[BaseException] = []  # what our callback raised (polars re-raises the very object)
 
     def check() -> None:
         if stop.is_set():
@@ -59,15 +77,19 @@ def score_streaming(source: str, target: Path, layout: Layout, outputs: Outputs,
 
     def score(frame: pl.DataFrame) -> pl.DataFrame:
         with busy:
-            check()
-            with stages("convert"):
-                x = layout.feature_matrix(frame)
-            if layout.doubtful(frame, x):
-                raise Declined  # an empty/NaN/inf value, a short row or a blank line: let the exact path decide
-            with stages("infer"):
-                probability, label = predict(x, check)
-            on_rows(len(label), int(label.sum()))
-            return outputs.frame(layout.kept_columns(frame), probability, label)
+            try:
+                check()
+                with stages("convert"):
+                    x = layout.feature_matrix(frame)
+                if layout.doubtful(frame, x):
+                    raise Declined(f"doubt: {_doubt(x)}")  # let the exact path decide
+                with stages("infer"):
+                    probability, label = predict(x, check)
+                on_rows(len(label), int(label.sum()))
+                return outputs.frame(layout.kept_columns(frame), probability, label)
+            except BaseException as exc:
+                raised.append(exc)
+                raise
 
     query = _scan(source, layout).map_batches(score, schema=outputs.schema(layout), streamable=True)
     sink = query.sink_parquet if output_format == "parquet" else query.sink_csv
@@ -76,7 +98,28 @@ def score_streaming(source: str, target: Path, layout: Layout, outputs: Outputs,
         return
     if isinstance(failure, OSError) and os_errno(failure) in WRITE_ERRNOS:
         raise failure
-    raise Declined from failure  # a parse error, our doubt, or anything else: the exact path decides
+    ours = next((exc for exc in _chain(failure) if any(exc is r for r in raised)), None)
+    if isinstance(ours, Declined):
+        raise ours
+    if ours is None and isinstance(failure, PARSE_ERROR_TYPES) and PARSE_ERRORS.match(str(failure)):
+        raise Declined(f"parse: {first_line(failure)[:200]}") from failure
+    raise failure  # a bug (ours, if it came out of our callback) or polars' own failure: not the input's fault
+
+
+def _doubt(x: np.ndarray) -> str:
+    """Why ``Layout.doubtful`` said so, for the reason only."""
+    if x.size and not np.isfinite(x).all():
+        return "an empty, NaN or infinite feature value (or a short row, a blank line)"
+    return "an empty last column (maybe a short row)"
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    """``exc`` and what it was raised from or during, in case polars ever wraps what our callback raised."""
+    seen: list[BaseException] = []
+    while exc is not None and not any(exc is s for s in seen):
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
 
 
 def _scan(source: str, layout: Layout) -> pl.LazyFrame:

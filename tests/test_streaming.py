@@ -179,3 +179,63 @@ def test_label_values_stream_as_a_string_column_after_the_label(generated_csv: P
     assert out.columns == ["id", "probability", "label", "predicted_diagnosis"]
     assert out["predicted_diagnosis"].to_list() == ["B" if label == 0 else "M" for label in out["label"]]
     assert out["predicted_diagnosis"].n_unique() == 2
+
+
+# --- only named reasons decline; anything else is raised -----------------------------------------------------
+
+_FEATURES = ",".join(["1.5"] * 30)
+_HEADER = "id," + ",".join(FEATURE_NAMES)
+
+
+@pytest.mark.parametrize(("rows", "reason"), [
+    (["1," + ",".join(["1.5"] * 29) + ","], "doubt"),  # an empty value
+    (["1," + ",".join(["1.5"] * 29) + ",nan"], "doubt"),
+    (["1," + _FEATURES, "", "2," + _FEATURES], "doubt"),  # a blank line
+    (["1," + _FEATURES, "2,1.5,1.5"], "doubt"),  # a short row
+    (["1," + _FEATURES, "2,x," + ",".join(["1.5"] * 29)], "parse"),  # not a number
+    (["1," + _FEATURES, "2," + _FEATURES + ",9"], "parse"),  # more fields than the header
+    (["1," + _FEATURES, '"2,' + _FEATURES, "3," + _FEATURES], "parse"),  # a quote that runs on
+    (["1," + _FEATURES, '2,"1,5",' + ",".join(["1.5"] * 29)], "parse"),  # a quoted decimal comma
+    (["1," + _FEATURES, "\udcff\udcfe," + _FEATURES], "parse"),  # bytes that are not UTF-8
+])
+def test_each_named_reason_declines_and_says_which(tmp_path: Path, rows: list[str], reason: str) -> None:
+    src = tmp_path / "in.csv"
+    src.write_bytes("\n".join([_HEADER, *rows, ""]).encode("utf-8", "surrogateescape"))
+    layout = resolve_layout(_HEADER.split(","), list(FEATURE_NAMES), str(src))
+    with pytest.raises(Declined) as declined:
+        score_streaming(str(src), tmp_path / "out.csv", layout, Outputs(), _constant, Stages(), lambda r, p: None)
+    assert declined.value.reason.split(":")[0] == reason
+
+
+@pytest.mark.parametrize("output_format", ["csv", "parquet"])
+@pytest.mark.parametrize("planted", [TypeError("planted"), AttributeError(), KeyError("k"),
+                                     pl.exceptions.InvalidOperationError("planted"),
+                                     pl.exceptions.ComputeError("could not parse `x` as dtype `f32`: planted")])
+def test_a_bug_inside_the_callback_is_raised_as_it_is(generated_csv: Path, tmp_path: Path, planted: Exception,
+                                                      output_format: str) -> None:
+    """Not turned into a decline (and a silent re-run on the block pipeline), even when it reads like a parse
+    error: polars re-raises what our callback raised, and that is never the input's fault."""
+    calls: list[int] = []
+
+    def predict(x: np.ndarray, check) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(len(x))
+        if len(calls) > 2:  # not the first morsel
+            raise planted
+        return _constant(x, check)
+
+    with pytest.raises(type(planted)) as caught:
+        score_streaming(str(generated_csv), tmp_path / f"out.{output_format}", _layout(generated_csv), Outputs(),
+                        predict, Stages(), lambda r, p: None, output_format)
+    assert caught.value is planted and not isinstance(caught.value, Declined)
+
+
+def test_a_schema_polars_refuses_is_raised_not_declined(generated_csv: Path, tmp_path: Path) -> None:
+    """Our output does not match the declared schema: polars' own ComputeError, not a parse error."""
+    class Misdeclared(Outputs):
+        def schema(self, layout):
+            return {**super().schema(layout), "probability": pl.Int8}
+
+    with pytest.raises(pl.exceptions.ComputeError) as caught:
+        score_streaming(str(generated_csv), tmp_path / "out.csv", _layout(generated_csv), Misdeclared(), _constant,
+                        Stages(), lambda r, p: None)
+    assert not isinstance(caught.value, Declined)
