@@ -10,6 +10,7 @@ from contract.artifacts import resolve_model
 from contract.errors import ModelError
 
 
+@pytest.mark.slow
 def test_paths_resolve_to_runtimes(export_dir: Path) -> None:
     assert resolve_model(export_dir, None).runtime == "onnx"
     assert resolve_model(export_dir, "tf").path == export_dir / "saved_model"

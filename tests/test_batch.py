@@ -1128,6 +1128,7 @@ def _wait_until_writing(directory: Path, proc: subprocess.Popen | _Pid) -> None:
     wait_until_writing(directory, "out.csv", lambda: proc.poll() is None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["streaming", "blocks"])
 def test_sigterm_to_the_process_group_stops_and_removes_the_temporary_file(
         runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path, engine: str, spawn) -> None:
@@ -1144,6 +1145,7 @@ def test_sigterm_to_the_process_group_stops_and_removes_the_temporary_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_terminal_stops_and_removes_the_temporary_file(
         runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path) -> None:
     """A real pseudo-terminal: Ctrl-C reaches the foreground process group, with the progress bar on; the bar
@@ -1165,6 +1167,7 @@ def test_ctrl_c_in_a_terminal_stops_and_removes_the_temporary_file(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["streaming", "blocks"])
 def test_a_terminal_shows_bytes_with_a_total_and_an_eta_then_the_closing_line_alone(
         runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path, engine: str) -> None:
@@ -1251,6 +1254,7 @@ def _read_terminal(fd: int, into: list[bytes]) -> None:
         into.append(chunk)
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_a_temporary_file_that_the_next_run_removes(
         runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], wdbc_csv: Path, tmp_path: Path,
         spawn) -> None:
@@ -1314,6 +1318,7 @@ def test_interrupted_message_says_what_became_of_the_output(tmp_path: Path) -> N
     assert interrupted_message(stop, "-", None) == "Interrupted (SIGINT): the output on stdout is incomplete."
 
 
+@pytest.mark.slow
 def test_a_very_long_first_row_does_not_make_one_huge_block(export_dir: Path, tmp_path: Path) -> None:
     """Peak RSS of the block pipeline, each run in a fresh process: a 5 MB first row (blocks were sized
     from it: the whole file became one block) costs about what a short one does. ONNX only: TensorFlow's
@@ -1336,6 +1341,7 @@ def test_a_very_long_first_row_does_not_make_one_huge_block(export_dir: Path, tm
     assert peaks["long"] - peaks["short"] < 100, peaks
 
 
+@pytest.mark.slow
 def test_one_million_rows_agree_across_runtimes(export_dir: Path, loaded_runtimes, tmp_path: Path) -> None:
     from benchmarks.datagen import write_csv
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+#: Each runs real subprocesses end to end: left out of the fast subset (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
+
 
 def test_model_throughput_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
     from benchmarks import model_throughput as bench

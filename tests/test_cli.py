@@ -34,6 +34,7 @@ def run(args: list[str], cwd: Path | None = None, timeout: int = 600) -> subproc
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", CLIS)
 def test_help_and_version_need_no_tensorflow(module: str) -> None:
     probe = ("import runpy, sys\n"
@@ -53,6 +54,7 @@ def test_help_and_version_need_no_tensorflow(module: str) -> None:
             assert done.stdout.strip().endswith(f"{version()} (wdbc-graph-export)")
 
 
+@pytest.mark.slow
 def test_tiny_real_jobs_print_no_tensorflow_lines(export_dir: Path, wdbc_csv: Path, tmp_path: Path) -> None:
     jobs = [
         ["-m", "model.train", "--epochs", "2", "--out", str(tmp_path / "model")],
@@ -71,6 +73,7 @@ def test_tiny_real_jobs_print_no_tensorflow_lines(export_dir: Path, wdbc_csv: Pa
     assert verbose.returncode == 0 and TF_NOISE.search(verbose.stderr)  # --verbose brings them back
 
 
+@pytest.mark.slow
 def test_the_distributed_job_on_tensorflow_prints_no_tensorflow_lines(export_dir: Path, wdbc_csv: Path,
                                                                      tmp_path: Path) -> None:
     pytest.importorskip("distributed")
@@ -80,6 +83,7 @@ def test_the_distributed_job_on_tensorflow_prints_no_tensorflow_lines(export_dir
     assert not TF_NOISE.search(done.stderr), done.stderr[:2000]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", [m for m in CLIS if m.startswith("benchmarks.") or m == "scoring.distributed"])
 def test_every_option_says_what_it_is_and_its_default(module: str) -> None:
     """issue 13: 'every option of scoring.distributed and the benchmarks has help text and shows its default'."""
@@ -97,6 +101,7 @@ def test_every_option_says_what_it_is_and_its_default(module: str) -> None:
             assert "default" in described, f"{module} {flag} does not show its default"
 
 
+@pytest.mark.slow
 def test_long_steps_say_what_they_do_on_a_terminal(tmp_path: Path) -> None:
     """In a real terminal (a pty) training and export name each long step; in a pipe they do not."""
     import os

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import Children
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -42,6 +44,7 @@ def test_a_child_still_running_when_the_block_ends_is_killed_with_its_group_and_
     assert _gone(grandchild, within=10), "a process of the killed group is still running"
 
 
+@pytest.mark.slow
 def test_a_child_dies_with_the_process_that_started_it_even_by_sigkill() -> None:
     """As when a mutation run's timeout SIGKILLs the test process: its scorer must not run on as an orphan."""
     parent = subprocess.Popen(

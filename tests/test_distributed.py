@@ -105,6 +105,7 @@ def test_bad_row_names_file_and_line_and_leaves_no_success(client, big_csv, expo
         assert text.startswith("id,probability,label\n") and text.endswith("\n")
 
 
+@pytest.mark.slow
 def test_a_failed_job_reports_its_error_only_after_its_running_blocks_have_stopped(export_dir, big_csv, tmp_path,
                                                                                     monkeypatch) -> None:
     """Cancelling does not stop a block that is already running: the error comes once it has finished, so
@@ -155,6 +156,7 @@ def test_the_wait_for_running_blocks_is_bounded_and_a_worker_that_cannot_answer_
     assert _wait_until_stopped(idle, "wdbc-score-1234abcd-", timeout=30) is True and idle.asked == 1
 
 
+@pytest.mark.slow
 def test_a_killed_worker_does_not_change_the_output(export_dir, big_csv, tmp_path) -> None:
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as c:
@@ -362,6 +364,7 @@ def test_rename_maps_the_users_names_on_every_worker(client, export_dir, tmp_pat
         score_distributed([str(src)], tmp_path / "no-rename", client, model=export_dir)
 
 
+@pytest.mark.slow
 def test_cli_rename_options(client, export_dir, tmp_path, capsys) -> None:
     import polars as pl
 
@@ -426,6 +429,7 @@ def test_parquet_in_csv_parts_equal_the_single_machine_csv_output(client, big_cs
     assert (out / "scored.csv").read_bytes() == expected
 
 
+@pytest.mark.slow
 def test_parquet_in_parquet_parts_and_merge_equal_the_single_machine_parquet_output(client, runtime_name, big_parquet,
                                                                                    export_dir, tmp_path) -> None:
     import polars as pl

@@ -26,6 +26,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_to_the_process_group_stops_the_job_with_one_line(big_csv, export_dir, tmp_path, signum,
                                                                    code) -> None:
@@ -71,6 +72,7 @@ def test_an_s3_url_without_s3fs_is_one_line_naming_the_extra(wdbc_csv, export_di
                                        "pip install -e '.[s3]').\n")
 
 
+@pytest.mark.slow
 def test_a_bad_row_is_one_line_on_stderr_without_the_workers_report_of_it(big_csv, export_dir, tmp_path) -> None:
     """The worker's own "Compute Failed" log of the row (with a traceback) would come before our line."""
     lines = big_csv.read_bytes().split(b"\n")

@@ -77,6 +77,7 @@ def listing(fs, prefix: str) -> list[str]:
     return sorted(p.removeprefix(prefix) for p in fs.find(prefix))
 
 
+@pytest.mark.slow
 def test_s3_in_s3_out_matches_the_single_machine_scorer(dask_client, bucket, storage_options, big_csv, export_dir,
                                                         tmp_path) -> None:
     name, fs = bucket
@@ -107,6 +108,7 @@ def test_a_glob_of_several_objects_and_a_compressed_one(dask_client, bucket, sto
     assert fs.cat_file(f"{name}/out/scored.csv") == one + one.split(b"\n", 1)[1] * 3
 
 
+@pytest.mark.slow
 def test_a_bad_row_names_the_object_and_line_and_leaves_no_success(dask_client, bucket, storage_options, big_csv,
                                                                    export_dir) -> None:
     name, fs = bucket
@@ -154,6 +156,7 @@ def test_inputs_inside_an_s3_out_dir_are_refused(dask_client, bucket, storage_op
                  "--scheduler", dask_client.scheduler.address, *options]) == 0
 
 
+@pytest.mark.slow
 def test_the_readme_example_works_as_written_with_environment_variables(bucket, s3_endpoint, wdbc_csv, export_dir,
                                                                          in_empty_directory, tmp_path) -> None:
     """README: `python -m scoring.distributed 's3://bucket/in/*.csv' s3://bucket/out/`, store set by the environment."""
@@ -210,6 +213,7 @@ def test_a_missing_bucket_is_refused_before_the_job(bucket, storage_options, wdb
                  storage_options=storage_options)
 
 
+@pytest.mark.slow
 def test_parquet_objects_in_parquet_parts_and_merge_out(dask_client, bucket, storage_options, big_csv, export_dir,
                                                         tmp_path) -> None:
     """Row groups of an S3 object read by the workers through s3fs; Parquet parts and scored.parquet in the bucket."""

@@ -58,6 +58,7 @@ def test_cli_bad_input_gives_one_line_error(model_dir: Path, tmp_path: Path, cap
         assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_runs_as_a_module(model_dir: Path, tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "export", "--model", str(model_dir), "--out", str(tmp_path / "e")],
                           capture_output=True, text=True, timeout=600)
@@ -65,6 +66,7 @@ def test_cli_runs_as_a_module(model_dir: Path, tmp_path: Path) -> None:
     assert (tmp_path / "e" / "model.onnx").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", ["8k", "32k", "48k"])
 def test_full_disk_is_one_line_and_keeps_the_previous_export(model_dir: Path, export_dir: Path, small_disk, capsys,
                                                               size: str) -> None:

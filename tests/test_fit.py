@@ -138,6 +138,7 @@ def big_table():
     return train, held_out, losses
 
 
+@pytest.mark.slow
 def test_large_batches_reach_sklearn_loss_with_adam_but_not_with_the_tutorial_sgd(big_table) -> None:
     train, held_out, sklearn = big_table
     large_batch = dict(epochs=6, batch_size=16_384, learning_rate=0.05)

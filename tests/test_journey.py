@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+#: Each runs real subprocesses end to end: left out of the fast subset (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
+
 
 def test_journey_trains_exports_and_scores_on_both_runtimes(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "model.journey", "--out", str(tmp_path)],

@@ -54,6 +54,7 @@ def test_three_species_are_refused_with_counts(iris_csv: Path, tmp_path: Path, c
     assert "Only binary classification is supported" in err[0] and not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_iris_model_metadata_carries_the_users_names_and_classes(iris_export: Path) -> None:
     import onnxruntime as ort
 
@@ -101,6 +102,7 @@ def diabetes_csv(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_imbalanced_table_with_missing_values(diabetes_csv: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "model"
     args = ["--data", str(diabetes_csv), "--label", "progression", "--positive", "high", "--id", "patient",

@@ -145,6 +145,7 @@ def test_parquet_in_and_out_score_exactly_as_the_csv(runtime, wdbc_csv: Path, wd
     assert 0 < reference["label"].sum() < reference.height
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine,batch_rows", [("auto", 65_536), ("blocks", 65_536), ("blocks", 37), ("auto", 1)])
 def test_engines_and_batch_sizes_write_the_same_table(runtime, wdbc_parquet: Path, tmp_path: Path, engine: str,
                                                       batch_rows: int) -> None:
@@ -308,6 +309,7 @@ def test_rename_reads_the_files_names_on_both_engines(runtime, tmp_path: Path) -
         assert pl.read_parquet(out).equals(pl.read_parquet(reference))
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_parquet_file(export_dir: Path, tmp_path: Path) -> None:
     """Peak RSS of a fresh process scoring 300,000 and 1,200,000 rows (row groups of 65,536): about the same.
     (polars' scan_parquet, which this path replaced, grew from 784 to 1,178 MiB between 2M and 6M rows.)"""

@@ -48,6 +48,7 @@ def test_target_fnr_threshold_is_recorded_and_met_on_training_rows() -> None:
     assert threshold_for_fnr(rows.y_test, test_p, 0.02) != report["threshold"]  # so the two choices are told apart
 
 
+@pytest.mark.slow
 def test_cv_choice_never_sees_test_rows(tmp_path: Path) -> None:
     """Flipping every test label must not change the CV scores or the chosen strength."""
     import polars as pl

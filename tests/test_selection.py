@@ -17,6 +17,7 @@ def rows():
     return split(load_dataset())
 
 
+@pytest.mark.slow
 def test_scores_are_the_mean_validation_loss_of_models_fit_without_those_rows(rows) -> None:
     config = FitConfig(epochs=15)
     best, scores = cross_validate_l2(rows.x_train, rows.y_train, config, grid=(0.0, 0.05), folds=3)

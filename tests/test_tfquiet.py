@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 LEAN_LOAD = """
 import json, sys
 import numpy as np
@@ -27,6 +29,7 @@ def _load(export_dir: Path, mode: str) -> tuple[dict, str]:
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
+@pytest.mark.slow
 def test_a_lean_import_loads_and_runs_a_saved_model_without_keras(export_dir: Path) -> None:
     lean, err = _load(export_dir, "lean")
     assert lean["loaded"] == {"keras": False, "tf_keras": False, "matplotlib": False, "sklearn": False}

@@ -13,6 +13,7 @@ import pytest
 from model.train import main
 
 
+@pytest.mark.slow
 def test_cli_writes_model_report_and_plots(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     assert main(["--epochs", "5", "--out", str(out), "--target-fnr", "0.1"]) == 0
@@ -67,6 +68,7 @@ def test_cli_failure_keeps_previous_run(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging directory left behind
 
 
+@pytest.mark.slow
 def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "model.train", "--epochs", "3", "--out", str(tmp_path / "m")],
@@ -79,6 +81,7 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", ["16k", "64k", "128k"])
 def test_full_disk_is_one_line_and_leaves_nothing(small_disk, capsys, size: str) -> None:
     disk = small_disk(size)  # full at different points: the checkpoint, the plots, the report

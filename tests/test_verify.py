@@ -40,6 +40,7 @@ def swapped(names: list[str]) -> list[str]:
     return [names[1], names[0], *names[2:]]
 
 
+@pytest.mark.slow
 def test_siblings_from_two_exports_are_refused_on_both_runtimes(export_dir, other_export_dir, tmp_path,
                                                                   runtime_name) -> None:
     """The issue's case: model.onnx of one run beside saved_model/ of another scored 262 vs 208 positives."""
