@@ -61,6 +61,17 @@ def resolve_model(model: str | Path | None, runtime: str | None) -> ModelRef:
                      f"(looked for {candidates.get(chosen, path)}). {MAKE_HINT}")
 
 
+def export_artifacts(path: Path) -> tuple[Path | None, Path | None]:
+    """The ONNX file and the SavedModel that ``path`` holds (an export directory: either may be missing) or is
+    (resolved as ``--model`` is, with its errors)."""
+    if path.is_dir() and not (path / SAVED_MODEL_PB).is_file():
+        onnx_path, saved_model = path / ONNX_FILE, path / SAVED_MODEL_DIR
+        if onnx_path.is_file() or saved_model.is_dir():
+            return (onnx_path if onnx_path.is_file() else None), (saved_model if saved_model.is_dir() else None)
+    ref = resolve_model(path, None)
+    return (ref.path, None) if ref.runtime == "onnx" else (None, ref.path)
+
+
 def _checked(ref: ModelRef, runtime: str | None, hint: str) -> ModelRef:
     if runtime is not None and runtime != ref.runtime:
         raise ModelError(f"{hint}, got {ref.path}. Pass an export directory to use either runtime.")

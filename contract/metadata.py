@@ -122,6 +122,8 @@ def _feature_names(names: object, width: int | None, path: Path) -> list[str]:
     return list(names)
 
 
+#: The keys that restate the graph's own signature (its input, outputs and width): a report shows the graph instead.
+SIGNATURE_KEYS = ("n_features", "input_name", "output_names", "positive_label")
 #: The keys both artifacts of one export must agree on.
 SHARED_KEYS = tuple(f.name for f in fields(Metadata) if f.metadata.get("shared"))
 
@@ -131,7 +133,19 @@ def shared_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     return [key for key in SHARED_KEYS if a.get(key) != b.get(key)]
 
 
-def sibling_hashes(onnx_meta: Mapping[str, Any], sidecar: Mapping[str, Any]) -> tuple[Any, Any]:
-    """What each artifact says its sibling's SHA-256 is: (the SavedModel's, per the ONNX file; the ONNX file's,
-    per the SavedModel)."""
-    return onnx_meta.get("saved_model_sha256"), sidecar.get("onnx_sha256")
+@dataclass(frozen=True, kw_only=True)
+class Hashes:
+    """The SHA-256 of each artifact of one export, under the names the metadata gives them."""
+
+    onnx_sha256: str | None = None
+    saved_model_sha256: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """The known hashes, by metadata key (inspect's JSON, the parity report)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def sibling_hashes(onnx_meta: Mapping[str, Any], sidecar: Mapping[str, Any]) -> Hashes:
+    """What each artifact says its sibling's SHA-256 is: the SavedModel's, per the ONNX file; the ONNX file's,
+    per the SavedModel."""
+    return Hashes(saved_model_sha256=onnx_meta.get("saved_model_sha256"), onnx_sha256=sidecar.get("onnx_sha256"))

@@ -10,7 +10,14 @@ from typing import Any
 
 from contract.artifacts import ONNX_FILE, SAVED_MODEL_DIR, ModelRef, read_sidecar, sha256_saved_model
 from contract.errors import ModelError, first_line
-from contract.metadata import OUTPUT_NAMES, Metadata, decode_onnx_props, shared_differences, sibling_hashes
+from contract.metadata import (
+    OUTPUT_NAMES,
+    Hashes,
+    Metadata,
+    decode_onnx_props,
+    shared_differences,
+    sibling_hashes,
+)
 from contract.onnxproto import load_model, scalar
 
 #: Two thresholds are the same if they are the same float32 (the graph stores a float32).
@@ -69,7 +76,7 @@ def read_onnx(path: Path) -> Any:
     return OnnxFile.read(path).proto
 
 
-def verify_export_dir(directory: Path, onnx: OnnxFile | None = None) -> dict[str, str]:
+def verify_export_dir(directory: Path, onnx: OnnxFile | None = None) -> Hashes:
     """Both artifacts of ``directory`` name each other's SHA-256 and agree on their metadata; returns the hashes.
 
     ``onnx``: the export's ONNX file, if the caller has read it already. An export directory with only one of
@@ -77,19 +84,19 @@ def verify_export_dir(directory: Path, onnx: OnnxFile | None = None) -> dict[str
     """
     onnx_path, saved_model = directory / ONNX_FILE, directory / SAVED_MODEL_DIR
     if not (onnx_path.is_file() and saved_model.is_dir()):
-        return {}
+        return Hashes()
     if onnx is None or onnx.path != onnx_path:
         onnx = OnnxFile.read(onnx_path)
     onnx_meta, sidecar = onnx.raw_metadata, read_sidecar(saved_model)
-    hashes = {"onnx_sha256": onnx.sha256, "saved_model_sha256": sha256_saved_model(saved_model)}
-    named_saved_model, named_onnx = sibling_hashes(onnx_meta, sidecar)
+    hashes = Hashes(onnx_sha256=onnx.sha256, saved_model_sha256=sha256_saved_model(saved_model))
+    named = sibling_hashes(onnx_meta, sidecar)
     problems = []
-    if named_onnx != hashes["onnx_sha256"]:
-        problems.append(f"{saved_model}'s metadata names an ONNX file with SHA-256 {_short(named_onnx)}, "
-                        f"but {onnx_path} has {_short(hashes['onnx_sha256'])}")
-    if named_saved_model != hashes["saved_model_sha256"]:
-        problems.append(f"{onnx_path}'s metadata names a SavedModel with SHA-256 {_short(named_saved_model)}, "
-                        f"but {saved_model} has {_short(hashes['saved_model_sha256'])}")
+    if named.onnx_sha256 != hashes.onnx_sha256:
+        problems.append(f"{saved_model}'s metadata names an ONNX file with SHA-256 {_short(named.onnx_sha256)}, "
+                        f"but {onnx_path} has {_short(hashes.onnx_sha256)}")
+    if named.saved_model_sha256 != hashes.saved_model_sha256:
+        problems.append(f"{onnx_path}'s metadata names a SavedModel with SHA-256 {_short(named.saved_model_sha256)}, "
+                        f"but {saved_model} has {_short(hashes.saved_model_sha256)}")
     differ = shared_differences(onnx_meta, sidecar)
     if differ:
         problems.append(f"their metadata differ in {', '.join(differ)}")

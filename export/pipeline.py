@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.artifacts import ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR, ModelRef, sha256_file, sha256_saved_model
+from contract.metadata import Hashes
 from contract.verify import check_saved_model_threshold, read_metadata
 from export.metadata import base_metadata
 from export.onnx import DEFAULT_OPSET, export_onnx
@@ -46,7 +47,8 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
                 "rows, at several batch sizes ...")
         report = validate_parity(saved_model, onnx_path, reference, metadata.threshold, tolerance)
         report["max"] = max_differences(report)
-        report["artifacts"] = {"onnx_sha256": onnx_sha, "saved_model_sha256": saved_model_sha, "opset": opset}
+        report["artifacts"] = {**Hashes(onnx_sha256=onnx_sha, saved_model_sha256=saved_model_sha).as_dict(),
+                               "opset": opset}
         (staging / PARITY_REPORT).write_text(json.dumps(report, indent=2) + "\n")
         on_step("checking both artifacts as a scorer does on load ...")
         check_as_loaded(staging)

@@ -53,3 +53,33 @@ def test_the_contract_loads_no_heavy_library_at_import() -> None:
     heavy = {str(path.relative_to(ROOT)): sorted(module_level_imports(path) & NOT_IN_CONTRACT)
              for path in sorted((ROOT / "contract").rglob("*.py"))}
     assert {file: names for file, names in heavy.items() if names} == {}
+
+
+def spelled_keys(path: Path, keys: set[str]) -> list[str]:
+    """Where ``path`` reads one of ``keys`` by its spelling: ``d["k"]``, ``d.get("k")``, ``d.pop("k")``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Subscript):
+            candidates = [node.slice]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in {"get", "pop"}:
+            candidates = node.args[:1]
+        else:
+            continue
+        found += [f"{path.relative_to(ROOT)}:{c.lineno} {c.value!r}" for c in candidates
+                  if isinstance(c, ast.Constant) and c.value in keys]
+    return found
+
+
+def test_metadata_keys_are_spelled_only_where_the_metadata_is_defined() -> None:
+    """The export's metadata keys live in contract/metadata.py; export/metadata.py maps the training run's
+    model.json (model/'s own format, whose keys share names) onto it. Everyone else reads ``Metadata``'s (and
+    ``Hashes``') fields, never a raw dict by key."""
+    from dataclasses import fields
+
+    from contract.metadata import Hashes, Metadata
+
+    keys = {f.name for f in fields(Metadata)} | {f.name for f in fields(Hashes)}
+    exempt = {ROOT / "contract" / "metadata.py", ROOT / "export" / "metadata.py"}
+    spelled = [hit for package in ("contract", "export", "scoring") for path in sorted((ROOT / package).rglob("*.py"))
+               if path not in exempt for hit in spelled_keys(path, keys)]
+    assert spelled == []

@@ -11,6 +11,7 @@ from contract.errors import ModelError
 from contract.metadata import (
     EXPORT_FORMAT,
     SHARED_KEYS,
+    Hashes,
     Metadata,
     decode_onnx_props,
     shared_differences,
@@ -69,7 +70,7 @@ def test_siblings_must_agree_on_the_shared_keys_only() -> None:
                            "negative_class", "data_fingerprint_sha256", "exported_at")
     onnx, saved = example().naming(saved_model_sha256="s").as_dict(), example().naming(onnx_sha256="o").as_dict()
     assert shared_differences(onnx, saved) == []
-    assert sibling_hashes(onnx, saved) == ("s", "o")
+    assert sibling_hashes(onnx, saved) == Hashes(saved_model_sha256="s", onnx_sha256="o")
     assert shared_differences({**onnx, "threshold": 0.5, "metrics": {}}, saved) == ["threshold"]
 
 

@@ -168,13 +168,14 @@ def test_the_graphs_threshold_is_found_in_a_constant_node_and_only_on_probabilit
 
 
 def test_an_export_directory_with_one_artifact_has_nothing_to_compare(export_dir, tmp_path) -> None:
+    from contract.metadata import Hashes
     from contract.verify import verify_export_dir
 
     only_onnx, only_saved_model = tmp_path / "onnx", tmp_path / "sm"
     only_onnx.mkdir()
     shutil.copy(export_dir / "model.onnx", only_onnx / "model.onnx")
     shutil.copytree(export_dir / "saved_model", only_saved_model / "saved_model")
-    assert verify_export_dir(only_onnx) == {} and verify_export_dir(only_saved_model) == {}
+    assert verify_export_dir(only_onnx) == Hashes() and verify_export_dir(only_saved_model) == Hashes()
 
 
 def test_a_changed_saved_model_is_refused_showing_the_hash_the_onnx_file_recorded(export_dir, tmp_path) -> None:
