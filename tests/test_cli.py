@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from contract.cli import version
+from tests.expect import says
 
 CLIS = ["model.train", "model.data", "export", "scoring.batch", "scoring.inspect", "scoring.distributed",
         "model.journey", "benchmarks.datagen", "benchmarks.scoring", "benchmarks.training",
@@ -126,10 +127,8 @@ def test_long_steps_say_what_they_do_on_a_terminal(tmp_path: Path) -> None:
 
     shown = in_terminal(["-m", "model.train", "--epochs", "3", "--l2", "cv", "--cv-folds", "2",
                          "--out", str(tmp_path / "model")])
-    assert "choosing l2 by 2-fold CV on the 427 training rows" in shown and "  l2 0.1: mean validation" in shown
-    assert "training on 427 rows x 30 features, 3 epochs ..." in shown
+    says(shown, "2-fold", "427", "l2 0.1", "427", "30", "3 epochs")  # each step, with what it works on
     shown = in_terminal(["-m", "export", "--model", str(tmp_path / "model"), "--out", str(tmp_path / "export")])
-    assert "converting the same function to ONNX with tf2onnx (opset 17) ..." in shown
-    assert "checking parity on 569 rows of the training table" in shown
+    says(shown, "ONNX", "opset 17", "parity", "569 rows")
     piped = run(["-m", "export", "--model", str(tmp_path / "model"), "--out", str(tmp_path / "export2")])
     assert piped.returncode == 0 and "converting" not in piped.stderr

@@ -19,6 +19,7 @@ from scoring.distributed.ranges import (
     stage_range,
 )
 from scoring.errors import InputError
+from tests.expect import says
 
 TEXT = b"id,a,b\n1,2,3\n44,55,66\n777,888,999\n"
 
@@ -115,8 +116,8 @@ def test_explain_turns_a_block_line_into_the_file_line(tmp_path) -> None:
         start, _ = range_bounds(handle, task)
     error = BlockInputError(task, start, 2, "a", 2, "expected a number, got 'x'.")
     expected_line = src.read_bytes()[:start].count(b"\n") + 2
-    assert str(explain(error, tasks, {})) == (f"{src}, line {expected_line}, column 2 ('a'): expected a number, "
-                                              "got 'x'. Fix the row and run the job again; no _SUCCESS was written.")
+    says(str(explain(error, tasks, {})), f"{src}, line {expected_line}, column 2 ('a'):", "got 'x'", "Fix the row",
+         "no _SUCCESS")
 
 
 def test_block_errors_survive_pickling(tmp_path) -> None:

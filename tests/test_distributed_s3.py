@@ -19,6 +19,7 @@ s3fs = pytest.importorskip("s3fs", reason="the s3 extra is not installed: pip in
 from scoring.batch import score_csv  # noqa: E402
 from scoring.distributed import SUCCESS, main, score_distributed  # noqa: E402
 from scoring.errors import InputError, ScoringError  # noqa: E402
+from tests.expect import error_line  # noqa: E402
 from tests.test_distributed import single_machine, with_bad_value  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,9 +149,8 @@ def test_inputs_inside_an_s3_out_dir_are_refused(dask_client, bucket, storage_op
     code = main([f"s3://{name}/out/part-*.csv", f"s3://{name}/out", "--overwrite", "--model", str(export_dir),
                  "--scheduler", dask_client.scheduler.address, *options])
     assert code == 2
-    assert capsys.readouterr().err == (f"InputError: s3://{name}/out/part-00000-000000.csv: lies inside OUT_DIR "
-                                       f"s3://{name}/out/, where the job writes its output and --overwrite removes "
-                                       "files; move the inputs out or choose another OUT_DIR\n")
+    error_line(capsys.readouterr().err, "InputError", f"s3://{name}/out/part-00000-000000.csv", "inside OUT_DIR",
+               f"s3://{name}/out/", "--overwrite")
     assert fs.cat_file(f"{name}/out/part-00000-000000.csv") == wdbc_csv.read_bytes()
     assert main([f"s3://{name}/out2/w.csv", f"s3://{name}/out", "--overwrite", "--model", str(export_dir),
                  "--scheduler", dask_client.scheduler.address, *options]) == 0

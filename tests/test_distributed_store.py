@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from scoring.distributed.store import MERGED, PART, SUCCESS, OutputStore, part_name, temporary_name
 from scoring.errors import ScoringError
+from tests.expect import says
 
 
 def test_check_refuses_a_file_and_a_non_empty_directory(tmp_path) -> None:
@@ -183,8 +184,7 @@ def test_a_non_empty_out_dir_message_names_what_overwrite_replaces(tmp_path) -> 
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(ScoringError) as info:
         OutputStore(str(tmp_path)).check(overwrite=False)
-    assert str(info.value) == (f"Output directory {tmp_path}/ is not empty; pass --overwrite to replace the part files, "
-                               "scored.csv/.parquet and _SUCCESS of an earlier job, or choose an empty one.")
+    says(str(info.value), f"{tmp_path}/ is not empty", "--overwrite")
 
 
 def test_an_object_store_out_dir_needs_its_bucket_but_not_its_prefix() -> None:

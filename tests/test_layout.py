@@ -9,6 +9,7 @@ import pytest
 from model.wdbc import ALIASES, FEATURE_NAMES
 from scoring.errors import InputError
 from scoring.io.layout import normalize, resolve_layout
+from tests.expect import says
 
 NAMES = list(FEATURE_NAMES)
 
@@ -116,23 +117,21 @@ def error_of(**kwargs) -> str:  # noqa: ANN003
 
 def test_a_column_two_features_match_through_aliases_is_an_error() -> None:
     header = ["id", "size", *NAMES[2:]]
-    assert error_of(first_fields=header, aliases={"radius_mean": ["Size"], "texture_mean": ["size"]}) == (
-        "f.csv, line 1: column 'size' matches the features 'radius_mean', 'texture_mean'; "
-        "pass --rename to say which one it is.")
+    says(error_of(first_fields=header, aliases={"radius_mean": ["Size"], "texture_mean": ["size"]}),
+         "f.csv, line 1:", "'size'", "'radius_mean', 'texture_mean'", "--rename")
 
 
 def test_duplicate_columns_are_listed_sorted_and_capped_at_five() -> None:
     dupes = ["f", "e", "d", "c", "b", "a"]
-    assert error_of(first_fields=[*NAMES, *dupes, *dupes]) == (
-        "f.csv, line 1: duplicate column names: 'a' in columns 36, 42; 'b' in columns 35, 41; "
-        "'c' in columns 34, 40; 'd' in columns 33, 39; 'e' in columns 32, 38. Column names must be unique.")
+    message = error_of(first_fields=[*NAMES, *dupes, *dupes])
+    says(message, "f.csv, line 1:", "duplicate", "'a' in columns 36, 42", "'b' in columns 35, 41",
+         "'c' in columns 34, 40", "'d' in columns 33, 39", "'e' in columns 32, 38")
+    assert "'f'" not in message  # five at most
 
 
 def test_a_tab_separated_header_read_as_one_field_names_tab_and_the_default_separator() -> None:
     header = "\t".join(["id", *NAMES])
-    assert error_of(first_fields=[header]) == (
-        f"f.csv, line 1: the header is one field, {header[:60]!r}, which contains tab: the file seems to use tab "
-        "as separator, not ','. Pass --sep tab.")
+    says(error_of(first_fields=[header]), "f.csv, line 1:", f"{header[:60]!r}", "tab", "--sep tab")
 
 
 def test_a_column_name_holding_another_separator_is_fine_in_a_header_of_many_fields() -> None:
@@ -148,16 +147,15 @@ def test_layout_remembers_its_source_and_separator() -> None:
 def test_headerless_input_may_hold_exactly_the_features_and_says_where_it_is_short() -> None:
     layout = resolve_layout(["1"] * 30, NAMES, "x", has_header=False)
     assert layout.feature_index == tuple(range(30)) and layout.keep_names == []
-    assert error_of(first_fields=["1"] * 29, source="x", has_header=False) == (
-        "x, line 1: expected at least 30 columns (the model's features, last), found 29")
+    says(error_of(first_fields=["1"] * 29, source="x", has_header=False), "x, line 1:", "30 columns", "found 29")
 
 
 def test_many_missing_features_are_capped_at_five_names() -> None:
     header = ["id", *NAMES[7:]]
-    assert error_of(first_fields=header) == (
-        "f.csv, line 1: missing 7 feature columns the model needs: 'radius_mean', 'texture_mean', "
-        "'perimeter_mean', 'area_mean', 'smoothness_mean' and 2 more. "
-        "Pass --rename 'your name=model name' for columns named differently.")
+    message = error_of(first_fields=header)
+    says(message, "f.csv, line 1:", "missing 7", "'radius_mean', 'texture_mean', 'perimeter_mean', 'area_mean', "
+         "'smoothness_mean' and 2 more", "--rename")
+    assert "compactness_mean" not in message  # five names at most
     five = error_of(first_fields=["id", *NAMES[5:]])
     assert "missing 5 feature columns" in five and "'smoothness_mean'. Pass" in five and "more" not in five
 
@@ -175,15 +173,13 @@ def test_suggestions_take_the_closest_unclaimed_column_for_each_of_the_first_fiv
 
 def test_keep_names_missing_columns_with_a_suggestion_and_drops_repeats() -> None:
     header = ["id", "site", *NAMES]
-    assert error_of(first_fields=header, keep=["sitte"]) == (
-        "f.csv, line 1: missing 1 --keep columns: 'sitte'. Did you mean 'site' for 'sitte'?")
+    says(error_of(first_fields=header, keep=["sitte"]), "f.csv, line 1:", "--keep", "'sitte'", "'site'")
     assert resolve_layout(header, NAMES, "f.csv", keep=["site", "id", "site"]).keep_names == ["site", "id"]
 
 
 def test_a_kept_column_named_like_an_output_is_refused() -> None:
     header = ["id", "label", *NAMES]
-    assert error_of(first_fields=header, keep=["id", "label"]) == (
-        "f.csv, line 1: kept column 'label' has the name of an output column; rename it or leave it out of --keep")
+    says(error_of(first_fields=header, keep=["id", "label"]), "f.csv, line 1:", "'label'", "output column", "--keep")
 
 
 def test_only_the_first_id_column_is_kept_by_default() -> None:

@@ -14,6 +14,7 @@ import pytest
 from scoring.errors import OutputError
 from scoring.io.output import _UNFINISHED, HOST, AtomicOutput, remove_unfinished, write_rejects
 from scoring.io.parsing import Reject
+from tests.expect import says
 
 
 def test_atomic_output_keeps_previous_content_on_error(tmp_path: Path) -> None:
@@ -316,7 +317,7 @@ def test_a_failed_write_to_stdout_is_one_line_naming_stdout(capsysbinary) -> Non
     with AtomicOutput("-") as out:
         error = out.error(OSError(errno.EPIPE, "Broken pipe"))
     assert isinstance(error, OutputError)
-    assert str(error) == "Cannot write stdout: Broken pipe. Choose another output path."
+    says(str(error), "stdout", "Broken pipe")
 
 
 def test_an_output_that_cannot_be_a_file_is_refused_saying_what_to_give_instead(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from scoring.io.blocks import Block
 from scoring.io.layout import resolve_layout
 from scoring.io.parsing import _parse_exact, parse_block
 from scoring.timing import Stages
+from tests.expect import says
 
 NAMES = list(FEATURE_NAMES)
 
@@ -115,9 +116,7 @@ def _one_reject(value: str, has_header: bool = True) -> str:
     ("1e3x", "expected a number, got '1e3x'"),
 ])
 def test_a_bad_value_is_one_line_with_file_line_column_and_how_to_fix(value: str, problem: str) -> None:
-    assert _one_reject(value) == (
-        f"f.csv, line 5, column 4 ('texture_mean'): {problem}. Fix the row, or pass --on-error skip to score the "
-        "other rows and write this one to a rejects file.")
+    says(_one_reject(value), "f.csv, line 5, column 4 ('texture_mean'):", problem, "--on-error skip")
 
 
 def test_a_rejected_row_keeps_its_whole_record_and_the_good_rows_their_values() -> None:
@@ -170,8 +169,7 @@ def test_a_reject_from_a_parquet_input_is_placed_by_row_not_line() -> None:
     from scoring.io.parsing import Reject
 
     error = Reject(7, "radius_mean", 1, "expected a number, got 'x'", "x", unit="row").error("in.parquet")
-    assert str(error) == ("in.parquet, row 7, column 1 ('radius_mean'): expected a number, got 'x'. Fix the row, or "
-                          "pass --on-error skip to score the other rows and write this one to a rejects file.")
+    says(str(error), "in.parquet, row 7, column 1 ('radius_mean'):", "got 'x'", "--on-error skip")
     assert str(Reject(7, None, None, "expected 31 fields, saw 2", "1,2").error("in.csv")).startswith(
         "in.csv, line 7: expected 31 fields, saw 2. Fix the row")
 
