@@ -14,6 +14,7 @@ from model.data import DataSpec, fingerprint, load_dataset, separate_test, split
 from model.errors import DataError
 from model.tables import read_table
 from model.wdbc import FEATURE_NAMES, load_bundled
+from tests.expect import says
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +134,9 @@ def test_a_boolean_label_column_takes_positive_as_it_is_written_in_lower_case(tm
 
 def test_other_labels_need_positive_which_must_be_one_of_them(tmp_path: Path) -> None:
     path = write(tmp_path, table())
-    with pytest.raises(DataError, match=r"label column 'outcome': found the values 'No', 'Yes'; pass --positive VALUE "
-                                        r"to say which one is class 1 \(the class whose probability the model gives\)\.$"):
+    with pytest.raises(DataError) as info:
         load_dataset(DataSpec(path, label="outcome"))
+    says(str(info.value), "label column 'outcome'", "'No', 'Yes'", "--positive VALUE")
     with pytest.raises(DataError, match=r"--positive 'yes' is not one of its values 'No', 'Yes'"):
         load_dataset(DataSpec(path, label="outcome", positive="yes"))
     data = load_dataset(DataSpec(path, label="outcome", positive="No"))  # either value may be class 1
@@ -297,9 +298,10 @@ def test_missing_values_in_many_columns_name_the_five_with_most_then_how_many_mo
     path = write(tmp_path, "\n".join([header, *lines]) + "\n")
     listed = ", ".join(f"'f{k}' {k + 1} rows (first at line 2)" for k in range(columns, columns - 5, -1))
     more = f" and {columns - 5} more columns" if columns > 5 else ""
-    with pytest.raises(DataError, match=rf"^\S+t\.csv: missing values in {columns} columns: {re.escape(listed)}{more}\. "
-                                        r"Pass --missing drop to train on the complete rows, or fill them in\.$"):
+    with pytest.raises(DataError) as info:
         load_dataset(DataSpec(path, label="y"))
+    says(str(info.value), "t.csv:", f"missing values in {columns} columns: {listed}{more}.", "--missing drop")
+    assert f"'f{columns - 5}'" not in str(info.value)  # five columns at most
     one = write(tmp_path, "a,y\n1,0\n,1\n3,1\n4,0\n", "one.csv")
     with pytest.raises(DataError, match=r"one\.csv: missing values in 1 column: 'a' 1 row \(first at line 3\)\. Pass"):
         load_dataset(DataSpec(one, label="y"))
@@ -484,18 +486,18 @@ def test_the_default_split_names_what_pandas_would_draw() -> None:
 
 
 def test_a_split_needs_two_rows_of_each_class_the_negative_one_too() -> None:
-    with pytest.raises(DataError, match=r"^t.csv: class 'No' has 1 row; at least 2 of each class are needed to split "
-                                        r"into training and test rows\.$"):
+    with pytest.raises(DataError) as info:
         split(_dataset([1] * 9 + [0]))
+    says(str(info.value), "t.csv:", "'No' has 1 row", "at least 2")
     with pytest.raises(DataError, match=r"^t.csv: class 'Yes' has 0 rows; at least 2 of each class"):
         split(_dataset([0] * 10))
 
 
 def test_a_split_whose_training_rows_hold_one_class_says_how_to_fix_it() -> None:
     y = [1, 1] + [0] * 28
-    with pytest.raises(DataError, match=r"^t.csv: the training rows hold only one class; pass --stratify to keep both "
-                                        r"classes in each part, or use more rows\.$"):
+    with pytest.raises(DataError) as info:
         split(_dataset(y), test_fraction=0.5, seed=1)  # this seed puts both 'Yes' rows in the test part
+    says(str(info.value), "t.csv:", "only one class", "--stratify")
 
 
 def test_separate_test_needs_a_row_of_each_class_to_train_on() -> None:

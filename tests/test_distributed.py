@@ -17,7 +17,7 @@ distributed = pytest.importorskip("distributed")
 from scoring.batch import score_csv  # noqa: E402
 from scoring.distributed import SUCCESS, main, score_distributed  # noqa: E402
 from scoring.errors import InputError, ScoringError  # noqa: E402
-from tests.expect import error_line
+from tests.expect import error_line, says
 
 
 @pytest.fixture()
@@ -97,9 +97,9 @@ def test_bad_row_names_file_and_line_and_leaves_no_success(client, big_csv, expo
     bad = tmp_path / "bad.csv"
     bad.write_bytes(with_bad_value(big_csv.read_bytes(), 45_001, 6))
     out = tmp_path / "out"
-    with pytest.raises(InputError, match=r"bad.csv, line 45001, column 6 \('smoothness_mean'\): expected a number, got 'oops'\. "
-                                         r"Fix the row and run the job again; no _SUCCESS was written\.$"):
+    with pytest.raises(InputError) as info:
         score_distributed([str(bad)], out, client, model=export_dir, blocksize="1MiB")
+    says(str(info.value), "bad.csv, line 45001, column 6 ('smoothness_mean'):", "'oops'", "no _SUCCESS")
     assert not (out / SUCCESS).exists()
     for part in parts(out):  # whatever parts exist are complete CSV files
         text = part.read_text()
@@ -246,9 +246,9 @@ def test_a_bad_row_in_a_compressed_file_names_its_line(client, wdbc_csv, export_
 
     bad = tmp_path / "bad.csv.gz"
     bad.write_bytes(gzip.compress(with_bad_value(wdbc_csv.read_bytes(), 301, 6)))
-    with pytest.raises(InputError, match=r"bad\.csv\.gz, line 301, column 6 \('area_mean'\): expected a number, "
-                                         r"got 'oops'\. Fix the row and run the job again; no _SUCCESS was written\.$"):
+    with pytest.raises(InputError) as info:
         score_distributed([str(bad)], tmp_path / "out", client, model=export_dir)
+    says(str(info.value), "bad.csv.gz, line 301, column 6 ('area_mean'):", "'oops'", "no _SUCCESS")
     assert not (tmp_path / "out" / SUCCESS).exists()
 
 
@@ -456,7 +456,7 @@ def test_parquet_in_parquet_parts_and_merge_equal_the_single_machine_parquet_out
 
 
 @pytest.mark.parametrize(("value", "reason"), [
-    (None, r"expected a number, got no value \(null\)"),
+    (None, "expected a number, got no value (null)"),
     (float("nan"), r"expected a finite number, got NaN"),
     (float("-inf"), r"expected a finite number, got -inf"),
     ("oops", r"expected a number, got 'oops'"),
@@ -470,9 +470,9 @@ def test_a_bad_value_in_a_late_row_group_names_its_row_in_the_whole_file(client,
     area[500] = value  # row 501, in row group 11 of 12
     bad = as_parquet(frame.with_columns(pl.Series("area_mean", area)), tmp_path / "bad.parquet", row_group_size=50)
     out = tmp_path / "out"
-    with pytest.raises(InputError, match=rf"^{bad}, row 501, column 7 \('area_mean'\): {reason}\. Fix the row and "
-                                         r"run the job again; no _SUCCESS was written\.$") as caught:
+    with pytest.raises(InputError) as caught:
         score_distributed([str(bad)], out, client, model=export_dir, blocksize=1)  # a task per row group
+    says(str(caught.value), f"{bad}, row 501, column 7 ('area_mean'):", reason, "no _SUCCESS")
     assert caught.value.line == 501 and caught.value.unit == "row"
     assert not (out / SUCCESS).exists()
 

@@ -287,6 +287,6 @@ def test_split_fields_reads_a_header_line_as_csv_with_its_separator_and_says_whe
     with pytest.raises(InputError, match=r"^f.csv, line 3: expected UTF-8 text, found byte 0xe1$") as caught:  # á
         split_fields("id,área\n".encode("latin-1"), "f.csv", 3)
     assert (caught.value.source, caught.value.line) == ("f.csv", 3)
-    with pytest.raises(InputError, match=r"^f.csv, line 2: found a carriage return inside an unquoted field; expected "
-                                         r"lines ending in LF or CRLF$"):
+    with pytest.raises(InputError) as info:
         split_fields(b"id,radius\rarea\n", "f.csv", 2)
+    says(str(info.value), "f.csv, line 2:", "carriage return", "LF or CRLF")

@@ -346,7 +346,7 @@ def test_a_temporary_that_cannot_be_created_is_one_output_error(tmp_path: Path, 
 
     monkeypatch.setattr(output.tempfile, "mkdtemp" if by_name else "mkstemp", refuse)
     (tmp_path / "out.csv").write_text("previous\n")
-    with pytest.raises(OutputError, match=r"^Cannot write .*out\.csv: Permission denied\. Choose another output "
-                                          r"path; the previous out\.csv is unchanged\.$"):
+    with pytest.raises(OutputError) as info:
         AtomicOutput(tmp_path / "out.csv", by_name=by_name)
+    says(str(info.value), "out.csv", "Permission denied", "out.csv is unchanged")
     assert os.listdir(tmp_path) == ["out.csv"]
