@@ -93,10 +93,6 @@ class Metadata:
                    feature_aliases=aliases if isinstance(aliases, dict) else {},
                    **{k: v for k, v in meta.items() if k in known})
 
-    @classmethod
-    def from_onnx_props(cls, props: Mapping[str, str], width: int | None, path: Path) -> Metadata:
-        return cls.from_dict(decode_onnx_props(props), width, path)
-
 
 def decode_onnx_props(props: Mapping[str, str]) -> dict[str, Any]:
     """The inverse of ``Metadata.as_onnx_props``: JSON-encoded values are decoded, plain strings kept."""

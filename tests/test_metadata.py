@@ -17,6 +17,7 @@ from contract.metadata import (
     shared_differences,
     sibling_hashes,
 )
+from tests.expect import says
 
 #: The on-disk keys, in the order format 2 has always written them (a reader in another language may rely on it).
 FORMAT_2_KEYS = ["format", "feature_names", "n_features", "feature_aliases", "input_name", "output_names",
@@ -57,7 +58,7 @@ def test_round_trips_through_json_and_onnx_props() -> None:
     props = meta.as_onnx_props()
     assert all(isinstance(v, str) for v in props.values()) and props["label_column"] == "y"
     assert props["threshold"] == "0.25" and props["feature_names"] == '["a", "b"]'
-    assert Metadata.from_onnx_props(props, 2, Path("m")) == meta
+    assert Metadata.from_dict(decode_onnx_props(props), 2, Path("m")) == meta
 
 
 def test_a_newer_writers_extra_keys_are_ignored() -> None:
@@ -76,3 +77,18 @@ def test_siblings_must_agree_on_the_shared_keys_only() -> None:
 
 def test_decode_keeps_plain_strings() -> None:
     assert decode_onnx_props({"a": "plain text", "b": "[1]", "c": "0.5"}) == {"a": "plain text", "b": [1], "c": 0.5}
+
+
+@pytest.mark.parametrize("names", [[], "radius_mean", [1, 2], None, {"a": 1}])
+def test_feature_names_must_be_a_list_of_column_names(names: object) -> None:
+    meta = {"format": EXPORT_FORMAT, "feature_names": names, "threshold": 0.5}
+    with pytest.raises(ModelError) as info:
+        Metadata.from_dict(meta, None, Path("m"))
+    says(str(info.value), "'feature_names'", "m's metadata", repr(names))
+
+
+def test_repeated_feature_names_are_all_named() -> None:
+    meta = {"format": EXPORT_FORMAT, "feature_names": ["a", "b", "a", "b", "c"], "threshold": 0.5}
+    with pytest.raises(ModelError) as info:
+        Metadata.from_dict(meta, None, Path("m"))
+    says(str(info.value), "m", "'a', 'b'", "more than once")

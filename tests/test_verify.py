@@ -220,3 +220,72 @@ def test_an_unreadable_onnx_file_is_one_line_naming_it(tmp_path) -> None:
     path.write_bytes(b"not a protobuf")
     with pytest.raises(ModelError, match=rf"^Could not read the ONNX model {re.escape(str(path))}: Error parsing"):
         read_onnx(path)
+
+
+@pytest.mark.parametrize(("shapes", "width"), [
+    ([["batch", 30]], 30),
+    ([["batch", "n"]], None),  # a width the graph does not fix
+    ([["batch"]], None),
+    ([["batch", 30, 1]], None),
+    ([["batch", 30], ["batch", 30]], None),  # two inputs: not ours to read
+])
+def test_the_width_is_read_only_from_one_rank_2_input_with_a_fixed_width(shapes: list, width: int | None) -> None:
+    from onnx import TensorProto, helper
+
+    from contract.verify import OnnxFile
+
+    inputs = [helper.make_tensor_value_info(f"in{i}", TensorProto.FLOAT, shape) for i, shape in enumerate(shapes)]
+    graph = helper.make_graph([], "g", inputs, [])
+    assert OnnxFile(Path("m.onnx"), b"", helper.make_model(graph)).width() == width
+
+
+def test_metadata_checks_the_graphs_threshold_unless_told_not_to(export_dir, tmp_path) -> None:
+    from contract.verify import OnnxFile
+
+    lone = tmp_path / "lone.onnx"
+    shutil.copy(export_dir / "model.onnx", lone)
+    edit_onnx_metadata(lone, threshold=0.9)
+    with pytest.raises(ModelError, match="lone.onnx: the graph labels rows"):
+        OnnxFile.read(lone).metadata()
+    assert OnnxFile.read(lone).metadata(verify=False).threshold == 0.9
+
+
+def test_read_metadata_checks_what_a_scorer_checks_without_loading_a_runtime(export_dir, other_export_dir,
+                                                                              tmp_path, monkeypatch) -> None:
+    from contract import verify
+    from contract.verify import read_metadata
+
+    names = json.loads((export_dir / "saved_model" / SIDECAR).read_text())["feature_names"]
+    assert read_metadata(resolve_model(export_dir, "tf")).feature_names == names
+    assert read_metadata(resolve_model(export_dir / "saved_model", None)).feature_names == names
+    parsed = []
+    monkeypatch.setattr(verify, "load_model", lambda data: parsed.append(1) or onnx.load_from_string(data))
+    assert read_metadata(resolve_model(export_dir, "onnx")).feature_names == names
+    assert len(parsed) == 1  # the siblings' check, the threshold and the metadata from one parse of model.onnx
+    monkeypatch.undo()
+
+    mixed = copy_export(export_dir, tmp_path / "mixed")
+    shutil.copy(other_export_dir / "model.onnx", mixed / "model.onnx")
+    for runtime in ("onnx", "tf"):
+        with pytest.raises(ModelError, match="not from the same export"):
+            read_metadata(resolve_model(mixed, runtime))
+        assert read_metadata(resolve_model(mixed, runtime), verify=False).feature_names == names
+    lone = tmp_path / "lone.onnx"
+    shutil.copy(export_dir / "model.onnx", lone)
+    edit_onnx_metadata(lone, threshold=0.9)
+    with pytest.raises(ModelError, match="lone.onnx: the graph labels rows"):
+        read_metadata(resolve_model(lone, None))
+    broken = copy_export(export_dir / "saved_model", tmp_path / "broken")
+    edit_sidecar(broken, feature_names="radius_mean")
+    with pytest.raises(ModelError, match=f"in {re.escape(str(broken))}'s metadata"):
+        read_metadata(resolve_model(broken, None))
+
+
+def test_a_saved_model_without_our_threshold_variable_is_a_model_error() -> None:
+    from types import SimpleNamespace
+
+    from contract.verify import check_saved_model_threshold
+
+    for loaded in (SimpleNamespace(), SimpleNamespace(classifier=SimpleNamespace())):
+        with pytest.raises(ModelError, match="Could not find the threshold in sm"):
+            check_saved_model_threshold(loaded, 0.5, Path("sm"))
