@@ -171,7 +171,7 @@ def _list(value: Any, key: str) -> list[Any]:
 
 
 def _names(columns: Any, where: str) -> list[str]:
-    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+    if not isinstance(columns, list) or not all(isinstance(c, str) and not isinstance(c, Number) for c in columns):
         raise RequestError(400, f"expected {where} to be a list of column names (strings).")
     return columns
 

@@ -83,7 +83,10 @@ def _is_int(value: Any) -> bool:
 
 
 def _shown(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else value
+    """A value from the request as it was written (its numbers are their text)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_shown, value)) + "]"
+    return value if isinstance(value, Number) else json.dumps(value)
 
 
 def _parameters(obj: dict[str, Any], where: str) -> dict[str, Any]:
