@@ -54,7 +54,7 @@ def test_concurrent_requests_share_calls_and_each_gets_its_own_rows() -> None:
         assert out["label"].tolist() == (x[:, 0] > 10).astype(int).tolist()
     assert sum(model.calls) == sum(len(x) for x in requests)
     assert len(model.calls) < len(requests)  # joined: the first call runs alone, the others queue behind it
-    assert model.threads == {"infer_0"}  # off the event loop, on the batcher's one worker thread
+    assert model.threads == {"infer"}  # off the event loop, on the batcher's one worker thread
 
 
 def test_a_batch_never_exceeds_max_rows_and_a_larger_request_is_sliced() -> None:

@@ -4,14 +4,17 @@ number parser; the protocol's binary framing read back by tritonclient's own par
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract.metadata import Metadata
 from scoring.io.blocks import Block
 from scoring.io.layout import resolve_layout
-from scoring.io.parsing import parse_block
+from scoring.io.parsing import parse_block, parse_float32
 from scoring.serve.decode import Number, TableDecoder, load_json
 from scoring.serve.errors import RequestError
 from scoring.serve.tensors import InferRequest, decode_infer, encode_infer
@@ -28,7 +31,7 @@ def decoder(**rename: str) -> TableDecoder:
 
 
 def mlflow(payload: str, d: TableDecoder | None = None) -> np.ndarray:
-    return (d or decoder()).mlflow(load_json(payload.encode()))
+    return (d or decoder()).mlflow(payload.encode())
 
 
 def refused(status: int, match: str):
@@ -47,7 +50,7 @@ def refused(status: int, match: str):
 
 
 def test_json_numbers_keep_their_text_and_parse_as_the_batch_scorer_parses_them() -> None:
-    payload = load_json(f'{{"a": [{ABOVE_HALFWAY}, 2, -3e1, NaN]}}'.encode())
+    payload = load_json(f'{{"a": [{ABOVE_HALFWAY}, 2, -3e1, NaN]}}'.encode(), exact=True)
     assert all(isinstance(v, Number) for v in payload["a"]) and payload["a"][0] == ABOVE_HALFWAY
     x = mlflow(f'{{"dataframe_split": {{"columns": {json.dumps(NAMES)}, "data": [[{ABOVE_HALFWAY}, 2, -3e1]]}}}}')
     csv = ",".join(NAMES) + f"\n{ABOVE_HALFWAY},2,-3e1\n"
@@ -56,6 +59,31 @@ def test_json_numbers_keep_their_text_and_parse_as_the_batch_scorer_parses_them(
     assert x.dtype == np.float32 and x.flags.c_contiguous and x.shape == (1, 3)
     assert x.tobytes() == from_file.tobytes()
     assert x[0, 0] == np.nextafter(np.float32(1), np.float32(2))  # not np.float32(float(ABOVE_HALFWAY)) == 1.0
+
+
+def near_halfway(seed: int, digits: int) -> str:
+    """A decimal a hair off the point halfway between two float32s (where reading it through a float64 can round
+    the wrong way), with ``digits`` significant digits."""
+    rng = np.random.default_rng(seed)
+    low = np.float32(rng.uniform(-1e6, 1e6))
+    halfway = (Decimal(float(low)) + Decimal(float(np.nextafter(low, np.float32(np.inf))))) / 2
+    nudge = Decimal(int(rng.integers(-3, 4))) * Decimal(10) ** (halfway.adjusted() - digits + 1)
+    return f"{halfway + nudge:.{digits}g}"
+
+
+@given(st.lists(st.one_of(st.floats(width=32, allow_nan=False, allow_infinity=False).map(repr),
+                          st.floats(allow_nan=False, allow_infinity=False).map(repr),
+                          st.integers(-10**20, 10**20).map(str),
+                          st.builds(near_halfway, st.integers(0, 10**6), st.integers(17, 30))),
+                min_size=3, max_size=3))
+def test_json_numbers_read_fast_or_from_their_text_match_the_batch_scorers_parser(texts: list[str]) -> None:
+    body = '{"instances": [[' + ", ".join(texts) + "]]}"
+    want = parse_float32(texts)
+    if not np.isfinite(want).all():
+        return  # refused either way (tested below)
+    assert mlflow(body).tobytes() == want.tobytes()
+    header = json.dumps(features_input([1, 3], data=[0, 0, 0])).replace("[0, 0, 0]", "[" + ", ".join(texts) + "]")
+    assert decode_infer(header.encode(), None, 3, NAMES).features.tobytes() == want.tobytes()
 
 
 @pytest.mark.parametrize("payload", [
@@ -92,7 +120,7 @@ def test_an_empty_request_has_no_rows() -> None:
     ('{"instances": [[1, 2, 3]], "params": {"t": 1}}', "takes no params"),
     ('{"instances": [[1, 2, 3], [1, 2]]}', r"row 2: expected 3 values"),
     ('{"instances": [[1, 2]]}', r"expected 3 values per row"),
-    ('{"instances": [1, 2, 3]}', r"got '1' in row 1"),
+    ('{"instances": [1, 2, 3]}', r"got 1 in row 1"),
     ('{"inputs": {"radius_mean": [1, 2], "texture_mean": [1], "area_worst": [1, 2]}}', "as many values"),
     ('{"dataframe_split": {"columns": [1, 2, 3], "data": [[1, 2, 3]]}}', "column names"),
     ('{"dataframe_records": [{"radius_mean": 1, "texture_mean": 2}]}', r"missing 1 feature columns .*'area_worst'"),

@@ -3,9 +3,11 @@ name with the batch scorer's rules and numbers parsed by its parser, so a row sc
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -16,6 +18,8 @@ from scoring.io.blocks import Block
 from scoring.io.layout import Layout, resolve_layout, split_fields
 from scoring.io.parsing import parse_block, parse_float32, value_problem
 from scoring.serve.errors import RequestError
+
+T = TypeVar("T")
 
 #: MLflow's /invocations JSON shapes, one per request.
 SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -31,12 +35,55 @@ class Number(str):
     __slots__ = ()
 
 
-def load_json(body: bytes, what: str = "the request body") -> Any:
-    """Parse JSON with every number kept as its text (NaN and Infinity too, refused later with their row)."""
+class NeedsText(Exception):
+    """A request whose numbers a float64 reading cannot be trusted with (or with a cell that is not a plain number):
+    it is decoded again, every number kept as its text."""
+
+
+def load_json(body: bytes, what: str = "the request body", exact: bool = False) -> Any:
+    """Parse JSON; ``exact``: every number kept as its text (NaN and Infinity too, refused later with their row)."""
+    hooks = {"parse_float": Number, "parse_int": Number, "parse_constant": Number} if exact else {}
     try:
-        return json.loads(body, parse_float=Number, parse_int=Number, parse_constant=Number)
+        return json.loads(body, **hooks)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
         raise RequestError(400, f"{what} is not valid JSON: {exc}.") from None
+
+
+def read_json(body: bytes, decode: Callable[[Any], T], what: str = "the request body") -> T:
+    """``decode`` the parsed body: first with its numbers read as float64 (fast), and where that cannot be trusted
+    to give the batch scorer's float32s, again with every number as its text (``NeedsText``)."""
+    try:
+        return decode(load_json(body, what))
+    except NeedsText:
+        return decode(load_json(body, what, exact=True))
+
+
+#: Where a float64 lies exactly halfway between two float32s (normal ones): the lowest 29 of its 52 fraction bits.
+_HALFWAY_BITS, _LOW_BITS = np.uint64(1 << 28), np.uint64((1 << 29) - 1)
+_FLOAT32_TINY, _FLOAT32_MAX = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+_PLAIN = frozenset({float, int})
+
+
+def fast_numbers(values: list[Any]) -> np.ndarray | None:
+    """Plain JSON numbers (read as float64) as the float32s the batch scorer's parser gives their text, or None
+    where the float64s cannot tell (then the text decides).
+
+    Python reads a JSON number correctly rounded to float64, and rounding that to float32 gives the correctly
+    rounded float32 of the decimal, except where the float64 landed exactly halfway between two float32s (the
+    decimal may lie just off that point, and rounding twice then breaks the tie the wrong way), in float32's
+    subnormal and overflow ranges, and for values that are not finite (their message quotes the text).
+    """
+    if not set(map(type, values)) <= _PLAIN:
+        return None
+    try:
+        wide = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64
+        return None
+    size = np.abs(wide)
+    halfway = (wide.view(np.uint64) & _LOW_BITS) == _HALFWAY_BITS
+    if (halfway | ((size < _FLOAT32_TINY) & (size > 0)) | ~(size <= _FLOAT32_MAX)).any():  # (NaN is not <=)
+        return None
+    return wide.astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -54,14 +101,18 @@ def _type_name(value: Any) -> str:
 
 def cell_text(value: Any, row: int, column: str) -> str:
     """A feature cell as the text the parser reads: a JSON number, or a string holding one."""
+    if type(value) is Number:
+        return value
     if isinstance(value, str):
         return value.strip()
+    if type(value) in _PLAIN:
+        raise NeedsText  # a number read as float64: its text is needed
     raise RequestError(400, f"row {row}, column {column!r}: expected a number, got {_type_name(value)}.")
 
 
 def parse_cells(texts: list[str], rows: int, names: list[str]) -> np.ndarray:
-    """Feature texts in column-major order -> C-contiguous float32 [rows, features]; a value that is not a finite
-    number is refused with its 1-based row and its column."""
+    """Feature texts in column-major order -> C-contiguous float32 [rows, features] by the batch scorer's parser;
+    a value that is not a finite number is refused with its 1-based row and its column."""
     x = np.ascontiguousarray(parse_float32(texts).reshape(len(names), rows).T)
     if x.size and not np.isfinite(x).all():
         row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
@@ -112,6 +163,9 @@ class TableDecoder:
             shown = [table.names[i] for i in index]
         if not table.rows:
             return np.empty((0, n), np.float32)
+        fast = fast_numbers(list(itertools.chain.from_iterable([table.columns[i] for i in index])))
+        if fast is not None:
+            return np.ascontiguousarray(fast.reshape(len(index), table.rows).T)
         texts = [cell_text(v, r, name) for i, name in zip(index, shown) for r, v in enumerate(table.columns[i], 1)]
         return parse_cells(texts, table.rows, shown)
 
@@ -136,9 +190,9 @@ class TableDecoder:
             raise RequestError(400, str(InputError(r.reason + ".", CSV_SOURCE, r.line, r.column, r.column_number)))
         return parsed.features
 
-    def mlflow(self, payload: Any) -> np.ndarray:
-        """One of MLflow's JSON shapes -> features."""
-        return self.features(mlflow_table(payload))
+    def mlflow(self, body: bytes) -> np.ndarray:
+        """A JSON body in one of MLflow's shapes -> features."""
+        return read_json(body, lambda payload: self.features(mlflow_table(payload)))
 
 
 def mlflow_table(payload: Any) -> Table:
@@ -171,7 +225,7 @@ def _list(value: Any, key: str) -> list[Any]:
 
 
 def _names(columns: Any, where: str) -> list[str]:
-    if not isinstance(columns, list) or not all(isinstance(c, str) and not isinstance(c, Number) for c in columns):
+    if not isinstance(columns, list) or not set(map(type, columns)) <= {str}:  # (a Number is a number, not a name)
         raise RequestError(400, f"expected {where} to be a list of column names (strings).")
     return columns
 

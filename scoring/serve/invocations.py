@@ -10,7 +10,6 @@ from starlette.routing import Route
 
 from contract.cli import version
 from scoring.serve.body import media_type
-from scoring.serve.decode import load_json
 from scoring.serve.errors import RequestError
 from scoring.serve.service import Service
 
@@ -33,7 +32,7 @@ def routes(service: Service) -> list[Route]:
                                     f"(dataframe_split, dataframe_records, instances or inputs) or {CSV}.")
         body = await service.body(request)
         decoder = service.decoder
-        x = decoder.csv(body) if kind == CSV else decoder.mlflow(load_json(body))
+        x = decoder.csv(body) if kind == CSV else decoder.mlflow(body)
         out = await service.predict(x)
         return Response(predictions(out["probability"].tolist(), out["label"].tolist()), media_type=JSON)
 

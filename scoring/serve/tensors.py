@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from contract.metadata import INPUT_NAME, OUTPUT_NAMES
-from scoring.serve.decode import Number, cell_text, load_json, parse_cells
+from scoring.serve.decode import Number, cell_text, fast_numbers, parse_cells, read_json
 from scoring.serve.errors import RequestError
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -45,7 +45,11 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
 def decode_infer(body: bytes, header_length: str | None, n_features: int, feature_names: list[str]) -> InferRequest:
     """The request's one input, ``features`` (FP32, shape [N, n_features]), from JSON data or binary data."""
     header, binary = split_body(body, header_length)
-    request = load_json(header, "the inference request header" if header_length is not None else "the request body")
+    what = "the inference request header" if header_length is not None else "the request body"
+    return read_json(header, lambda request: _request(request, binary, n_features, feature_names), what)
+
+
+def _request(request: Any, binary: bytes, n_features: int, feature_names: list[str]) -> InferRequest:
     if not isinstance(request, dict):
         raise RequestError(400, "expected the inference request to be a JSON object with 'inputs'.")
     inputs = request.get("inputs")
@@ -79,7 +83,9 @@ def _rows(shape: Any, n_features: int) -> int:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, Number) and value.lstrip("-").isdigit()  # JSON numbers arrive as their text
+    if type(value) is int:
+        return True
+    return isinstance(value, Number) and value.lstrip("-").isdigit()  # read exactly, JSON numbers are their text
 
 
 def _shown(value: Any) -> str:
@@ -131,6 +137,9 @@ def _json_input(data: Any, rows: int, feature_names: list[str]) -> np.ndarray:
                                 f"{len(flat)}.")
     if not rows:
         return np.empty((0, n), np.float32)
+    fast = fast_numbers(flat)
+    if fast is not None:
+        return fast.reshape(rows, n)
     texts = [cell_text(flat[r * n + j], r + 1, feature_names[j]) for j in range(n) for r in range(rows)]
     return parse_cells(texts, rows, feature_names)
 
@@ -148,7 +157,7 @@ def _requested_outputs(request: dict[str, Any]) -> list[tuple[str, bool]]:
         if name not in OUTPUT_TYPES:
             raise RequestError(400, f"unknown output {name!r}; the model's outputs are {', '.join(OUTPUT_NAMES)}.")
         parameters = _parameters(output, f"output {name!r}")
-        if parameters.get("classification") not in (None, "0"):
+        if parameters.get("classification") not in (None, 0, "0"):
             raise RequestError(400, f"output {name!r}: the classification extension is not supported; ask for "
                                     "'label' and 'probability'.")
         chosen.append((name, parameters.get("binary_data", default) is True))
