@@ -43,7 +43,7 @@ def build_app(service: Service) -> ASGIApp:
             service.ready = False
             await service.batcher.stop()
 
-    routes = [*v2.routes(service), *invocations.routes(service), Route("/metrics", metrics, methods=["GET"])]
+    routes = [*invocations.routes(service), *v2.routes(service), Route("/metrics", metrics, methods=["GET"])]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         RequestError: _refused, HTTPException: _http_error, Exception: _internal_error})
     return Gate(app, service)

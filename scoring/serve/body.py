@@ -37,7 +37,12 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     chunks, size = [], 0
     try:
         async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
+            more = True
+            while more:  # the ASGI messages themselves: Request.stream() adds a generator per request
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunk, more = message.get("body", b""), message.get("more_body", False)
                 size += len(chunk)
                 if size > limit:
                     raise too_large(size, limit)
@@ -47,7 +52,8 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
                            CLOSE) from None
     except ClientDisconnect:
         raise RequestError(400, "the client closed the connection before sending the whole body.", CLOSE) from None
-    return decompress(b"".join(chunks), request.headers.get("content-encoding"), limit)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return decompress(body, request.headers.get("content-encoding"), limit)
 
 
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:

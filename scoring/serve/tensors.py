@@ -188,7 +188,7 @@ def encode_infer(model: str, version: str, request: InferRequest, results: dict[
     response: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": outputs}
     if request.id is not None:
         response["id"] = request.id
-    header = json.dumps(response).encode()
+    header = json.dumps(response, separators=(",", ":")).encode()
     if not blobs:
         return header, {"content-type": "application/json"}
     return header + b"".join(blobs), {"content-type": "application/octet-stream",

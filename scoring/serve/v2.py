@@ -52,11 +52,11 @@ def routes(service: Service) -> list[Route]:
 
     model = "/v2/models/{name}"
     versioned = "/v2/models/{name}/versions/{version}"
-    return [
+    return [  # the router tries them in order: infer first
+        *(Route(f"{base}/infer", infer, methods=["POST"]) for base in (model, versioned)),
         Route("/v2", server_metadata, methods=["GET"]),
         Route("/v2/health/live", live, methods=["GET"]),
         Route("/v2/health/ready", ready, methods=["GET"]),
         *(Route(base, model_metadata, methods=["GET"]) for base in (model, versioned)),
         *(Route(f"{base}/ready", model_ready, methods=["GET"]) for base in (model, versioned)),
-        *(Route(f"{base}/infer", infer, methods=["POST"]) for base in (model, versioned)),
     ]
