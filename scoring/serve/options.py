@@ -95,20 +95,12 @@ def read_api_key(path: str | None) -> bytes | None:
     return key.encode("utf-8")
 
 
-def _rename_option(text: str) -> dict[str, str]:
-    from scoring.io.layout import rename_option  # polars: not needed for --help
-
-    return rename_option(text)
-
-
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """The server's flags, with their names, defaults and help texts."""
-    from scoring.runtimes import RUNTIMES
+    """The server's flags, with their names, defaults and help texts (the model's and the renames' as the batch
+    scorer has them)."""
+    from scoring.options import add_model_arguments, add_rename_arguments
 
-    parser.add_argument("--model", default=None,
-                        help="ONNX file, SavedModel directory or export directory (default: artifacts/export)")
-    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
-                        help="default: follows --model (an export directory means onnx)")
+    add_model_arguments(parser)
     parser.add_argument("--name", default=DEFAULT_NAME,
                         help="the model's name in URLs: /v2/models/NAME/... (default: %(default)s)")
     parser.add_argument("--host", default=DEFAULT_HOST,
@@ -130,9 +122,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key-file", default=None, metavar="PATH",
                         help="require 'Authorization: Bearer KEY' with the key in this file; health checks stay open "
                              "(default: no key)")
-    parser.add_argument("--rename", type=_rename_option, default={}, metavar="OLD=NEW,...",
-                        help="rename request columns before matching them to the model's features (default: none)")
-    parser.add_argument("--rename-file", default=None, metavar="PATH",
-                        help="renames from a JSON object {old: new} or a two-column CSV (old,new) (default: none)")
+    add_rename_arguments(parser, "request columns")
     parser.add_argument("--threads", type=int, default=1,
                         help="inference threads of the runtime (default: %(default)s)")
