@@ -181,6 +181,12 @@ def test_tritonclient_binary_and_json_tensors_give_the_batch_scorers_results(ser
         outputs = result.get_response()["outputs"]
         assert all(("binary_data_size" in o.get("parameters", {})) == binary for o in outputs)
         assert [o["name"] for o in outputs] == (["probability", "logit", "label"] if binary else ["label", "probability"])
+    # tritonclient's compressed requests (Content-Encoding: gzip or deflate).
+    tensor = tritonclient_http.InferInput("features", list(x.shape), "FP32")
+    tensor.set_data_from_numpy(x)
+    for algorithm in ("gzip", "deflate"):
+        result = client.infer("model", [tensor], request_compression_algorithm=algorithm)
+        assert (bits(result.as_numpy("probability")) == bits(want["probability"])).all()
 
 
 def test_requested_outputs_by_name_and_binary_data_per_output(server, table, features, scored) -> None:

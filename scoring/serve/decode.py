@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 
 from contract.metadata import Metadata
 from contract.text import BOM, sniff_separator
@@ -41,7 +42,15 @@ class NeedsText(Exception):
 
 
 def load_json(body: bytes, what: str = "the request body", exact: bool = False) -> Any:
-    """Parse JSON; ``exact``: every number kept as its text (NaN and Infinity too, refused later with their row)."""
+    """Parse JSON: with orjson (numbers as float64; ten times faster than the standard library for a table of
+    numbers), or ``exact``, every number kept as its text. What orjson refuses (NaN and Infinity, numbers beyond
+    float64, malformed JSON) the standard library reads or explains; NaN and the like are refused later, with
+    their row."""
+    if not exact:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
     hooks = {"parse_float": Number, "parse_int": Number, "parse_constant": Number} if exact else {}
     try:
         return json.loads(body, **hooks)

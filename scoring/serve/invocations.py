@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -19,8 +18,7 @@ JSON, CSV = "application/json", "text/csv"
 def predictions(probability: list[float], label: list[int]) -> bytes:
     """MLflow's answer for a DataFrame result: one record per row. A float32 probability as a Python float is
     exact, and its JSON text reads back to the same float32."""
-    rows = [{"probability": p, "label": b} for p, b in zip(probability, label)]
-    return json.dumps({"predictions": rows}, separators=(",", ":")).encode()
+    return orjson.dumps({"predictions": [{"probability": p, "label": b} for p, b in zip(probability, label)]})
 
 
 def routes(service: Service) -> list[Route]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from contract.metadata import INPUT_NAME, OUTPUT_NAMES
 from scoring.serve.decode import Number, cell_text, fast_numbers, parse_cells, read_json
@@ -188,7 +189,7 @@ def encode_infer(model: str, version: str, request: InferRequest, results: dict[
     response: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": outputs}
     if request.id is not None:
         response["id"] = request.id
-    header = json.dumps(response, separators=(",", ":")).encode()
+    header = orjson.dumps(response)
     if not blobs:
         return header, {"content-type": "application/json"}
     return header + b"".join(blobs), {"content-type": "application/octet-stream",
