@@ -158,18 +158,32 @@ def server(export_dir: Path, module_spawn) -> Iterator[Server]:
     assert running.stop() == 0
 
 
+@pytest.fixture(scope="module", params=["onnx", pytest.param("tf", marks=pytest.mark.slow)])
+def served(request: pytest.FixtureRequest, export_dir: Path, module_spawn) -> Iterator[tuple[Server, str]]:
+    """A server per runtime, for the tests that compare answers with the batch scorer's on that runtime."""
+    if request.param == "onnx":
+        yield request.getfixturevalue("server"), "onnx"
+        return
+    running = Server(module_spawn, "--model", str(export_dir), "--runtime", "tf")
+    yield running, "tf"
+    assert running.stop() == 0
+    assert not TF_NOISE.search(running.stderr), running.stderr[:2000]  # TensorFlow's own lines stay hidden
+
+
 # ------------------------------------------------------------------------------------- answers, bit for bit
 
 
-def test_tritonclient_binary_and_json_tensors_give_the_batch_scorers_results(server, table, features, scored) -> None:
+def test_tritonclient_binary_and_json_tensors_give_the_batch_scorers_results(served, table, features, scored) -> None:
+    server, runtime = served
     client = server.triton()
     assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("model")
     meta = client.get_model_metadata("model")
     assert meta["inputs"] == [{"name": "features", "datatype": "FP32", "shape": [-1, len(features)]}]
     assert {o["name"]: o["datatype"] for o in meta["outputs"]} == {"probability": "FP32", "logit": "FP32",
                                                                     "label": "INT64"}
+    assert meta["platform"] == {"onnx": "onnxruntime_onnx", "tf": "tensorflow_savedmodel"}[runtime]
     x = x_of(table, features)
-    want = scored["onnx"]
+    want = scored[runtime]
     for binary in (True, False):
         tensor = tritonclient_http.InferInput("features", list(x.shape), "FP32")
         tensor.set_data_from_numpy(x, binary_data=binary)
@@ -203,9 +217,10 @@ def test_requested_outputs_by_name_and_binary_data_per_output(server, table, fea
     assert result.as_numpy("probability") is None
 
 
-def test_mlflow_payload_shapes_give_the_batch_scorers_results(server, table, features, scored) -> None:
+def test_mlflow_payload_shapes_give_the_batch_scorers_results(served, table, features, scored) -> None:
+    server, runtime = served
     rows = list(range(len(table)))
-    want = scored["onnx"]
+    want = scored[runtime]
     # Columns in another order, spelled differently (case, spaces for underscores), with extra columns.
     shuffled = random.Random(0).sample(features, len(features))
     spelled = {f: f.replace("_", " ").upper() if i % 3 == 0 else f for i, f in enumerate(features)}
@@ -228,31 +243,13 @@ def test_mlflow_payload_shapes_give_the_batch_scorers_results(server, table, fea
         assert [p["label"] for p in got] == want["label"].to_list(), shape
 
 
-def test_csv_body_gives_the_batch_scorers_results(server, wdbc_csv, scored) -> None:
+def test_csv_body_gives_the_batch_scorers_results(served, wdbc_csv, scored) -> None:
+    server, runtime = served
     status, headers, data = server.request("POST", "/invocations", wdbc_csv.read_bytes(),
                                            {"Content-Type": "text/csv; charset=utf-8"})
     assert status == 200 and headers["content-type"] == "application/json"
     got = json.loads(data)["predictions"]
-    assert (bits([p["probability"] for p in got]) == bits(scored["onnx"]["probability"])).all()
-
-
-@pytest.mark.slow
-def test_tensorflow_runtime_gives_the_batch_scorers_results_and_no_tensorflow_lines(export_dir, spawn, table,
-                                                                                    features, scored) -> None:
-    server = Server(spawn, "--model", str(export_dir), "--runtime", "tf", "--name", "wdbc")
-    try:
-        x = x_of(table, features)
-        tensor = tritonclient_http.InferInput("features", list(x.shape), "FP32")
-        tensor.set_data_from_numpy(x)
-        result = server.triton().infer("wdbc", [tensor])
-        assert (bits(result.as_numpy("probability")) == bits(scored["tf"]["probability"])).all()
-        assert server.triton().get_model_metadata("wdbc")["platform"] == "tensorflow_savedmodel"
-        status, answer = server.post_json("/invocations", split_payload(table, features, list(range(len(table)))))
-        assert status == 200
-        assert (bits([p["probability"] for p in answer["predictions"]]) == bits(scored["tf"]["probability"])).all()
-    finally:
-        assert server.stop() == 0
-    assert not TF_NOISE.search(server.stderr), server.stderr[:2000]
+    assert (bits([p["probability"] for p in got]) == bits(scored[runtime]["probability"])).all()
 
 
 # ------------------------------------------------------------------------------------------- bad requests
@@ -464,13 +461,17 @@ def test_a_mixed_export_refuses_to_start_with_the_batch_scorers_one_line(export_
 
 
 @pytest.mark.slow
-def test_binds_127_0_0_1_by_default(export_dir, spawn) -> None:
+def test_binds_127_0_0_1_by_default_and_names_the_model_in_urls(export_dir, spawn) -> None:
     psutil = pytest.importorskip("psutil")
-    server = Server(spawn, "--model", str(export_dir))
+    server = Server(spawn, "--model", str(export_dir), "--name", "wdbc")
     try:
         listening = [c.laddr for c in psutil.Process(server.proc.pid).net_connections("tcp")
                      if c.status == psutil.CONN_LISTEN]
         assert [a.ip for a in listening] == ["127.0.0.1"] and listening[0].port == server.port
+        # --name is the model's name in URLs.
+        assert server.triton().is_model_ready("wdbc") and not server.triton().is_model_ready("model")
+        assert server.request("GET", "/v2/models/wdbc/versions/1")[0] == 200
+        assert server.request("GET", "/v2/models/wdbc/versions/2")[0] == 404
     finally:
         assert server.stop(signal.SIGINT) == 0  # Ctrl-C drains the same way
 

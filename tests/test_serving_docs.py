@@ -18,13 +18,14 @@ import pytest
 from scoring.batch import score_csv
 from tests.test_serve import Server, bits
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "serving.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "serving.md"
 pytestmark = pytest.mark.slow  # a server of its own, and a Python interpreter per example line
 
 
-def block_after(marker: str) -> str:
-    match = re.search(rf"<!-- {re.escape(marker)} -->\n```\w*\n(.*?)```", DOC.read_text(), re.S)
-    assert match, f"no block after <!-- {marker} --> in docs/serving.md"
+def block_after(marker: str, doc: Path = DOC) -> str:
+    match = re.search(rf"<!-- {re.escape(marker)} -->\n```\w*\n(.*?)```", doc.read_text(), re.S)
+    assert match, f"no block after <!-- {marker} --> in {doc.name}"
     return match.group(1)
 
 
@@ -71,3 +72,16 @@ def test_the_tritonclient_example_runs_as_written(served) -> None:
     shown = np.array(re.findall(r"[\d.]+", done.stdout.split("]")[0]), dtype=np.float32)
     assert np.allclose(shown, expected["probability"][:2].to_numpy(), atol=1e-6)
     assert done.stdout.strip().endswith("[1 1]")
+
+
+def test_the_readme_example_runs_as_written(served) -> None:
+    """README.md's two lines: the server command (its flags are checked by tests/test_readme.py; the test's server
+    runs the same command on a free port) and the curl line, run as written."""
+    server, folder, expected = served
+    start, request = block_after("serve-example", ROOT / "README.md").strip().splitlines()
+    assert start == "python -m scoring.serve --model artifacts/export"
+    done = subprocess.run(["bash", "-c", request.replace("localhost:8080", f"127.0.0.1:{server.port}")], cwd=folder,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = [p["probability"] for p in json.loads(done.stdout)["predictions"]]
+    assert (bits(got) == bits(expected["probability"])).all()
