@@ -163,3 +163,16 @@ def test_compressed_bodies_are_inflated_within_the_limit() -> None:
     with pytest.raises(RequestError, match="Content-Length must be a byte count") as info:
         read(request([], {"content-length": "ten"})[0])
     assert info.value.status == 400
+
+
+def test_a_signal_turns_readiness_off_and_asks_uvicorn_to_drain() -> None:
+    import signal
+
+    import uvicorn
+
+    from scoring.serve.server import DrainingServer
+
+    drained = []
+    server = DrainingServer(uvicorn.Config(app=None), on_drain=lambda: drained.append(True))
+    server.handle_exit(signal.SIGTERM, None)
+    assert drained == [True] and server.should_exit and not server.force_exit
