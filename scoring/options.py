@@ -87,17 +87,12 @@ NOT_FLAGS = frozenset({"header", "verify", "progress", "engine", "rejects"})
 
 def add_score_arguments(parser: argparse.ArgumentParser, *, output: str = "the output file") -> None:
     """The flags both scorer CLIs take, with one set of names, defaults and help texts."""
-    from scoring.runtimes import RUNTIMES
-
     parser.add_argument("--input-format", choices=FORMATS, default="auto",
                         help="csv or parquet (default: from the file name; .parquet and .pq are Parquet)")
     parser.add_argument("--output-format", choices=FORMATS, default="auto",
                         help=f"csv or parquet for {output} (default: from the name; .parquet and .pq are Parquet, "
                              "else csv)")
-    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
-                        help="default: follows --model (an export directory means onnx)")
-    parser.add_argument("--model", default=None,
-                        help="ONNX file, SavedModel directory or export directory (default: artifacts/export)")
+    add_model_arguments(parser)
     parser.add_argument("--threshold", type=float, default=None,
                         help="label = probability > T (default: the model's)")
     parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS,
@@ -111,10 +106,7 @@ def add_score_arguments(parser: argparse.ArgumentParser, *, output: str = "the o
                         help="the input has no header: the last columns are the features in model order")
     parser.add_argument("--sep", type=separator_option, default=None,
                         help="input field separator: , ; | or tab (default: sniffed from the first line)")
-    parser.add_argument("--rename", type=_rename_option, default={}, metavar="OLD=NEW,...",
-                        help="rename input columns before matching them to the model's features by name (default: none)")
-    parser.add_argument("--rename-file", default=None, metavar="PATH",
-                        help="renames from a JSON object {old: new} or a two-column CSV (old,new) (default: none)")
+    add_rename_arguments(parser)
     parser.add_argument("--label-values", action="store_true",
                         help="also write predicted_<label column> with the class values the model was trained on")
     parser.add_argument("--no-verify", action="store_true",
@@ -125,6 +117,24 @@ def add_score_arguments(parser: argparse.ArgumentParser, *, output: str = "the o
                         help="stop (default): exit 2 at the first bad row; skip: write bad rows to the rejects file")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar, no summary line")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--runtime and --model, as every command that loads the model takes them (the scorers and the server)."""
+    from scoring.runtimes import RUNTIMES
+
+    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
+                        help="default: follows --model (an export directory means onnx)")
+    parser.add_argument("--model", default=None,
+                        help="ONNX file, SavedModel directory or export directory (default: artifacts/export)")
+
+
+def add_rename_arguments(parser: argparse.ArgumentParser, columns: str = "input columns") -> None:
+    """--rename and --rename-file (read into one mapping by ``ScoreOptions.from_args`` or ``load_renames``)."""
+    parser.add_argument("--rename", type=_rename_option, default={}, metavar="OLD=NEW,...",
+                        help=f"rename {columns} before matching them to the model's features by name (default: none)")
+    parser.add_argument("--rename-file", default=None, metavar="PATH",
+                        help="renames from a JSON object {old: new} or a two-column CSV (old,new) (default: none)")
 
 
 def _rename_option(text: str) -> dict[str, str]:

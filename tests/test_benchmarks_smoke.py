@@ -194,3 +194,18 @@ def test_parquet_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) ->
     assert result["stats"]["parquet-ours-onnx"]["stages"]["engine"] == "blocks"
     assert result["stats"]["csv-to-parquet-ours-onnx"]["stages"]["engine"] == "polars-streaming"
     assert 0 < result["ratios"]["parquet_onnx_vs_ceiling"]
+
+
+def test_serving_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import serving
+
+    assert serving.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "serving_quick.json").read_text())
+    assert {"machine", "settings", "results", "ratios", "load_average_1_5_15min"} <= set(result)
+    assert set(result["results"]) == {"1", "100"}
+    for cells in result["results"].values():
+        assert {c["variant"] for c in cells.values()} == {*serving.HTTP_VARIANTS, serving.IN_PROCESS}
+        assert {c["concurrency"] for c in cells.values()} == {1, 8}
+        for cell in cells.values():
+            assert cell["requests"] > 0 and cell["requests_per_second"] > 0 and 0 < cell["p50_ms"] <= cell["p99_ms"]
+    assert len(result["ratios"]) == 4 and all(v > 0 for v in result["ratios"].values())

@@ -17,7 +17,7 @@ CLIS = ["model.train", "model.data", "export", "scoring.batch", "scoring.inspect
         "model.journey", "benchmarks.datagen", "benchmarks.scoring", "benchmarks.training",
         "benchmarks.training_scale", "benchmarks.model_throughput", "benchmarks.scaling", "benchmarks.distributed",
         "benchmarks.distributed_scaling", "benchmarks.parity", "benchmarks.signals", "benchmarks.scoring_worker",
-        "benchmarks.cores", "benchmarks.tf_startup", "benchmarks.parquet"]
+        "benchmarks.cores", "benchmarks.tf_startup", "benchmarks.parquet", "scoring.serve", "benchmarks.serving", "benchmarks.serving_peer"]
 #: What TensorFlow, absl, CUDA and oneDNN print by themselves.
 TF_NOISE = re.compile(r"^(WARNING: All log messages|[IWEF]\d{4} [\d:.]+ +\d+ \S+\.cc:\d+\]|.*TF_ENABLE_ONEDNN_OPTS|"
                       r".*rebuild TensorFlow|To enable the following instructions|.*cuInit|.*cuda)", re.M)

@@ -102,13 +102,20 @@ def _quoted(text: str, limit: int = 40) -> str:
     return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
-def _value_problem(text: str, value: float) -> str:
+def value_problem(text: str, value: float) -> str:
+    """Why a feature value that parsed to ``value`` (NaN or infinite) is not a number the model can take."""
     if text == "":
         return "expected a number, got an empty value"
     if np.isnan(value):
         return f"expected a number, got {_quoted(text)}" if text.lower() not in ("nan", "+nan", "-nan") else \
             f"expected a finite number, got NaN ({text!r})"
     return f"expected a finite number, got an infinite value ({_quoted(text)})"
+
+
+def parse_float32(texts: list[str]) -> np.ndarray:
+    """Numbers as text to float32, NaN where one does not parse: the fast path's parser (polars, straight from the
+    decimal text to float32), so a value parses to the same float32 on every path, the server's included."""
+    return pl.Series(texts, dtype=pl.String).cast(pl.Float32, strict=False).fill_null(np.nan).to_numpy()
 
 
 def _parse_exact(block: Block, layout: Layout) -> Parsed:
@@ -128,13 +135,12 @@ def _parse_exact(block: Block, layout: Layout) -> Parsed:
     texts = [[row[i].strip() for row in good] for i in layout.feature_index]
     x = np.empty((len(good), len(texts)), dtype=np.float32)
     for j, column in enumerate(texts):
-        # The same parser as the fast path, so a value parses to the same float32 on either path.
-        x[:, j] = pl.Series(column, dtype=pl.String).cast(pl.Float32, strict=False).fill_null(np.nan).to_numpy()
+        x[:, j] = parse_float32(column)
     bad_rows = np.flatnonzero(~np.isfinite(x).all(axis=1)) if x.size else np.array([], dtype=int)
     for r in bad_rows:
         j = int(np.flatnonzero(~np.isfinite(x[r]))[0])
         index = layout.feature_index[j]
-        rejects.append(Reject(lines[r], layout.names[index], index + 1, _value_problem(texts[j][r], x[r, j]),
+        rejects.append(Reject(lines[r], layout.names[index], index + 1, value_problem(texts[j][r], x[r, j]),
                               _record_text(good[r])))
     ok = np.ones(len(good), dtype=bool)
     ok[bad_rows] = False
