@@ -46,6 +46,7 @@ class Dataset:
     labels: Labels
     source: str
     notes: dict[str, Any] = field(default_factory=dict)
+    wdbc: bool = False  # the bundled copy or UCI's wdbc.data: the tutorial's table
 
     @property
     def aliases(self) -> dict[str, list[str]]:
@@ -64,6 +65,32 @@ class Split:
     train_index: np.ndarray
     test_index: np.ndarray
     method: str
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A checked table and its split: everything training needs, read before TensorFlow loads."""
+
+    dataset: Dataset
+    rows: Split
+
+
+def load_training_data(spec: DataSpec = DataSpec()) -> TrainingData:
+    """Read and check ``spec``'s table (and its --test table), and split it: every data error is raised here."""
+    dataset = load_dataset(spec)
+    if spec.test_path is None:
+        return TrainingData(dataset, split(dataset, spec.test_fraction, spec.stratify))
+    test_table = read_table(spec.test_path, spec.sep, spec.fmt)
+    return TrainingData(dataset, separate_test(dataset, prepare(test_table, spec, like=dataset)))
+
+
+def check_folds(data: TrainingData, folds: int) -> None:
+    """``--l2 cv`` needs ``folds`` training rows of each class."""
+    for cls, value in ((1, data.dataset.labels.positive), (0, data.dataset.labels.negative)):
+        count = int((data.rows.y_train == cls).sum())
+        if count < folds:
+            raise DataError(f"--l2 cv with {folds} folds needs at least {folds} training rows of each class; "
+                            f"class {value!r} has {count}. Pass a smaller --cv-folds, or a number for --l2.")
 
 
 def load_dataset(spec: DataSpec = DataSpec()) -> Dataset:
@@ -106,7 +133,7 @@ def prepare(table: Table, spec: DataSpec, like: Dataset | None = None) -> Datase
     constant = [n for n, column in zip(features, x.T) if column.size and column.min() == column.max()]
     notes = {"rows_read": int(table.frame.height), "rows_dropped_missing": dropped, "constant_columns": constant,
              "skipped_non_numeric_columns": skipped}
-    return Dataset(np.ascontiguousarray(x), y, tuple(features), labels, table.source, notes)
+    return Dataset(np.ascontiguousarray(x), y, tuple(features), labels, table.source, notes, is_wdbc)
 
 
 def _drop_blank_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:

@@ -51,7 +51,7 @@ def test_cli_bad_arguments_give_one_line_error(tmp_path: Path, capsys, args, mat
 def test_cli_optimizer_flag_reaches_the_report(tmp_path: Path) -> None:
     from model.train import build_parser
 
-    assert "(default: sgd)" in " ".join(build_parser().format_help().split())
+    assert "(default: sgd on WDBC, adam on other tables)" in " ".join(build_parser().format_help().split())
     out = tmp_path / "run"
     assert main(["--epochs", "2", "--optimizer", "adam", "--learning-rate", "0.05", "--out", str(out), "--quiet"]) == 0
     report = json.loads((out / "report.json").read_text())
