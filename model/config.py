@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
+from contract.numbers import DEFAULT_NA_VALUES
 from model.errors import ConfigError
 
 #: The update rules of model.optimizers, by CLI name.
@@ -92,6 +93,8 @@ class DataSpec:
     test_path: str | None = None
     test_fraction: float = 0.25
     stratify: bool = False
+    na_values: tuple[str, ...] = DEFAULT_NA_VALUES  # spellings of a missing value (an empty field always is one)
+    decimal: str = "."  # the decimal mark: "." or ","
 
 
 def validate_requested(requested: Requested, target_fnr: float | None, cv_folds: int) -> None:

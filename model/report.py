@@ -129,6 +129,9 @@ def baseline_notes(versus: dict[str, Any] | None) -> list[str]:
 def data_notes(data: dict[str, Any]) -> list[str]:
     """What a user should know about their data: constant, skipped and incomplete columns."""
     notes = []
+    if data.get("id_columns"):
+        notes.append(f"id: {', '.join(map(repr, data['id_columns']))} (named like an id, or different text in every "
+                     "row): not a feature; the scorer passes it through")
     if data["constant_columns"]:
         notes.append(f"constant columns (they carry no information): {', '.join(map(repr, data['constant_columns']))}")
     if data["skipped_non_numeric_columns"]:

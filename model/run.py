@@ -181,6 +181,8 @@ def data_report(dataset: Dataset, rows: Split) -> dict[str, Any]:
                           (("all", dataset.y), ("train", rows.y_train), ("test", rows.y_test))},
         "n_features": len(dataset.feature_names),
         "features": list(dataset.feature_names),
+        "na_values": list(dataset.na_values),
+        "decimal": dataset.decimal,
         **dataset.notes,
     }
 
@@ -191,6 +193,9 @@ def save_run(result: TrainResult, out: str | Path) -> Path:
     info = {
         "feature_names": report["feature_names"],
         "feature_aliases": report["feature_aliases"],
+        "id_columns": report["data"]["id_columns"],
+        "na_values": list(report["data"]["na_values"]),
+        "decimal": report["data"]["decimal"],
         "threshold": report["threshold"],
         **result.dataset.labels.as_dict(),
         "metrics": {split: _headline(m) for split, m in report["metrics"].items()},

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contract.cli import add_standard_options, prepare_tensorflow, step_printer
+from contract.numbers import decimal_option, na_values_option
 from contract.text import separator_option
 from model.config import (
     CONVERGE,
@@ -106,11 +107,17 @@ def add_data_options(group: Any) -> None:
                             "the label and the id)")
     which.add_argument("--exclude", type=_names, default=(), metavar="A,B,...", help="columns that are not features")
     group.add_argument("--id", dest="id_column", default=None, metavar="COLUMN",
-                       help="an id column, never a feature (default: a column named 'id')")
+                       help="the id column, never a feature (default: every column named like an id, such as id, "
+                            "customer_id or Customer ID, and every text column whose values are all different)")
     group.add_argument("--sep", type=separator_option, default=None,
                        help="field separator: , ; | or tab (default: sniffed from the header)")
     group.add_argument("--format", dest="fmt", choices=FORMATS, default=defaults.fmt,
                        help="file format (default: from the name, .parquet, or the first line, UCI's wdbc.data)")
+    group.add_argument("--na-values", type=na_values_option, default=defaults.na_values, metavar="A,B,...|none",
+                       help="spellings of a missing value, besides an empty field; they replace the default list, and "
+                            "'none' reads them as text (default: pandas' list, such as NA, N/A, NaN, null, and '?')")
+    group.add_argument("--decimal", type=decimal_option, default=defaults.decimal,
+                       help="decimal mark in a CSV: '.' or ',' (default: %(default)s)")
     group.add_argument("--missing", choices=MISSING, default=defaults.missing,
                        help="rows with a missing feature or label value: error (default) or drop them")
     group.add_argument("--test", dest="test_path", default=None, metavar="PATH_OR_URL",
@@ -123,7 +130,8 @@ def add_data_options(group: Any) -> None:
 def data_spec(args: argparse.Namespace) -> DataSpec:
     """The DataSpec the parsed data options describe."""
     return DataSpec(args.data, args.label, args.positive, args.features, args.exclude, args.id_column, args.sep,
-                    args.fmt, args.missing, args.test_path, args.test_fraction, args.stratify)
+                    args.fmt, args.missing, args.test_path, args.test_fraction, args.stratify, args.na_values,
+                    args.decimal)
 
 
 class _Progress:
