@@ -163,7 +163,7 @@ def test_a_trailing_separator_on_every_line_is_optional_on_the_exact_path() -> N
     parsed = _parse_exact(Block(data, 2), layout)
     assert parsed.kept["id"].to_list() == ["1", "2"] and parsed.features[:, 0].tolist() == [1.5, 2.5]
     assert [r.line for r in parsed.rejects] == [4]
-    assert parsed.rejects[0].record == "3," + ",".join(["x"] * 30) + ","  # the absent empty column, as empty
+    assert parsed.rejects[0].record == "3," + ",".join(["x"] * 30)  # the record as it was, for fixing and re-feeding
 
 
 def test_a_reject_from_a_parquet_input_is_placed_by_row_not_line() -> None:
