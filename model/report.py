@@ -130,8 +130,8 @@ def data_notes(data: dict[str, Any]) -> list[str]:
     """What a user should know about their data: constant, skipped and incomplete columns."""
     notes = []
     if data.get("id_columns"):
-        notes.append(f"id: {', '.join(map(repr, data['id_columns']))} (named like an id, or different text in every "
-                     "row): not a feature; the scorer passes it through")
+        notes.append(f"id column{'s' * (len(data['id_columns']) > 1)} {', '.join(map(repr, data['id_columns']))}: "
+                     "not a feature; the scorer passes it through by default (--id COLUMN to choose)")
     if data["constant_columns"]:
         notes.append(f"constant columns (they carry no information): {', '.join(map(repr, data['constant_columns']))}")
     if data["skipped_non_numeric_columns"]:
