@@ -98,6 +98,10 @@ def render(facts: dict[str, Any]) -> str:
     if facts.get("feature_aliases"):
         lines.append(f"aliases:   other names matched by the scorer for {len(facts['feature_aliases'])} features "
                      "(metadata key feature_aliases)")
+    na = "".join(f", {v!r}" for v in facts.get("na_values") or [])
+    ids = ", ".join(map(repr, facts.get("id_columns") or [])) or "a column named id"
+    lines.append(f"reading:   missing = an empty field{na}; decimal mark {facts.get('decimal', '.')!r}; passed through "
+                 f"by default: {ids} (metadata keys na_values, decimal, id_columns)")
     lines += [
         f"threshold: {facts['threshold']} (label = probability > threshold, applied in the graph)",
         f"label:     column {facts['label_column']!r}: 1 = {facts['positive_class']!r} ({meaning.get('1', '?')}), "

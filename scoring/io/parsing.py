@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from contract.numbers import parse_numbers
 from scoring.errors import InputError
 from scoring.io.blocks import Block
 from scoring.io.layout import Layout, csv_problem
@@ -98,15 +99,23 @@ def _quoted(text: str, limit: int = 40) -> str:
     return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
-def _value_problem(text: str, value: float, missing: bool) -> str:
+def _value_problem(text: str, value: float, missing: bool, decimal: str = ".") -> str:
     if text == "":
         return "expected a number, got an empty value"
     if missing:
         return f"expected a number, got a missing value ({_quoted(text)})"
+    if np.isnan(value) and decimal == "." and "," in text and not np.isnan(_with_decimal_comma(text)):
+        return f"expected a number, got {_quoted(text)} (a decimal comma: pass --decimal , to read it as one)"
     if np.isnan(value):
         return f"expected a number, got {_quoted(text)}" if text.lower() not in ("nan", "+nan", "-nan") else \
             f"expected a finite number, got NaN ({text!r})"
     return f"expected a finite number, got an infinite value ({_quoted(text)})"
+
+
+def _with_decimal_comma(text: str) -> float:
+    """``text`` read with "," as the decimal mark (NaN if it is no number then either): for the message only."""
+    value = parse_numbers(pl.Series([text]), (), ",", pl.Float64)[0][0]
+    return np.nan if value is None else value
 
 
 def _parse_exact(block: Block, layout: Layout) -> Parsed:
@@ -139,7 +148,7 @@ def _parse_exact(block: Block, layout: Layout) -> Parsed:
         j = int(np.flatnonzero(~np.isfinite(x[r]))[0])
         index = layout.feature_index[j]
         rejects.append(Reject(lines[r], layout.names[index], index + 1,
-                              _value_problem(texts[j][r], x[r, j], bool(missing[r, j])), records[r]))
+                              _value_problem(texts[j][r], x[r, j], bool(missing[r, j]), layout.decimal), records[r]))
     ok = np.ones(len(good), dtype=bool)
     ok[bad_rows] = False
     kept = pl.DataFrame({layout.names[i]: [row[i] or None for row, k in zip(good, ok) if k] for i in layout.keep_index},
