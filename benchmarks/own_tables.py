@@ -38,7 +38,8 @@ TABLES = (
     Table("wine", "sklearn load_wine, class 0 vs the rest", ("--label", "class_0", "--positive", "yes")),
     Table("breast_cancer", "sklearn load_breast_cancer as a CSV with its own names",
           ("--label", "diagnosis", "--positive", "M")),
-    Table("pima", "R MASS Pima.tr, tested on Pima.te", ("--label", "type", "--positive", "Yes", "--test", "pima_te.csv")),
+    Table("pima", "R MASS Pima.tr, tested on Pima.te",
+          ("--label", "type", "--positive", "Yes", "--test", "pima_te.csv")),
     Table("biopsy", "R MASS biopsy", ("--label", "class", "--positive", "malignant", "--missing", "drop")),
     Table("default", "R ISLR Default", ("--label", "default", "--positive", "Yes")),
     Table("caravan", "R ISLR Caravan", ("--label", "Purchase", "--positive", "Yes")),
@@ -112,9 +113,11 @@ def run_one(table: Table, directory: Path) -> dict[str, Any]:
 
 
 def table_text(rows: list[dict[str, Any]]) -> str:
-    body = [[r["table"], f"{r['rows']:,} / {r['features']}", f"{r['ours_log_loss']:.4f}", f"{r['baseline_log_loss']:.4f}",
+    body = [[r["table"], f"{r['rows']:,} / {r['features']}", f"{r['ours_log_loss']:.4f}",
+             f"{r['baseline_log_loss']:.4f}",
              f"{r['relative']:+.2%}", f"{r['ours_accuracy']:.3f} / {r['baseline_accuracy']:.3f}", r["epochs"],
-             f"{r['training_seconds']:.2f}", f"{r['wall_seconds']:.1f}", "converged" if r["converged"] else "epoch limit",
+             f"{r['training_seconds']:.2f}", f"{r['wall_seconds']:.1f}",
+             "converged" if r["converged"] else "epoch limit",
              f"{r['tutorial_relative']:+.1%}"] for r in rows]
     return markdown_table(["table", "rows / features", "ours: test log loss", "sklearn C=1", "ours vs sklearn",
                            "accuracy (ours / sklearn)", "epochs", "fit s", "command s", "stopped",

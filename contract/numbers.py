@@ -23,7 +23,8 @@ def na_values_option(text: str) -> tuple[str, ...]:
         return ()
     values = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
     if not values:
-        raise argparse.ArgumentTypeError(f"expected comma-separated spellings such as 'NA,?' or {NO_NA!r}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated spellings such as 'NA,?' or {NO_NA!r}, "
+                                         f"got {text!r}")
     return values
 
 

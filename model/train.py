@@ -53,17 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
         return f"(default: {getattr(tutorial, name)} on WDBC, {getattr(converge, name)} on other tables)"
 
     parser.add_argument("--recipe", choices=RECIPES, default="auto",
-                        help="where the defaults below come from: 'tutorial' (TensorFlow's tutorial: SGD, fixed epochs, "
-                             "no penalty) or 'converge' (Adam until the loss stops falling, l2 as scikit-learn's "
-                             "C=1); 'auto' is the tutorial's on WDBC and 'converge' on any other table "
+                        help="where the defaults below come from: 'tutorial' (TensorFlow's tutorial: SGD, fixed "
+                             "epochs, no penalty) or 'converge' (Adam until the loss stops falling, l2 as "
+                             "scikit-learn's C=1); 'auto' is the tutorial's on WDBC and 'converge' on any other table "
                              "(default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help=f"passes over the training rows; with --stop plateau the most it may take {default('epochs')}")
+                        help="passes over the training rows; with --stop plateau the most it may take "
+                             f"{default('epochs')}")
     parser.add_argument("--learning-rate", type=float, default=None, help=f"step size {default('learning_rate')}")
     parser.add_argument("--batch-size", type=int, default=None, help=f"minibatch rows {default('batch_size')}")
     parser.add_argument("--optimizer", default=None,
-                        help=f"update rule, one of {', '.join(OPTIMIZERS)}: 'sgd' (the tutorial's) or 'adam' (per-weight "
-                             f"step sizes) {default('optimizer')}")
+                        help=f"update rule, one of {', '.join(OPTIMIZERS)}: 'sgd' (the tutorial's) or 'adam' "
+                             f"(per-weight step sizes) {default('optimizer')}")
     parser.add_argument("--l2", type=_l2_option, default=None,
                         help="L2 strength (penalty l2*sum(w^2) on the mean log loss), or 'cv' to choose it by k-fold "
                              "CV on the training rows (default: 0 on WDBC; 1/(2*training rows), scikit-learn's C=1, "

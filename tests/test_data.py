@@ -617,8 +617,8 @@ def test_a_stray_decimal_comma_in_a_numeric_column_suggests_decimal(tmp_path: Pa
 def test_a_mostly_numeric_text_column_is_an_error_not_a_skipped_column(tmp_path: Path) -> None:
     rows = "".join(f"{i}.5,{i % 2}\n" for i in range(9))
     path = write(tmp_path, f"x,y\n{rows}unknown,1\nunknown,0\n")
-    with pytest.raises(DataError, match=r"line 11, column 1 \('x'\): expected a number, got 'unknown' \(2 values in this "
-                                        r"column are not numbers\)\. If 'unknown' marks a missing value"):
+    with pytest.raises(DataError, match=r"line 11, column 1 \('x'\): expected a number, got 'unknown' \(2 values in "
+                                        r"this column are not numbers\)\. If 'unknown' marks a missing value"):
         load_dataset(DataSpec(path, label="y"))
 
 

@@ -21,7 +21,8 @@ from contract.metadata import (
 #: The on-disk keys, in the order format 2 has always written them (a reader in another language may rely on it).
 FORMAT_2_KEYS = ["format", "feature_names", "n_features", "feature_aliases", "input_name", "output_names",
                  "threshold", "label_column", "positive_class", "negative_class", "label_meaning", "positive_label",
-                 "id_columns", "na_values", "decimal", "metrics", "data_fingerprint_sha256", "training_config", "opset", "versions", "exported_at"]
+                 "id_columns", "na_values", "decimal",
+                 "metrics", "data_fingerprint_sha256", "training_config", "opset", "versions", "exported_at"]
 
 
 def example() -> Metadata:
