@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.errors import ModelError
+from contract.numbers import DECIMALS
 
 #: Written into both artifacts' metadata; a loader refuses any other.
 EXPORT_FORMAT = "logreg-export/2"
@@ -39,6 +40,12 @@ class Metadata:
     negative_class: Any = field(default=0, metadata=_SHARED)
     label_meaning: dict[str, str] | None = None
     positive_label: int = 1
+    #: The columns that identified rows at training time (never features): the scorer passes them through.
+    id_columns: list[str] = field(default_factory=list)
+    #: How the training table spelled a missing value and its decimal mark; the scorer reads values the same way.
+    #: An export made before they were recorded reads as the scorer did then: only an empty field is missing.
+    na_values: list[str] = field(default_factory=list, metadata=_SHARED)
+    decimal: str = field(default=".", metadata=_SHARED)
     metrics: dict[str, Any] | None = None
     data_fingerprint_sha256: str | None = field(default=None, metadata=_SHARED)
     training_config: dict[str, Any] | None = None
@@ -88,6 +95,7 @@ class Metadata:
             raise ModelError(f"Expected a numeric 'threshold' in {path}'s metadata, got "
                              f"{meta.get('threshold')!r}.") from None
         aliases = meta.get("feature_aliases") or {}
+        _check_reading(meta, path)
         known = {f.name for f in fields(cls)} - {"feature_names", "threshold", "feature_aliases"}
         return cls(feature_names=names, threshold=threshold,
                    feature_aliases=aliases if isinstance(aliases, dict) else {},
@@ -103,6 +111,18 @@ def decode_onnx_props(props: Mapping[str, str]) -> dict[str, Any]:
         except ValueError:
             out[key] = value
     return out
+
+
+def _check_reading(meta: Mapping[str, Any], path: Path) -> None:
+    """The keys that say how to read values must say it in a form the scorer can apply."""
+    for key, ok, expected in (
+        ("na_values", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "a list of strings"),
+        ("id_columns", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "a list of strings"),
+        ("decimal", lambda v: v in DECIMALS, f"one of {list(DECIMALS)}"),
+    ):
+        if key in meta and not ok(meta[key]):
+            raise ModelError(f"Expected {key!r} in {path}'s metadata to be {expected}, got {meta[key]!r}. The artifact "
+                             "is damaged: re-export it.")
 
 
 def _feature_names(names: object, width: int | None, path: Path) -> list[str]:

@@ -24,6 +24,10 @@ def base_metadata(classifier: Classifier, info: dict[str, Any], opset: int) -> M
         positive_class=info["positive_class"],
         negative_class=info["negative_class"],
         label_meaning=info["label_meaning"],
+        id_columns=list(info.get("id_columns") or []),
+        # A model trained before these were recorded read values as its scorer did: only empty is missing.
+        na_values=list(info.get("na_values") or []),
+        decimal=info.get("decimal", "."),
         metrics=info["metrics"],
         data_fingerprint_sha256=info["data_fingerprint_sha256"],
         training_config=info.get("config"),

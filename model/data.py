@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from contract.errors import first_line
+from contract.numbers import parse_numbers
 from model import wdbc
 from model.config import MISSING, DataSpec
 from model.errors import DataError
@@ -46,6 +48,9 @@ class Dataset:
     labels: Labels
     source: str
     notes: dict[str, Any] = field(default_factory=dict)
+    wdbc: bool = False  # the bundled copy or UCI's wdbc.data: the tutorial's table
+    na_values: tuple[str, ...] = ()  # how the table spells a missing value (the scorer reads it the same way)
+    decimal: str = "."
 
     @property
     def aliases(self) -> dict[str, list[str]]:
@@ -66,12 +71,38 @@ class Split:
     method: str
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """A checked table and its split: everything training needs, read before TensorFlow loads."""
+
+    dataset: Dataset
+    rows: Split
+
+
+def load_training_data(spec: DataSpec = DataSpec()) -> TrainingData:
+    """Read and check ``spec``'s table (and its --test table), and split it: every data error is raised here."""
+    dataset = load_dataset(spec)
+    if spec.test_path is None:
+        return TrainingData(dataset, split(dataset, spec.test_fraction, spec.stratify))
+    test_table = read_table(spec.test_path, spec.sep, spec.fmt, spec.na_values, spec.decimal)
+    return TrainingData(dataset, separate_test(dataset, prepare(test_table, spec, like=dataset)))
+
+
+def check_folds(data: TrainingData, folds: int) -> None:
+    """``--l2 cv`` needs ``folds`` training rows of each class."""
+    for cls, value in ((1, data.dataset.labels.positive), (0, data.dataset.labels.negative)):
+        count = int((data.rows.y_train == cls).sum())
+        if count < folds:
+            raise DataError(f"--l2 cv with {folds} folds needs at least {folds} training rows of each class; "
+                            f"class {value!r} has {count}. Pass a smaller --cv-folds, or a number for --l2.")
+
+
 def load_dataset(spec: DataSpec = DataSpec()) -> Dataset:
     """Read ``spec.path`` (or the bundled WDBC copy), pick label and features, and check every value."""
     if spec.missing not in MISSING:
         raise DataError(f"--missing must be one of {list(MISSING)}, got {spec.missing!r}.")
     table = Table(wdbc.load_bundled(), wdbc.BUNDLED, "bundled") if spec.path is None else \
-        read_table(spec.path, spec.sep, spec.fmt)
+        read_table(spec.path, spec.sep, spec.fmt, spec.na_values, spec.decimal)
     return prepare(table, spec)
 
 
@@ -84,7 +115,8 @@ def prepare(table: Table, spec: DataSpec, like: Dataset | None = None) -> Datase
     is_wdbc = table.kind in ("bundled", "uci")
     label_column = _label_column(table, spec, is_wdbc)
     names = like.feature_names if like is not None else spec.features
-    features, skipped = (list(names), []) if names else _auto_features(frame, label_column, spec)
+    ids = like.notes.get("id_columns", []) if like is not None else _id_columns(table, frame, label_column, spec)
+    features, skipped = (list(names), []) if names else _auto_features(table, frame, label_column, ids, spec)
     twice = sorted({n for n in features if features.count(n) > 1})
     if twice:
         raise DataError(f"--features names {_quote(twice)} more than once.")
@@ -94,7 +126,7 @@ def prepare(table: Table, spec: DataSpec, like: Dataset | None = None) -> Datase
                         "leave it out of --features.")
     if not features:
         raise DataError(f"{table.source}: no numeric feature columns besides the label; pass --features.")
-    x, missing = _feature_matrix(table, frame, rows, features)
+    x, missing = _feature_matrix(table, frame, rows, features, spec)
     keep, dropped = _complete_rows(table, frame, rows, missing, label_column, spec.missing)
     column = frame[label_column].filter(keep)
     if like is None:
@@ -105,8 +137,9 @@ def prepare(table: Table, spec: DataSpec, like: Dataset | None = None) -> Datase
         x = x[keep]
     constant = [n for n, column in zip(features, x.T) if column.size and column.min() == column.max()]
     notes = {"rows_read": int(table.frame.height), "rows_dropped_missing": dropped, "constant_columns": constant,
-             "skipped_non_numeric_columns": skipped}
-    return Dataset(np.ascontiguousarray(x), y, tuple(features), labels, table.source, notes)
+             "skipped_non_numeric_columns": skipped, "id_columns": ids}
+    return Dataset(np.ascontiguousarray(x), y, tuple(features), labels, table.source, notes, is_wdbc,
+                   tuple(spec.na_values), spec.decimal)
 
 
 def _drop_blank_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
@@ -129,40 +162,80 @@ def _label_column(table: Table, spec: DataSpec, is_wdbc: bool) -> str:
     return spec.label
 
 
-def _auto_features(frame: pl.DataFrame, label: str, spec: DataSpec) -> tuple[list[str], list[str]]:
-    """Every numeric column except the label, the id and --exclude; text columns are skipped (and reported)."""
-    id_column = spec.id_column or next((c for c in frame.columns if c.strip().lower() == "id"), None)
-    left_out = {label, id_column, *spec.exclude}
+#: A column name that says "identifier": id, customer_id, Customer ID, patient.id, CustomerID, customerId; R's row
+#: names. Not paid, valid or fluid.
+_ID_NAME = re.compile(r"(?i:(.*[\s_.\-])?id)|.*[a-z](ID|Id)|rownames|Unnamed: 0")
+#: A text column whose values are (nearly) all different names its rows: names, codes, keys.
+_ID_DISTINCT = 0.99
+
+
+def _id_columns(table: Table, frame: pl.DataFrame, label: str, spec: DataSpec) -> list[str]:
+    """The columns that identify rows, never features: --id, else those named like an id or holding distinct text."""
+    if spec.id_column is not None:
+        _check_exist(table, [spec.id_column], "--id column")
+        return [spec.id_column]
+    ids = []
+    for name in frame.columns:
+        if name == label or name in spec.exclude or (spec.features and name in spec.features):
+            continue
+        column = frame[name]
+        if _ID_NAME.fullmatch(name.strip()) or (column.dtype == pl.String and _distinct_text(column, spec)):
+            ids.append(name)
+    return ids
+
+
+def _distinct_text(column: pl.Series, spec: DataSpec) -> bool:
+    text = column.drop_nulls()
+    numbers = max(_parse_share(column, spec, "."), _parse_share(column, spec, ","))  # either decimal mark
+    return text.len() >= 2 and text.n_unique() >= _ID_DISTINCT * text.len() and numbers < 0.5
+
+
+def _auto_features(table: Table, frame: pl.DataFrame, label: str, ids: list[str], spec: DataSpec
+                   ) -> tuple[list[str], list[str]]:
+    """Every numeric column except the label, the ids and --exclude; text columns are skipped (and reported),
+    unless their values are numbers in another spelling (a decimal comma) or mostly numbers: those are errors."""
+    left_out = {label, *ids, *spec.exclude}
     features, skipped = [], []
     for name in frame.columns:
         column = frame[name]
         if name in left_out or (column.null_count() == column.len() and not name.strip()):
             continue  # an unnamed, empty column is what a trailing separator on every line makes
-        if column.dtype == pl.String and _parse_share(column) < 0.5:
-            skipped.append(name)
-        else:
-            features.append(name)
+        if column.dtype == pl.String:
+            _check_decimal_comma(table, frame, name, spec)
+            if _parse_share(column, spec) < 0.5:
+                skipped.append(name)
+                continue
+        features.append(name)
     return features, skipped
 
 
-def _parse_share(column: pl.Series) -> float:
-    """The share of a text column's non-empty values that are numbers."""
-    text = column.str.strip_chars().replace("", None).drop_nulls()
-    return float(text.cast(pl.Float64, strict=False).is_not_null().mean()) if text.len() else 0.0
+def _parse_share(column: pl.Series, spec: DataSpec, decimal: str | None = None) -> float:
+    """The share of a text column's present (not missing) values that are numbers."""
+    values, missing = parse_numbers(column, spec.na_values, decimal or spec.decimal, pl.Float64)
+    present = values.filter(~missing)
+    return float(present.is_not_null().mean()) if present.len() else 0.0
 
 
-def _numeric(table: Table, frame: pl.DataFrame, rows: np.ndarray, name: str) -> np.ndarray:
+def _check_decimal_comma(table: Table, frame: pl.DataFrame, name: str, spec: DataSpec) -> None:
+    """A text column that is numbers once "," is read as the decimal mark is an error, never a skipped column."""
+    column = frame[name]
+    if spec.decimal == "," or _parse_share(column, spec, ",") < 0.5 or _parse_share(column, spec) >= 0.5:
+        return  # not numbers either way, or numbers already (a stray comma is the value's own error)
+    sample = next(v for v in column.str.strip_chars().drop_nulls() if "," in v)
+    raise DataError(f"{table.source}, column {frame.columns.index(name) + 1} ({name!r}): its values look like numbers "
+                    f"with a decimal comma, such as {sample!r}, and would be skipped as text. Pass --decimal , to read "
+                    f"them as numbers (the usual European export, with ';' between fields), or --exclude "
+                    f"{_cli_name(name)} to leave the column out.")
+
+
+def _numeric(table: Table, frame: pl.DataFrame, rows: np.ndarray, name: str, spec: DataSpec) -> np.ndarray:
     """A feature column as float64 (NaN where missing); a value that is not a number is an error with its line."""
     column = frame[name]
     if column.dtype == pl.String:
-        text = column.str.strip_chars().replace("", None)
-        values = text.cast(pl.Float64, strict=False)
-        bad = (values.is_null() & text.is_not_null()).to_numpy()
+        values, missing = parse_numbers(column, spec.na_values, spec.decimal, pl.Float64)
+        bad = (values.is_null() & ~missing).to_numpy()
         if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{table.where(int(rows[row]))}, column {frame.columns.index(name) + 1} ({name!r}): "
-                            f"expected a number, got {column[row]!r}. Fix the value, or leave the column out with "
-                            f"--exclude {_cli_name(name)}.")
+            raise DataError(_not_a_number(table, frame, rows, name, bad, spec))
         column = values
     elif not (column.dtype.is_numeric() or column.dtype == pl.Boolean):
         raise DataError(f"{table.source}: column {name!r} has type {column.dtype}, expected numbers. "
@@ -176,14 +249,33 @@ def _numeric(table: Table, frame: pl.DataFrame, rows: np.ndarray, name: str) -> 
     return values
 
 
-def _feature_matrix(table: Table, frame: pl.DataFrame, rows: np.ndarray, features: list[str]
+def _not_a_number(table: Table, frame: pl.DataFrame, rows: np.ndarray, name: str, bad: np.ndarray,
+                  spec: DataSpec) -> str:
+    """Where a mostly numeric column holds something else, how often, and the fixes: a missing-value spelling
+    (with --missing drop), the decimal mark, the value itself, or leaving the column out."""
+    row = int(np.flatnonzero(bad)[0])
+    value = frame[name][row].strip()
+    count, present = int(bad.sum()), int(frame[name].str.strip_chars().replace("", None).drop_nulls().len())
+    others = f" ({count:,} values in this column are not numbers)" if count > 1 else ""
+    if spec.decimal == "." and parse_numbers(pl.Series([value]), (), ",", pl.Float64)[0][0] is not None:
+        fix = "Pass --decimal , if the column uses a decimal comma"
+    elif count < present / 2:  # mostly numbers: the odd one out is often a missing-value marker
+        fix = (f"If {value!r} marks a missing value, list it with --na-values (e.g. --na-values "
+               f"'NA,N/A,NaN,null,?,{value}') and pass --missing drop; else fix the value")
+    else:
+        fix = "Fix the value"
+    return (f"{table.where(int(rows[row]))}, column {frame.columns.index(name) + 1} ({name!r}): expected a number, "
+            f"got {frame[name][row]!r}{others}. {fix}, or leave the column out with --exclude {_cli_name(name)}.")
+
+
+def _feature_matrix(table: Table, frame: pl.DataFrame, rows: np.ndarray, features: list[str], spec: DataSpec
                     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The float32 matrix, filled one column at a time (a million-row table never exists in float64 at once),
     and the rows where each column has no value."""
     x = np.empty((frame.height, len(features)), np.float32)
     missing = {}
     for j, name in enumerate(features):
-        column = _numeric(table, frame, rows, name)
+        column = _numeric(table, frame, rows, name, spec)
         x[:, j] = column
         absent = np.isnan(column)
         if absent.any():

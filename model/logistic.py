@@ -56,6 +56,12 @@ class Classifier(tf.Module):
         # A Variable, not a constant: tf2onnx turns captured constants into extra graph inputs.
         self.threshold = tf.Variable(threshold, trainable=False, dtype=tf.float32, name="threshold")
 
+    @property
+    def net(self) -> LogisticRegression:
+        """What the trainer fits on standardized rows: a tf.Module with ``__call__(x) -> logits``,
+        ``trainable_variables`` and ``reset(seed)`` (another model family fits the same loop)."""
+        return self.logistic
+
     def logits(self, x: tf.Tensor) -> tf.Tensor:
         """Training-precision (float32) logits."""
         return self.logistic(self.normalize(x))

@@ -11,14 +11,17 @@ ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7
 
 
 class SGD:
-    """``w -= learning_rate * gradient``: the tutorial's rule, with no state to reset."""
+    """``w -= learning_rate * gradient``: the tutorial's rule; its only state is the step size."""
 
     def __init__(self, variables: Sequence[tf.Variable], learning_rate: float) -> None:
         self.variables = list(variables)
-        self.learning_rate = learning_rate
+        self.initial_rate = learning_rate
+        # A Variable (float32, as the constant it replaces), so a stopping rule can cut the step in the graph.
+        self.learning_rate = tf.Variable(learning_rate, trainable=False, dtype=tf.float32, name="learning_rate")
 
     def reset(self) -> None:
-        """Nothing to forget between runs."""
+        """Back to the initial step size (SGD keeps no other state)."""
+        self.learning_rate.assign(self.initial_rate)
 
     def apply(self, gradients: Sequence[tf.Tensor]) -> None:
         for grad, var in zip(gradients, self.variables):
@@ -34,13 +37,15 @@ class Adam:
 
     def __init__(self, variables: Sequence[tf.Variable], learning_rate: float) -> None:
         self.variables = list(variables)
-        self.learning_rate = learning_rate
+        self.initial_rate = learning_rate
+        self.learning_rate = tf.Variable(learning_rate, trainable=False, dtype=tf.float32, name="learning_rate")
         self.m = [tf.Variable(tf.zeros_like(v), trainable=False, name="adam_m") for v in self.variables]
         self.v = [tf.Variable(tf.zeros_like(v), trainable=False, name="adam_v") for v in self.variables]
         self.steps = tf.Variable(0.0, trainable=False, name="adam_steps")
 
     def reset(self) -> None:
-        """Zero the moments and the step count, so every run starts as a fresh Adam."""
+        """Zero the moments and the step count and restore the step size, so every run starts as a fresh Adam."""
+        self.learning_rate.assign(self.initial_rate)
         for slot in (*self.m, *self.v, self.steps):
             slot.assign(tf.zeros_like(slot))
 
@@ -51,7 +56,7 @@ class Adam:
         for grad, var, m, v in zip(gradients, self.variables, self.m, self.v):
             tf.raw_ops.ResourceApplyAdam(
                 var=var.handle, m=m.handle, v=v.handle, beta1_power=beta_1_power, beta2_power=beta_2_power,
-                lr=tf.constant(self.learning_rate), beta1=beta_1, beta2=beta_2,
+                lr=self.learning_rate, beta1=beta_1, beta2=beta_2,
                 epsilon=tf.constant(ADAM_EPSILON), grad=grad,
             )
 

@@ -103,8 +103,12 @@ def summary(report: dict[str, Any], out: Path) -> str:
         cells = [_cell(m[k], width, digits) for k, width, digits in
                  (("accuracy", 8, 4), ("log_loss", 8, 4), ("roc_auc", 8, 4), ("fpr", 6, 3), ("fnr", 6, 3))]
         lines.append(f"{name:<38} {' '.join(cells)}")
-    lines.append(f"threshold {report['threshold']:.6g}, l2 {report['config']['l2']:g}, "
-                 f"trained in {report['training_seconds']:.2f} s (traced {report['trace_count']}x)")
+    stop = report.get("stopping") or {}
+    recipe = f"recipe {report['recipe']}, " if report.get("recipe") else ""
+    lines.append(f"{recipe}threshold {report['threshold']:.6g}, l2 {report['config']['l2']:.3g}, "
+                 f"trained in {report['training_seconds']:.2f} s, {stop.get('epochs', 0):,} epochs "
+                 f"(traced {report['trace_count']}x): {stop.get('reason', '')}")
+    lines += [f"note: {text}" for text in baseline_notes(report.get("versus_baseline"))]
     lines.append(f"wrote {out}/: model.json, checkpoint/, reference_rows.npy, report.json, {', '.join(PLOTS)}, manifest.json")
     return "\n".join(lines)
 
@@ -114,9 +118,20 @@ def _cell(value: float | None, width: int, digits: int) -> str:
     return f"{'n/a':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
 
+def baseline_notes(versus: dict[str, Any] | None) -> list[str]:
+    """A line when our test log loss is worse than scikit-learn's by more than the report's margin, with what to try."""
+    if not versus or not versus["worse"]:
+        return []
+    return [f"ours is {versus['relative']:.1%} worse than scikit-learn's {versus['baseline']} on {versus['metric']} "
+            f"({versus['ours']:.4f} vs {versus['baseline_value']:.4f}); to try: {versus['advice']}"]
+
+
 def data_notes(data: dict[str, Any]) -> list[str]:
     """What a user should know about their data: constant, skipped and incomplete columns."""
     notes = []
+    if data.get("id_columns"):
+        notes.append(f"id column{'s' * (len(data['id_columns']) > 1)} {', '.join(map(repr, data['id_columns']))}: "
+                     "not a feature; the scorer passes it through by default (--id COLUMN to choose)")
     if data["constant_columns"]:
         notes.append(f"constant columns (they carry no information): {', '.join(map(repr, data['constant_columns']))}")
     if data["skipped_non_numeric_columns"]:

@@ -11,16 +11,14 @@ from typing import Any
 
 from model.baseline import sklearn_baselines
 from model.checkpoint import save_classifier, save_reference_rows
-from model.config import DataSpec, FitConfig, validate_config
-from model.data import Dataset, Split, class_balance, fingerprint, load_dataset, prepare, separate_test, split
-from model.errors import DataError
+from model.config import DataSpec, FitConfig, Requested, validate_config
+from model.data import Dataset, Split, TrainingData, check_folds, class_balance, fingerprint, load_training_data
 from model.files import atomic_directory, package_versions, write_manifest
-from model.fit import History, fit_classifier
+from model.fit import CompiledTrainer, History, fit_classifier
 from model.logistic import Classifier
 from model.metrics import evaluate, threshold_curve, threshold_for_fnr
 from model.report import write_report
 from model.selection import DEFAULT_L2_GRID, cross_validate_l2
-from model.tables import read_table
 
 VERSIONED = ("tensorflow", "numpy", "pandas", "polars", "scikit-learn")
 
@@ -38,8 +36,8 @@ class TrainResult:
 
 
 def train(
-    config: FitConfig | None = None,
-    data: DataSpec | str | Path | None = None,
+    config: FitConfig | Requested | None = None,
+    data: TrainingData | DataSpec | str | Path | None = None,
     l2_cv: bool = False,
     cv_folds: int = 5,
     target_fnr: float | None = None,
@@ -48,24 +46,29 @@ def train(
 ) -> TrainResult:
     """Load the table (default: WDBC), split it, (optionally) pick L2 by CV, train and evaluate.
 
-    ``data`` is a DataSpec, or just a path (a UCI ``wdbc.data`` or a table whose label is obvious).
+    ``config``: a FitConfig is used as it is; a Requested (or None) takes its recipe's values for what it leaves
+    open (the tutorial's on WDBC, ``converge`` elsewhere). ``data`` is a TrainingData read already, a DataSpec,
+    or just a path (a UCI ``wdbc.data`` or a table whose label is obvious).
     ``on_step(message)`` hears what the run is doing, before each long step.
     """
-    config = config or FitConfig()
+    if not isinstance(data, TrainingData):
+        spec = data if isinstance(data, DataSpec) else DataSpec(path=None if data is None else str(data))
+        on_step(f"reading {spec.path or 'the bundled WDBC copy'} ...")
+        data = load_training_data(spec)
+    dataset, rows = data.dataset, data.rows
+    requested = Requested() if config is None else config
+    recipe = requested.recipe_for(dataset.wdbc) if isinstance(requested, Requested) else None
+    config = requested.resolve(dataset.wdbc, len(rows.y_train)) if isinstance(requested, Requested) else requested
     validate_config(config, target_fnr, cv_folds)
-    spec = data if isinstance(data, DataSpec) else DataSpec(path=None if data is None else str(data))
-    on_step(f"reading {spec.path or 'the bundled WDBC copy'} ...")
-    dataset = load_dataset(spec)
-    rows = _split(dataset, spec)
     selection = None
     if l2_cv:
-        _check_folds(dataset, rows, cv_folds)
+        check_folds(data, cv_folds)
         on_step(f"choosing l2 by {cv_folds}-fold CV on the {len(rows.y_train):,} training rows "
-                f"({len(DEFAULT_L2_GRID)} strengths, {config.epochs} epochs each) ...")
+                f"({len(DEFAULT_L2_GRID)} strengths, {_epochs(config)} each) ...")
         best, scores = cross_validate_l2(rows.x_train, rows.y_train, config, DEFAULT_L2_GRID, cv_folds, on_step)
         config = replace(config, l2=best)
         selection = {"method": f"{cv_folds}-fold stratified CV on training rows", "scores": scores, "chosen": best}
-    on_step(f"training on {len(rows.y_train):,} rows x {dataset.x.shape[1]} features, {config.epochs} epochs ...")
+    on_step(f"training on {len(rows.y_train):,} rows x {dataset.x.shape[1]} features, {_epochs(config)} ...")
     started = time.perf_counter()
     classifier, history, trainer = fit_classifier(
         rows.x_train, rows.y_train, rows.x_test, rows.y_test, config, on_block=on_block
@@ -77,8 +80,14 @@ def train(
     test_logits, test_p = test_out["logit"], test_out["probability"]
     threshold = 0.5 if target_fnr is None else threshold_for_fnr(rows.y_train, train_p, target_fnr)
     classifier.threshold.assign(threshold)
+    metrics = {
+        "train": evaluate(rows.y_train, train_logits, train_p, threshold),
+        "test": evaluate(rows.y_test, test_logits, test_p, threshold),
+    }
+    baselines = _baselines(rows, on_step)
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "recipe": recipe,
         "config": asdict(config),
         "target_fnr": target_fnr,
         "threshold": threshold,
@@ -87,11 +96,10 @@ def train(
         "feature_names": list(dataset.feature_names),
         "feature_aliases": dataset.aliases,
         **dataset.labels.as_dict(),
-        "metrics": {
-            "train": evaluate(rows.y_train, train_logits, train_p, threshold),
-            "test": evaluate(rows.y_test, test_logits, test_p, threshold),
-        },
-        "baseline_test": _baselines(rows, on_step),
+        "metrics": metrics,
+        "baseline_test": baselines,
+        "versus_baseline": versus_baseline(metrics["test"], baselines, config, recipe, trainer.stopped),
+        "stopping": stopping(config, history, trainer),
         "history": history.values,
         "threshold_curve": threshold_curve(rows.y_train, train_p),
         "training_seconds": seconds,
@@ -101,24 +109,60 @@ def train(
     return TrainResult(classifier, config, history, trainer.trace_count, report, dataset)
 
 
+def _epochs(config: FitConfig) -> str:
+    if config.stop == "plateau":
+        return f"until the loss stops falling (at most {config.epochs:,} epochs)"
+    return f"{config.epochs:,} epochs"
+
+
+def stopping(config: FitConfig, history: History, trainer: CompiledTrainer) -> dict[str, Any]:
+    """How many epochs ran and why the run stopped: the report's ``stopping`` section."""
+    if config.stop == "epochs":
+        reason = f"ran the fixed {config.epochs:,} epochs (--stop epochs)"
+    elif trainer.stopped:
+        reason = (f"converged: the training objective fell by less than {config.tolerance:g} of itself in "
+                  f"{config.patience} epochs, after the step was cut {trainer.plateau.rule.cuts}x to "
+                  f"{float(trainer.optimizer.learning_rate.numpy()):.3g}")
+    else:
+        reason = (f"reached --epochs {config.epochs:,} while the training objective was still falling; pass a "
+                  "larger --epochs")
+    return {"epochs": history.epochs, "max_epochs": config.epochs, "rule": config.stop,
+            "converged": trainer.stopped, "reason": reason}
+
+
+#: Worse than the baseline's test log loss by more than this share is called out in the closing lines.
+WORSE_BY = 0.02
+
+
+def versus_baseline(test: dict[str, Any], baselines: dict[str, Any], config: FitConfig, recipe: str | None,
+                    converged: bool) -> dict[str, Any] | None:
+    """Our test log loss against scikit-learn's LogisticRegression(C=1) on the same split, and what to try
+    when ours is worse by more than WORSE_BY."""
+    base = baselines.get("LogisticRegression")
+    if base is None or base["log_loss"] is None or test["log_loss"] is None:
+        return None
+    ours, theirs = test["log_loss"], base["log_loss"]
+    relative = ours / theirs - 1.0 if theirs > 0 else 0.0
+    out = {"metric": "test log loss", "baseline": "LogisticRegression (C=1, standardized)", "ours": ours,
+           "baseline_value": theirs, "relative": relative, "worse": relative > WORSE_BY, "advice": None}
+    if out["worse"]:
+        out["advice"] = _advice(config, recipe, converged)
+    return out
+
+
+def _advice(config: FitConfig, recipe: str | None, converged: bool) -> str:
+    if config.stop == "epochs":
+        return ("train until the loss stops falling with scikit-learn's penalty: --recipe converge (Adam, stop on a "
+                "plateau, l2 as C=1)" + (" (this was the tutorial's recipe)" if recipe == "tutorial" else ""))
+    if not converged:
+        return f"the run reached --epochs {config.epochs:,} before converging: pass a larger --epochs"
+    return ("the fit converged, so the difference is the model's settings: try --l2 cv to choose the penalty, or "
+            "a smaller --tolerance")
+
+
 def _baselines(rows: Split, on_step: Callable[[str], None]) -> dict[str, Any]:
     on_step("fitting the scikit-learn baselines ...")
     return sklearn_baselines(rows.x_train, rows.y_train, rows.x_test, rows.y_test)
-
-
-def _split(dataset: Dataset, spec: DataSpec) -> Split:
-    if spec.test_path is None:
-        return split(dataset, spec.test_fraction, spec.stratify)
-    test_table = read_table(spec.test_path, spec.sep, spec.fmt)
-    return separate_test(dataset, prepare(test_table, spec, like=dataset))
-
-
-def _check_folds(dataset: Dataset, rows: Split, folds: int) -> None:
-    for cls, value in ((1, dataset.labels.positive), (0, dataset.labels.negative)):
-        count = int((rows.y_train == cls).sum())
-        if count < folds:
-            raise DataError(f"--l2 cv with {folds} folds needs at least {folds} training rows of each class; "
-                            f"class {value!r} has {count}. Pass a smaller --cv-folds, or a number for --l2.")
 
 
 def data_report(dataset: Dataset, rows: Split) -> dict[str, Any]:
@@ -137,6 +181,8 @@ def data_report(dataset: Dataset, rows: Split) -> dict[str, Any]:
                           (("all", dataset.y), ("train", rows.y_train), ("test", rows.y_test))},
         "n_features": len(dataset.feature_names),
         "features": list(dataset.feature_names),
+        "na_values": list(dataset.na_values),
+        "decimal": dataset.decimal,
         **dataset.notes,
     }
 
@@ -147,6 +193,9 @@ def save_run(result: TrainResult, out: str | Path) -> Path:
     info = {
         "feature_names": report["feature_names"],
         "feature_aliases": report["feature_aliases"],
+        "id_columns": report["data"]["id_columns"],
+        "na_values": list(report["data"]["na_values"]),
+        "decimal": report["data"]["decimal"],
         "threshold": report["threshold"],
         **result.dataset.labels.as_dict(),
         "metrics": {split: _headline(m) for split, m in report["metrics"].items()},

@@ -67,8 +67,11 @@ def line_of_row(text: bytes, row: int, separator: str, header: bool) -> int:
     return line
 
 
-def read_table(source: str | Path, sep: str | None = None, fmt: str = "auto") -> Table:
-    """Read ``source``; the format follows the name (``.parquet``) or the first line (UCI's headerless layout)."""
+def read_table(source: str | Path, sep: str | None = None, fmt: str = "auto", na_values: tuple[str, ...] = (),
+               decimal: str = ".") -> Table:
+    """Read ``source``; the format follows the name (``.parquet``) or the first line (UCI's headerless layout).
+
+    In a CSV, ``na_values`` (and empty fields) are read as missing and ``decimal`` is the decimal mark."""
     name = str(source)
     if fmt not in FORMATS:
         raise DataError(f"--format must be one of {list(FORMATS)}, got {fmt!r}.")
@@ -82,10 +85,10 @@ def read_table(source: str | Path, sep: str | None = None, fmt: str = "auto") ->
         raise DataError(f"{name}, line 1: the file is empty or starts with a blank line; expected a header line "
                         "naming the columns.")
     if fmt == "uci" or (fmt == "auto" and wdbc.looks_like_uci(first.split(","))):
-        return Table(_read_uci(name, text), name, "uci", ",", text)
+        return Table(_read_uci(name, text, na_values), name, "uci", ",", text)
     separator = sep or sniff_separator(first)
     _check_unique_header(name, first, separator)
-    return Table(_read_csv(name, text, separator), name, "csv", separator, text)
+    return Table(_read_csv(name, text, separator, na_values=na_values, decimal=decimal), name, "csv", separator, text)
 
 
 def _open(name: str) -> Text:
@@ -131,9 +134,9 @@ def _read_bytes(name: str) -> bytes:
     return data
 
 
-def _read_uci(name: str, text: Text) -> pl.DataFrame:
+def _read_uci(name: str, text: Text, na_values: tuple[str, ...]) -> pl.DataFrame:
     """UCI's headerless ``wdbc.data``: id, diagnosis, 30 features (values are checked later, with their lines)."""
-    frame = _read_csv(name, text, ",", header=False)
+    frame = _read_csv(name, text, ",", header=False, na_values=na_values)
     if frame.width != len(wdbc.UCI_COLUMNS):
         raise DataError(f"{name}: expected {len(wdbc.UCI_COLUMNS)} fields a line (the UCI 'wdbc.data' layout: id, "
                         f"diagnosis, {len(wdbc.FEATURE_NAMES)} features), got {frame.width}. For a table with a "
@@ -141,13 +144,15 @@ def _read_uci(name: str, text: Text) -> pl.DataFrame:
     return frame.rename(dict(zip(frame.columns, wdbc.UCI_COLUMNS)))
 
 
-def _read_csv(name: str, text: Text, separator: str, header: bool = True) -> pl.DataFrame:
+def _read_csv(name: str, text: Text, separator: str, header: bool = True, na_values: tuple[str, ...] = (),
+              decimal: str = ".") -> pl.DataFrame:
     # Types are inferred from the first 10,000 rows; a value further down that does not fit (a stray 'x' in a
     # numeric column) makes polars refuse, and a second read that looks at every row settles the types.
     for rows in (10_000, None):
         try:
             return pl.read_csv(text.source, separator=separator, has_header=header, infer_schema_length=rows,
-                               try_parse_dates=False)
+                               try_parse_dates=False, null_values=list(na_values) or None,
+                               decimal_comma=decimal == ",")
         except pl.exceptions.ComputeError as exc:
             error = exc
         except pl.exceptions.PolarsError as exc:

@@ -158,7 +158,8 @@ def open_blocks(src: Source, info: Metadata, columns: Columns, batch_rows: int) 
         blocks, first = itertools.chain([block], blocks), first_record(block.data)
     layout = resolve_layout(split_fields(first, src.name, 1, separator), info.feature_names, src.name, header,
                             columns.keep, columns.keep_all, aliases=info.feature_aliases, rename=columns.rename,
-                            separator=separator)
+                            separator=separator, na_values=columns.na_values, decimal=columns.decimal,
+                            id_columns=columns.id_columns)
     return layout, blocks
 
 
@@ -185,7 +186,11 @@ def score_csv(source: str | Path, output: str | Path, options: ScoreOptions | No
             raise ScoringError("--on-error skip with output '-' needs --rejects PATH for the rejected rows.")
         rejects = f"{output}.rejects.csv"
     check_distinct(source, output, rejects)
-    columns = Columns(o.header, o.sep, dict(o.rename), o.keep, o.keep_all)
+    # Values are read as the training table was (its missing-value spellings, its decimal mark) unless overridden.
+    info = rt.info
+    columns = Columns(o.header, o.sep, dict(o.rename), o.keep, o.keep_all,
+                      tuple(info.na_values) if o.na_values is None else tuple(o.na_values), o.decimal or info.decimal,
+                      tuple(info.id_columns))
     options = _Options(rt, o.threshold, o.batch_rows, columns, outputs_for(rt.info, o.label_values), o.on_error,
                        o.progress, *formats)
     summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)

@@ -105,6 +105,10 @@ def render(found: Inspection) -> str:
     if meta.feature_aliases:
         lines.append(f"aliases:   other names matched by the scorer for {len(meta.feature_aliases)} features "
                      "(metadata key feature_aliases)")
+    na = "".join(f", {v!r}" for v in meta.na_values or [])
+    ids = ", ".join(map(repr, meta.id_columns or [])) or "a column named id"
+    lines.append(f"reading:   missing = an empty field{na}; decimal mark {meta.decimal!r}; passed through "
+                 f"by default: {ids} (metadata keys na_values, decimal, id_columns)")
     lines += [
         f"threshold: {meta.threshold} (label = probability > threshold, applied in the graph)",
         f"label:     column {meta.label_column!r}: 1 = {meta.positive_class!r} ({meaning.get('1', '?')}), "

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from contract.numbers import DECIMALS, decimal_option, na_values_option
 from contract.text import separator_option
 from scoring.errors import ScoringError
 
@@ -45,6 +46,8 @@ class ScoreOptions:
     output_format: str = "auto"
     progress: bool = False
     engine: str = "auto"
+    na_values: tuple[str, ...] | None = None  # None: the model's (how its training table spelled a missing value)
+    decimal: str | None = None  # None: the model's decimal mark
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
@@ -59,6 +62,8 @@ class ScoreOptions:
                                      ("--output-format", self.output_format, FORMATS)):
             if value not in choices:
                 raise ScoringError(f"{name} must be one of {list(choices)}, got {value!r}.")
+        if self.decimal is not None and self.decimal not in DECIMALS:
+            raise ScoringError(f"--decimal must be one of {list(DECIMALS)}, got {self.decimal!r}.")
         if self.keep is not None and self.keep_all:
             raise ScoringError("--keep and --keep-all cannot be used together; pass one of them.")
 
@@ -77,7 +82,7 @@ class ScoreOptions:
             rename={**load_renames(args.rename_file), **args.rename}, label_values=args.label_values,
             verify=not args.no_verify, threads=args.threads, on_error=args.on_error,
             rejects=getattr(args, "rejects", None), input_format=args.input_format,
-            output_format=args.output_format, **extra,
+            output_format=args.output_format, na_values=args.na_values, decimal=args.decimal, **extra,
         )
 
 
@@ -106,6 +111,11 @@ def add_score_arguments(parser: argparse.ArgumentParser, *, output: str = "the o
                         help="the input has no header: the last columns are the features in model order")
     parser.add_argument("--sep", type=separator_option, default=None,
                         help="input field separator: , ; | or tab (default: sniffed from the first line)")
+    parser.add_argument("--na-values", type=na_values_option, default=None, metavar="A,B,...|none",
+                        help="spellings of a missing value, besides an empty field (a row with one is rejected as "
+                             "missing), or 'none' (default: the model's, as its training table was read)")
+    parser.add_argument("--decimal", type=decimal_option, default=None,
+                        help="decimal mark of the CSV's numbers: '.' or ',' (default: the model's)")
     add_rename_arguments(parser)
     parser.add_argument("--label-values", action="store_true",
                         help="also write predicted_<label column> with the class values the model was trained on")

@@ -124,7 +124,8 @@ def _chain(exc: BaseException | None) -> list[BaseException]:
 
 def _scan(source: str, layout: Layout) -> pl.LazyFrame:
     """The needed columns, named by position (column_1, ...) as ``layout`` reads them."""
-    lazy = pl.scan_csv(source, has_header=False, skip_rows=1, separator=layout.separator, schema=layout.polars_schema)
+    lazy = pl.scan_csv(source, has_header=False, skip_rows=1, separator=layout.separator, schema=layout.polars_schema,
+                       decimal_comma=layout.decimal_comma)
     return lazy.select(layout.projection)
 
 

@@ -282,7 +282,7 @@ def _write_bad(wdbc_csv: Path, tmp_path: Path, case: str) -> Path:
         ("duplicate", r"bad.csv, line 1: duplicate column names: 'texture_mean' in columns 2, 4"),
         ("text", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a number, got 'abc'"),
         ("blank", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a number, got an empty value"),
-        ("nan", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a finite number, got NaN"),
+        ("nan", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a number, got a missing value \('NaN'\)"),
         ("inf", r"bad.csv, line 42, column 7 \('smoothness_mean'\): expected a finite number, got an infinite value"),
         ("ragged", r"bad.csv, line 42: expected 32 fields \(as in the header\), saw 31"),
         ("empty", r"bad.csv, line 1: the file is empty"),
@@ -392,19 +392,23 @@ def test_every_cli_option_reaches_the_one_library_call(export_dir, tmp_path, cap
     assert main(["in.csv", "out.pq", "--model", str(export_dir), "--threshold", "0.25", "--batch-rows", "7",
                  "--keep", "id,x", "--no-header", "--threads", "3", "--on-error", "skip", "--rejects", "bad.csv",
                  "--sep", ";", "--rename", "b=area_mean,c=perimeter_mean", "--rename-file", str(renames), "--no-verify",
-                 "--label-values", "--input-format", "csv", "--output-format", "parquet"]) == 0
+                 "--label-values", "--input-format", "csv", "--output-format", "parquet", "--na-values", "x,?",
+                 "--decimal", ","]) == 0
     (args, kwargs), = calls
     assert args[:2] == ("in.csv", "out.pq") and kwargs.pop("runtime").name == "onnx" and not kwargs
     assert vars(args[2]) == {
         "model": str(export_dir), "runtime": None, "threshold": 0.25, "batch_rows": 7, "keep": ["id", "x"],
         "keep_all": False, "header": False, "threads": 3, "on_error": "skip", "rejects": "bad.csv", "progress": True,
         "sep": ";", "rename": {"a": "radius_mean", "b": "area_mean", "c": "perimeter_mean"}, "verify": False,
-        "label_values": True, "input_format": "csv", "output_format": "parquet", "engine": "auto"}
+        "label_values": True, "input_format": "csv", "output_format": "parquet", "engine": "auto",
+        "na_values": ("x", "?"), "decimal": ","}
     calls.clear()
     assert main(["in.csv", "out.csv", "--model", str(export_dir), "--quiet"]) == 0
     (args, kwargs), = calls
-    assert {k: getattr(args[2], k) for k in ("progress", "verify", "header", "label_values", "rename")} == {
-        "progress": False, "verify": True, "header": True, "label_values": False, "rename": {}}
+    assert {k: getattr(args[2], k) for k in ("progress", "verify", "header", "label_values", "rename", "na_values",
+                                             "decimal")} == {
+        "progress": False, "verify": True, "header": True, "label_values": False, "rename": {}, "na_values": None,
+        "decimal": None}
 
 
 def test_an_input_error_leaves_stdout_as_it_was(export_dir, wdbc_csv, tmp_path, monkeypatch, capsys) -> None:

@@ -49,6 +49,17 @@ def test_training_quick_runs_and_writes_json(tmp_path: Path) -> None:
         assert 0 < stats["cpu"]["min"] <= stats["cpu"]["median"] <= stats["cpu"]["max"]
 
 
+def test_own_tables_quick_trains_with_the_defaults_and_writes_json(tmp_path: Path) -> None:
+    from benchmarks import own_tables
+
+    assert own_tables.main(["--quick", "--results-dir", str(tmp_path), "--workdir", str(tmp_path / "work")]) == 0
+    result = json.loads((tmp_path / "own_tables_quick.json").read_text())
+    assert [r["table"] for r in result["tables"]] == ["iris", "wine"]
+    for row in result["tables"]:
+        assert row["recipe"] == "converge" and row["converged"] and row["relative"] <= result["within"]
+        assert row["command"].startswith("python -m model.train --data ")
+
+
 def test_training_scale_quick_runs_and_writes_json(tmp_path: Path) -> None:
     from benchmarks import training_scale as bench
 

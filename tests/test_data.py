@@ -182,7 +182,7 @@ def test_features_and_exclude_choose_exactly(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"the label column 'outcome' cannot also be a feature; leave it out of "
                                         r"--features\.$"):
         load_dataset(DataSpec(path, label="outcome", positive="Yes", features=("age", "outcome")))
-    with pytest.raises(DataError, match=r"line 2, column 2 \('städte name'\): expected a number, got 'Ulm'\. Fix the "
+    with pytest.raises(DataError, match=r"line 2, column 2 \('städte name'\): expected a number, got 'Ulm' .*Fix the "
                                         r"value, or leave the column out with --exclude 'städte name'\."):
         load_dataset(DataSpec(path, label="outcome", positive="Yes", features=("städte name",)))
 
@@ -261,8 +261,8 @@ def test_id_column_option_and_default(tmp_path: Path) -> None:
 
 def test_a_stray_text_value_is_located_even_after_a_quoted_newline(tmp_path: Path) -> None:
     text = 'id,note,x,y\n1,"two\nlines",1.5,0\n2,ok,2.5,1\n3,ok,abc,0\n4,ok,3.5,1\n'
-    with pytest.raises(DataError, match=r"t.csv, line 5, column 3 \('x'\): expected a number, got 'abc'\. Fix the "
-                                        r"value, or leave the column out with --exclude x\."):
+    with pytest.raises(DataError, match=r"t.csv, line 5, column 3 \('x'\): expected a number, got 'abc'\. If 'abc' "
+                                        r"marks a missing value, .*--missing drop; .*--exclude x\."):
         load_dataset(DataSpec(write(tmp_path, text), label="y"))
 
 
@@ -567,3 +567,74 @@ def test_a_text_column_is_a_feature_when_half_its_non_blank_values_are_numbers(t
 def test_fingerprint_of_the_bundled_data_is_stable() -> None:
     """Reports and exported metadata name the training data by this hash; the same rows must keep it."""
     assert fingerprint(load_dataset()) == "970dfb47765c307ce5c8273618533b85600e60f9fd493c0a4c07ffe86620490f"
+
+
+# ------------------------------------------------------------------ missing-value spellings, decimal marks, ids
+
+
+@pytest.mark.parametrize("spelling", ["NA", "N/A", "NaN", "null", "?", "", " NA "])
+def test_common_missing_value_spellings_are_missing_and_the_error_names_missing_drop(tmp_path: Path,
+                                                                                    spelling: str) -> None:
+    path = write(tmp_path, f"x,z,y\n1.5,1,0\n{spelling},2,1\n2.5,3,0\n3.5,4,1\n")
+    with pytest.raises(DataError, match=r"missing values in 1 column: 'x' 1 row \(first at line 3\)\. Pass --missing "
+                                        r"drop"):
+        load_dataset(DataSpec(path, label="y"))
+    data = load_dataset(DataSpec(path, label="y", missing="drop"))
+    assert data.x[:, 0].tolist() == [1.5, 2.5, 3.5] and data.notes["rows_dropped_missing"]["rows"] == 1
+
+
+def test_na_values_replace_the_spellings_and_none_reads_them_as_text(tmp_path: Path) -> None:
+    path = write(tmp_path, "x,y\n1.5,0\n-999,1\n2.5,1\nNA,0\n3.5,0\n")
+    data = load_dataset(DataSpec(path, label="y", missing="drop", na_values=("-999", "NA")))
+    assert data.x[:, 0].tolist() == [1.5, 2.5, 3.5]
+    with pytest.raises(DataError, match=r"line 5, column 1 \('x'\): expected a number, got 'NA'\. If 'NA' marks a "
+                                        r"missing value, list it with --na-values .* and pass --missing drop"):
+        load_dataset(DataSpec(path, label="y", na_values=("-999",)))
+    with pytest.raises(DataError, match=r"got 'NA'"):
+        load_dataset(DataSpec(path, label="y", na_values=()))
+
+
+def test_a_decimal_comma_column_is_an_error_naming_it_and_the_fix_never_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path, "a;b;y\n66,7;1;0\n12,5;2;1\n3;3;0\n8,25;4;1\n")
+    with pytest.raises(DataError, match=r"t.csv, column 1 \('a'\): its values look like numbers with a decimal comma, "
+                                        r"such as '66,7'.* Pass --decimal , to read them as numbers"):
+        load_dataset(DataSpec(path, label="y"))
+    data = load_dataset(DataSpec(path, label="y", decimal=","))
+    assert data.feature_names == ("a", "b")
+    np.testing.assert_array_equal(data.x[:, 0], np.float32([66.7, 12.5, 3, 8.25]))
+
+
+def test_a_quoted_decimal_comma_in_a_comma_separated_file_parses_with_decimal_comma(tmp_path: Path) -> None:
+    path = write(tmp_path, 'a,y\n"66,7",0\n"1,5",1\n2,0\n')
+    np.testing.assert_array_equal(load_dataset(DataSpec(path, label="y", decimal=",")).x[:, 0],
+                                  np.float32([66.7, 1.5, 2]))
+
+
+def test_a_stray_decimal_comma_in_a_numeric_column_suggests_decimal(tmp_path: Path) -> None:
+    path = write(tmp_path, "a\ty\n1.5\t0\n2\t1\n3,5\t0\n4\t1\n")
+    with pytest.raises(DataError, match=r"line 4, column 1 \('a'\): expected a number, got '3,5'\. Pass --decimal ,"):
+        load_dataset(DataSpec(path, label="y"))
+
+
+def test_a_mostly_numeric_text_column_is_an_error_not_a_skipped_column(tmp_path: Path) -> None:
+    rows = "".join(f"{i}.5,{i % 2}\n" for i in range(9))
+    path = write(tmp_path, f"x,y\n{rows}unknown,1\nunknown,0\n")
+    with pytest.raises(DataError, match=r"line 11, column 1 \('x'\): expected a number, got 'unknown' \(2 values in "
+                                        r"this column are not numbers\)\. If 'unknown' marks a missing value"):
+        load_dataset(DataSpec(path, label="y"))
+
+
+@pytest.mark.parametrize("name", ["id", "ID", "customer_id", "Customer ID", "CustomerID", "patient.id"])
+def test_columns_named_like_ids_are_not_features(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, f"{name},x,y\n11,1.5,0\n12,2.5,1\n13,3.5,0\n")
+    data = load_dataset(DataSpec(path, label="y"))
+    assert data.feature_names == ("x",) and data.notes["id_columns"] == [name]
+
+
+def test_distinct_text_in_every_row_is_an_id_and_repeated_text_is_a_skipped_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "name,town,paid,y\nAnna,Ulm,1.5,0\nBen,Ulm,2.5,1\nCara,Bonn,3.5,0\nDan,Ulm,1,1\n")
+    data = load_dataset(DataSpec(path, label="y"))
+    assert data.notes["id_columns"] == ["name"]
+    assert data.notes["skipped_non_numeric_columns"] == ["town"]
+    assert data.feature_names == ("paid",)  # "paid" ends in "id" but is not named like one
+    assert load_dataset(DataSpec(path, label="y", id_column="town")).notes["id_columns"] == ["town"]

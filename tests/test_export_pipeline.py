@@ -115,7 +115,8 @@ def test_base_metadata_carries_every_key_the_readme_lists_under_its_name(model_d
     meta = base_metadata(classifier, info, DEFAULT_OPSET).as_dict()
     assert list(meta) == ["format", "feature_names", "n_features", "feature_aliases", "input_name", "output_names",
                           "threshold", "label_column", "positive_class", "negative_class", "label_meaning",
-                          "positive_label", "metrics", "data_fingerprint_sha256", "training_config", "opset",
+                          "positive_label", "id_columns", "na_values", "decimal",
+                          "metrics", "data_fingerprint_sha256", "training_config", "opset",
                           "versions", "exported_at"]
     assert meta["format"] == "logreg-export/2" and meta["feature_names"] == list(FEATURE_NAMES)
     assert meta["n_features"] == 30 and meta["input_name"] == "features" and meta["output_names"] == list(OUTPUT_NAMES)
@@ -126,3 +127,5 @@ def test_base_metadata_carries_every_key_the_readme_lists_under_its_name(model_d
     assert meta["metrics"] == info["metrics"] and meta["threshold"] == info["threshold"]
     assert meta["training_config"] == info["config"] and meta["opset"] == DEFAULT_OPSET
     assert meta["exported_at"].endswith("+00:00")  # UTC, whatever the machine's time zone
+    assert (meta["id_columns"], meta["decimal"]) == (["id"], ".") and meta["na_values"] == info["na_values"]
+    assert {"NA", "N/A", "NaN", "null", "?"} <= set(meta["na_values"])

@@ -149,3 +149,74 @@ def test_large_batches_reach_sklearn_loss_with_adam_but_not_with_the_tutorial_sg
     # The tutorial's rule at the tutorial's rate: 13 steps an epoch are far too few.
     _, sgd, _ = fit_classifier(train.x, train.y, held_out.x, held_out.y, FitConfig(**large_batch, optimizer="sgd"))
     assert min(sgd.values["train_log_loss"]) > 1.2 * sklearn["train"]
+
+
+def test_plateau_stopping_ends_early_traced_once_and_reproducibly(rows) -> None:
+    config = FitConfig(epochs=3000, optimizer="adam", learning_rate=0.02, batch_size=1024, l2=1 / (2 * 427),
+                       stop="plateau", patience=20, tolerance=1e-5)
+    clf, history, trainer = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, config)
+    assert trainer.stopped and 20 < history.epochs < 3000
+    assert trainer.trace_count == 1
+    assert all(len(v) == history.epochs for v in history.values.values())
+    # The last 20 epochs made no progress of 1e-5 on the best objective seen before them.
+    objective = history.values["train_objective"]
+    assert min(objective[-20:]) >= min(objective[:-20]) * (1 - 1e-5)
+    again, _, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, config, block=7)
+    assert weights(clf)[0].tobytes() == weights(again)[0].tobytes()
+
+
+def test_plateau_stopping_reaches_scikit_learns_optimum(rows) -> None:
+    """With l2 = 1/(2n), our objective is scikit-learn's C=1 objective divided by n: the same minimum."""
+    from sklearn.linear_model import LogisticRegression
+
+    from model.metrics import log_loss_from_logits
+
+    n = len(rows.y_train)
+    config = FitConfig(epochs=5000, optimizer="adam", learning_rate=0.02, batch_size=1024, l2=1 / (2 * n),
+                       stop="plateau", patience=20, tolerance=1e-5)
+    clf, history, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, config)
+    xn = clf.normalize(rows.x_train).numpy()
+    sk = LogisticRegression(C=1.0, tol=1e-10, max_iter=100_000).fit(xn, rows.y_train)
+    optimum = log_loss_from_logits(rows.y_train, sk.decision_function(xn)) + float(np.sum(sk.coef_ ** 2)) / (2 * n)
+    assert history.values["train_objective"][-1] == pytest.approx(optimum, rel=1e-3)
+
+
+def test_fixed_epochs_never_stop_early(rows) -> None:
+    _, history, trainer = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test,
+                                         FitConfig(epochs=30, stop="epochs"))
+    assert history.epochs == 30 and not trainer.stopped
+
+
+def test_the_loop_trains_any_module_with_variables_and_logits(rows) -> None:
+    """Another model family (a small MLP) trains through the same loop, optimizer and stopping rule."""
+    import tensorflow as tf
+
+    from model.fit import penalized
+    from model.logistic import Normalize
+
+    class Mlp(tf.Module):
+        def __init__(self, n: int) -> None:
+            super().__init__()
+            self.hidden = tf.Variable(tf.zeros([n, 8]))
+            self.bias = tf.Variable(tf.zeros([8]))
+            self.out = tf.Variable(tf.zeros([8, 1]))
+
+        def reset(self, seed: int) -> None:
+            self.hidden.assign(tf.random.stateless_normal(self.hidden.shape, [seed, 0]) * 0.3)
+            self.bias.assign(tf.zeros([8]))
+            self.out.assign(tf.random.stateless_normal(self.out.shape, [seed, 1]) * 0.3)
+
+        def __call__(self, x: tf.Tensor) -> tf.Tensor:
+            return tf.squeeze(tf.nn.relu(x @ self.hidden + self.bias) @ self.out, axis=1)
+
+    class Host:
+        n_features = 30
+        normalize = Normalize(30)
+        net = Mlp(30)
+
+    assert(v.shape.rank == 2 for v in penalized(Host.net.trainable_variables))
+    trainer = CompiledTrainer(Host(), FitConfig(epochs=500, optimizer="adam", learning_rate=0.01, stop="plateau",
+                                                l2=1e-3))
+    history = trainer.fit(rows.x_train, rows.y_train, rows.x_test, rows.y_test)
+    assert trainer.stopped and trainer.trace_count == 1
+    assert history.values["train_log_loss"][-1] < 0.1 and history.values["eval_accuracy"][-1] > 0.93

@@ -290,3 +290,20 @@ def test_split_fields_reads_a_header_line_as_csv_with_its_separator_and_says_whe
     with pytest.raises(InputError) as info:
         split_fields(b"id,radius\rarea\n", "f.csv", 2)
     says(str(info.value), "f.csv, line 2:", "carriage return", "LF or CRLF")
+
+
+def test_the_models_id_columns_are_passed_through_by_default_else_a_column_named_id() -> None:
+    names = ["Customer ID", "id", *NAMES]
+    assert resolve_layout(names, NAMES, "f.csv", id_columns=("customer_id",)).keep_names == ["Customer ID"]
+    assert resolve_layout(names, NAMES, "f.csv").keep_names == ["id"]
+    assert resolve_layout(names, NAMES, "f.csv", id_columns=("account",)).keep_names == ["id"]
+    assert resolve_layout(names, NAMES, "f.csv", keep=["id"], id_columns=("customer_id",)).keep_names == ["id"]
+
+
+def test_a_kept_feature_read_as_text_parses_as_the_layouts_numbers() -> None:
+    import polars as pl
+
+    layout = resolve_layout(["id", *NAMES], NAMES, "f.csv", keep=NAMES[:1], na_values=("NA",), decimal=",")
+    values, missing = layout.numbers(pl.Series(["66,7", "1.5", " NA ", "", "x"]))
+    assert values.to_list()[:2] == pytest.approx([66.7, 1.5]) and values.to_list()[2:] == [None, None, None]
+    assert missing.to_list() == [False, False, True, True, False]

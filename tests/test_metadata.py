@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.expect import says
 #: The on-disk keys, in the order format 2 has always written them (a reader in another language may rely on it).
 FORMAT_2_KEYS = ["format", "feature_names", "n_features", "feature_aliases", "input_name", "output_names",
                  "threshold", "label_column", "positive_class", "negative_class", "label_meaning", "positive_label",
+                 "id_columns", "na_values", "decimal",
                  "metrics", "data_fingerprint_sha256", "training_config", "opset", "versions", "exported_at"]
 
 
@@ -68,7 +70,7 @@ def test_a_newer_writers_extra_keys_are_ignored() -> None:
 
 def test_siblings_must_agree_on_the_shared_keys_only() -> None:
     assert SHARED_KEYS == ("format", "feature_names", "threshold", "label_column", "positive_class",
-                           "negative_class", "data_fingerprint_sha256", "exported_at")
+                           "negative_class", "na_values", "decimal", "data_fingerprint_sha256", "exported_at")
     onnx, saved = example().naming(saved_model_sha256="s").as_dict(), example().naming(onnx_sha256="o").as_dict()
     assert shared_differences(onnx, saved) == []
     assert sibling_hashes(onnx, saved) == Hashes(saved_model_sha256="s", onnx_sha256="o")
@@ -92,3 +94,17 @@ def test_repeated_feature_names_are_all_named() -> None:
     with pytest.raises(ModelError) as info:
         Metadata.from_dict(meta, None, Path("m"))
     says(str(info.value), "m", "'a', 'b'", "more than once")
+
+
+def test_an_export_from_before_the_reading_keys_reads_as_the_scorer_did_then() -> None:
+    """Without na_values and decimal (older exports) only an empty field is missing and '.' is the decimal mark."""
+    raw = {k: v for k, v in example().as_dict().items() if k not in ("na_values", "decimal", "id_columns")}
+    meta = Metadata.from_dict(raw, 2, Path("m"))
+    assert (meta.na_values, meta.decimal, meta.id_columns) == ([], ".", [])
+
+
+@pytest.mark.parametrize(("key", "value"), [("na_values", "NA"), ("na_values", [1]), ("decimal", ";"),
+                                            ("id_columns", "id")])
+def test_reading_keys_in_a_form_the_scorer_cannot_apply_are_refused(key: str, value: object) -> None:
+    with pytest.raises(ModelError, match=rf"Expected '{key}' in m's metadata to be .*, got {re.escape(repr(value))}"):
+        Metadata.from_dict({**example().as_dict(), key: value}, 2, Path("m"))

@@ -14,6 +14,7 @@ from model.fit import FitConfig
 from model.train import main as train_main
 from scoring.batch import main as score_main
 from scoring.batch import score_csv
+from scoring.errors import InputError
 
 FAST = ["--epochs", "60", "--learning-rate", "0.1", "--quiet"]
 
@@ -133,3 +134,76 @@ def test_default_wdbc_run_is_unchanged(trained) -> None:
         (0.9859, 0.0714, 0.9941)
     assert (test["fpr"], round(test["fnr"], 3)) == (0.0, 0.036)
     assert trained.config == FitConfig()
+
+
+def test_the_default_run_through_the_recipe_is_the_tutorials_bit_for_bit(trained) -> None:
+    """No config at all (the CLI's path): WDBC gets the tutorial's recipe, and the same weights to the last bit."""
+    from model.run import train
+
+    default = train()
+    assert default.report["recipe"] == "tutorial" and default.config == FitConfig()
+    for a, b in ((default.classifier.logistic.w, trained.classifier.logistic.w),
+                 (default.classifier.logistic.b, trained.classifier.logistic.b)):
+        assert a.numpy().tobytes() == b.numpy().tobytes()
+
+
+@pytest.fixture(scope="module")
+def european(tmp_path_factory) -> tuple[Path, Path]:
+    """A ';' table with decimal commas, 'NA' and '?' for missing values, a customer_id, a quoted text column;
+    trained with --decimal , --missing drop, and exported."""
+    rng = np.random.default_rng(4)
+    rows = 120
+    a, b = rng.normal(50, 10, rows).round(1), rng.normal(0, 1, rows).round(2)
+    y = np.where(a / 10 + b + rng.normal(0, 1, rows) > 5, "ja", "nein")
+    cells_a = [f"{v}".replace(".", ",") for v in a]
+    cells_b = [f"{v}".replace(".", ",") for v in b]
+    cells_a[5], cells_b[9], cells_b[20] = "NA", "?", ""
+    lines = ["customer_id;note;a;b;kauf"] + [f'C{i:04d};"gut; sehr";{cells_a[i]};{cells_b[i]};{y[i]}'
+                                             for i in range(rows)]
+    root = tmp_path_factory.mktemp("european")
+    path = root / "kunden.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert train_main(["--data", str(path), "--label", "kauf", "--positive", "ja", "--decimal", ",", "--missing",
+                       "drop", "--out", str(root / "model"), "--quiet"]) == 0
+    export_model(root / "model", root / "export")
+    return path, root
+
+
+@pytest.mark.slow
+def test_a_row_parses_the_same_at_training_and_at_scoring_time(european, runtime_name: str, tmp_path: Path) -> None:
+    """Decimal commas and the training table's missing-value spellings, read from the model's metadata by the
+    scorer: every complete row scores as the trained model scores its training values, on both engines; the rows
+    with 'NA', '?' or an empty value are rejected as missing, their records kept as they were in the file."""
+    from model.checkpoint import load_classifier
+    from model.config import DataSpec
+    from model.data import load_dataset
+
+    path, root = european
+    runtime = runtime_name
+    report = json.loads((root / "model" / "report.json").read_text())
+    assert report["data"]["id_columns"] == ["customer_id"] and report["data"]["features"] == ["a", "b"]
+    classifier, _ = load_classifier(root / "model")
+    data = load_dataset(DataSpec(str(path), "kauf", "ja", decimal=",", missing="drop"))
+    expected = classifier.outputs(data.x)["probability"].numpy()
+    complete = tmp_path / "complete.csv"
+    lines = path.read_text().splitlines()
+    complete.write_text("\n".join(line for i, line in enumerate(lines) if i - 1 not in (5, 9, 20)) + "\n")
+    for engine in ("auto", "blocks"):
+        out = tmp_path / f"{engine}.csv"
+        summary = score_csv(complete, out, model=root / "export", runtime=runtime, engine=engine)
+        assert summary.stages["engine"] == ("polars-streaming" if engine == "auto" else "blocks")
+        scored = pl.read_csv(out)
+        assert scored.columns == ["customer_id", "probability", "label"]  # the model's id, passed through
+        np.testing.assert_allclose(scored["probability"].to_numpy(), expected, rtol=2e-7, atol=0)
+    out = tmp_path / "all.csv"
+    summary = score_csv(path, out, model=root / "export", runtime=runtime, on_error="skip")
+    assert (summary.rows, summary.rejected) == (117, 3)
+    rejects = pl.read_csv(tmp_path / "all.csv.rejects.csv")
+    assert rejects["line"].to_list() == [7, 11, 22]
+    assert rejects["reason"].to_list() == ["expected a number, got a missing value ('NA')",
+                                           "expected a number, got a missing value ('?')",
+                                           "expected a number, got an empty value"]
+    assert rejects["record"].to_list() == [lines[6], lines[10], lines[21]]  # ';' and quotes as in the file
+    # --na-values none: 'NA' is text again, not a number.
+    with pytest.raises(InputError, match=r"line 7, column 3 \('a'\): expected a number, got 'NA'"):
+        score_csv(path, tmp_path / "none.csv", model=root / "export", runtime=runtime, na_values=())

@@ -17,8 +17,8 @@ from tests.expect import says
 NAMES = list(FEATURE_NAMES)
 
 
-def _rows(values: list[list[str]]) -> bytes:
-    return "".join(",".join(r) + "\n" for r in values).encode()
+def _rows(values: list[list[str]], separator: str = ",") -> bytes:
+    return "".join(separator.join(r) + "\n" for r in values).encode()
 
 
 def test_fast_and_exact_paths_agree_bit_for_bit() -> None:
@@ -162,7 +162,7 @@ def test_a_trailing_separator_on_every_line_is_optional_on_the_exact_path() -> N
     parsed = _parse_exact(Block(data, 2), layout)
     assert parsed.kept["id"].to_list() == ["1", "2"] and parsed.features[:, 0].tolist() == [1.5, 2.5]
     assert [r.line for r in parsed.rejects] == [4]
-    assert parsed.rejects[0].record == "3," + ",".join(["x"] * 30) + ","  # the absent empty column, as empty
+    assert parsed.rejects[0].record == "3," + ",".join(["x"] * 30)  # the record as it was, for fixing and re-feeding
 
 
 def test_a_reject_from_a_parquet_input_is_placed_by_row_not_line() -> None:
@@ -198,3 +198,15 @@ def test_a_block_with_no_good_row_gives_no_rows_every_reject_and_string_pass_thr
     assert parsed.kept.schema == {"id": pl.String} and parsed.kept.height == 0
     empty_ids = _parse_exact(Block(("," + ",".join(["1.5"] * 30) + "\n").encode(), 2), layout)
     assert empty_ids.kept.schema == {"id": pl.String} and empty_ids.kept["id"].to_list() == [None]
+
+
+def test_a_decimal_comma_under_a_point_model_is_rejected_with_the_flag_that_reads_it() -> None:
+    layout = resolve_layout(["id", *NAMES], NAMES, "f.csv", separator=";")
+    data = _rows([["1"] + ["1.5"] * 30, ["2"] + ["66,7"] + ["1.5"] * 29], separator=";")
+    parsed = _parse_exact(Block(data, 2), layout)
+    assert [r.reason for r in parsed.rejects] == [
+        "expected a number, got '66,7' (a decimal comma: pass --decimal , to read it as one)"]
+    assert parsed.rejects[0].record == "2;66,7;" + ";".join(["1.5"] * 29)  # as in the file, with its ';'
+    comma = resolve_layout(["id", *NAMES], NAMES, "f.csv", separator=";", decimal=",")
+    parsed = _parse_exact(Block(data, 2), comma)
+    assert not parsed.rejects and parsed.features[1, 0] == np.float32(66.7)

@@ -28,7 +28,9 @@ def test_report_has_history_baseline_fingerprint_and_versions(trained) -> None:
     assert len(report["data"]["fingerprint_sha256"]) == 64
     assert report["versions"]["tensorflow"].startswith("2.")
     assert report["config"] == {"epochs": 200, "learning_rate": 0.01, "batch_size": 64, "l2": 0.0, "seed": 22,
-                                "optimizer": "sgd"}
+                                "optimizer": "sgd", "stop": "epochs", "patience": 10, "tolerance": 1e-4}
+    assert report["stopping"] == {"epochs": 200, "max_epochs": 200, "rule": "epochs", "converged": False,
+                                  "reason": "ran the fixed 200 epochs (--stop epochs)"}
 
 
 def test_target_fnr_threshold_is_recorded_and_met_on_training_rows() -> None:
@@ -70,3 +72,43 @@ def test_cv_choice_never_sees_test_rows(tmp_path: Path) -> None:
     b = train(config, data=path, l2_cv=True, cv_folds=3).report["l2_selection"]
     assert a == b
     assert a["chosen"] in (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+
+
+@pytest.fixture(scope="module")
+def iris_spec(tmp_path_factory):
+    from sklearn.datasets import load_iris
+
+    from model.config import DataSpec
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame
+    frame["species"] = bunch.target_names[frame.pop("target")]
+    path = tmp_path_factory.mktemp("iris") / "iris.csv"
+    frame[frame.species != "setosa"].to_csv(path, index=False)
+    return DataSpec(str(path), "species", "virginica")
+
+
+def test_a_table_of_ones_own_gets_the_converge_recipe_and_matches_scikit_learn(iris_spec) -> None:
+    report = train(data=iris_spec).report
+    assert report["recipe"] == "converge"
+    assert report["config"]["optimizer"] == "adam" and report["config"]["l2"] == pytest.approx(1 / (2 * 75))
+    assert report["stopping"]["converged"] and report["stopping"]["epochs"] < report["stopping"]["max_epochs"]
+    assert report["stopping"]["reason"].startswith("converged: ")
+    versus = report["versus_baseline"]
+    assert abs(versus["relative"]) < 0.02 and not versus["worse"] and versus["advice"] is None
+
+
+def test_worse_than_the_baseline_is_said_with_the_flag_to_try(iris_spec) -> None:
+    from model.config import Requested
+    from model.report import summary
+
+    report = train(Requested(recipe="tutorial", epochs=20), iris_spec).report
+    versus = report["versus_baseline"]
+    assert versus["worse"] and versus["relative"] > 0.02
+    assert "--recipe converge" in versus["advice"]
+    lines = summary(report, Path("out")).splitlines()
+    assert any(line.startswith("note: ours is ") and "--recipe converge" in line for line in lines)
+    # Out of epochs before converging: the advice is more epochs.
+    report = train(Requested(epochs=3), iris_spec).report
+    assert report["recipe"] == "converge" and not report["stopping"]["converged"]
+    assert "larger --epochs" in report["stopping"]["reason"]

@@ -78,7 +78,7 @@ def near_halfway(seed: int, digits: int) -> str:
                 min_size=3, max_size=3))
 def test_json_numbers_read_fast_or_from_their_text_match_the_batch_scorers_parser(texts: list[str]) -> None:
     body = '{"instances": [[' + ", ".join(texts) + "]]}"
-    want = parse_float32(texts)
+    want, _ = parse_float32(texts)
     if not np.isfinite(want).all():
         return  # refused either way (tested below)
     assert mlflow(body).tobytes() == want.tobytes()
@@ -227,3 +227,19 @@ def test_binary_outputs_are_read_back_by_tritonclients_own_parser() -> None:
     assert "inference-header-content-length" not in headers
     assert json.loads(body)["outputs"] == [{"name": "probability", "datatype": "FP32", "shape": [2],
                                            "data": [0.25, 0.75]}]
+
+
+def test_tables_are_read_with_the_models_missing_value_spellings_and_decimal_mark() -> None:
+    """As the batch scorer reads a file for this model: '66,7' is a number with a decimal-comma model, 'NA' is a
+    missing value (refused as one, naming row and column)."""
+    comma = TableDecoder(Metadata(feature_names=NAMES, threshold=0.5, na_values=["NA"], decimal=","))
+    x = comma.csv(("radius_mean;texture_mean;area_worst\n66,7;1;-2,5\n").encode())
+    assert x.tolist() == [[np.float32(66.7), 1.0, -2.5]]
+    split = f'{{"dataframe_split": {{"columns": {json.dumps(NAMES)}, "data": [["66,7", "1", "2"]]}}}}'
+    assert mlflow(split, comma).tobytes() == np.array([[x[0, 0], 1, 2]], np.float32).tobytes()
+    with refused(400, r"row 1, column 'texture_mean': expected a number, got a missing value \('NA'\)"):
+        mlflow(f'{{"dataframe_split": {{"columns": {json.dumps(NAMES)}, "data": [["1", "NA", "2"]]}}}}', comma)
+    with refused(400, r"line 2, column 2 \('texture_mean'\): expected a number, got a missing value"):
+        comma.csv(b"radius_mean;texture_mean;area_worst\n1;NA;2\n")
+    with refused(400, r"'66,7' \(a decimal comma: pass --decimal ,"):
+        mlflow(split)  # a model trained on '.' numbers: the comma is named

@@ -51,7 +51,7 @@ def test_cli_bad_arguments_give_one_line_error(tmp_path: Path, capsys, args, mat
 def test_cli_optimizer_flag_reaches_the_report(tmp_path: Path) -> None:
     from model.train import build_parser
 
-    assert "(default: sgd)" in " ".join(build_parser().format_help().split())
+    assert "(default: sgd on WDBC, adam on other tables)" in " ".join(build_parser().format_help().split())
     out = tmp_path / "run"
     assert main(["--epochs", "2", "--optimizer", "adam", "--learning-rate", "0.05", "--out", str(out), "--quiet"]) == 0
     report = json.loads((out / "report.json").read_text())
@@ -108,3 +108,48 @@ def test_a_four_row_table_trains_and_its_report_is_strict_json(tmp_path: Path, c
     test = report["metrics"]["test"]
     assert test["n"] == 1 and None in (test["fpr"], test["fnr"]) and test["roc_auc"] is None
     assert set(report["baseline_test"]) == {"LogisticRegression"}
+
+
+REFUSALS = [
+    (["--data", "{iris}"], r"DataError: .*which column is the label\? Pass --label COLUMN"),
+    (["--data", "{iris}", "--label", "species"], r"DataError: .*pass --positive VALUE"),
+    (["--data", "{comma}", "--label", "y"], r"DataError: .*column 1 \('a'\): .*decimal comma.* --decimal ,"),
+    (["--data", "{iris}", "--label", "species", "--positive", "virginica", "--features", "nope"],
+     r"DataError: .*no columns 'nope'"),
+    (["--data", "{iris}", "--label", "species", "--positive", "virginica", "--test", "{comma}"],
+     r"DataError: .*comma.csv: no label column .species."),
+    (["--data", "{iris}", "--label", "species", "--positive", "virginica", "--l2", "cv", "--cv-folds", "60"],
+     r"DataError: --l2 cv with 60 folds needs at least 60 training rows of each class"),
+    (["--epochs", "0"], r"ConfigError: --epochs must be a positive integer"),
+    (["--recipe", "converge", "--tolerance", "2"], r"ConfigError: --tolerance must be in \[0, 1\)"),
+    (["--data", "{missing}"], r"DataError: Data file not found"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "match"), REFUSALS)
+def test_refusals_come_before_tensorflow_in_well_under_a_second(tmp_path: Path, args, match) -> None:
+    """A real ``python -m model.train``: the error line, exit 2, TensorFlow never imported (``-X importtime``
+    lists every module a process imports), and under a second of the process's CPU time."""
+    import resource
+
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame
+    frame["species"] = bunch.target_names[frame.pop("target")]
+    frame[frame.species != "setosa"].to_csv(tmp_path / "iris.csv", index=False)
+    (tmp_path / "comma.csv").write_text("a;y\n66,7;0\n1,5;1\n2,25;0\n")
+    paths = {"iris": tmp_path / "iris.csv", "comma": tmp_path / "comma.csv", "missing": tmp_path / "nope.csv"}
+    argv = [a.format(**paths) for a in args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "model.train", *argv, "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+    imported = [line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert done.returncode == 2 and len(lines) == 1 and re.match(match, lines[0]), done.stderr[-2000:]
+    assert "model.data" in imported and not [m for m in imported if m.startswith("tensorflow")]
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert cpu < 1.0, f"{cpu:.2f} s of CPU time"
+    assert not (tmp_path / "out").exists()

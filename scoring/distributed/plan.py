@@ -109,7 +109,8 @@ def _plan_csv(path: str, index: int, blocksize: int, info: Metadata, score: Scor
     separator = score.sep or sniff_separator(line.decode("utf-8", "replace"))  # as the worker's score_csv will
     fields = split_fields(line, path, 1, separator)
     return blocks, resolve_layout(fields, info.feature_names, path, True, score.keep, score.keep_all,
-                                  aliases=info.feature_aliases, rename=score.rename, separator=separator)
+                                  aliases=info.feature_aliases, rename=score.rename, separator=separator,
+                                  id_columns=tuple(info.id_columns))  # the workers' default pass-through
 
 
 def check_same_output(layouts: dict[str, Layout], output_format: str, outputs: Outputs = Outputs()) -> None:

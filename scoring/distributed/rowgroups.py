@@ -77,7 +77,8 @@ def plan_parquet(path: str, file_index: int, blocksize: int, info: Metadata, kee
     """One file's blocks (by the row groups' compressed sizes) and its layout, checked from the footer alone:
     columns by name, feature types."""
     with open_parquet_url(path, options) as parquet:
-        layout = parquet_layout(parquet, path, info, Columns(keep=keep, keep_all=keep_all, rename=dict(rename or {})))
+        layout = parquet_layout(parquet, path, info, Columns(keep=keep, keep_all=keep_all, rename=dict(rename or {}),
+                                                             id_columns=tuple(info.id_columns)))
         meta = parquet.metadata
         sizes = [sum(meta.row_group(i).column(j).total_compressed_size for j in range(meta.num_columns))
                  for i in range(meta.num_row_groups)]

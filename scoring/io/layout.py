@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from contract.numbers import parse_numbers
 from scoring.errors import InputError, ScoringError
 
 OUTPUT_COLUMNS = ("probability", "label")
@@ -45,6 +46,9 @@ class Columns:
     rename: dict[str, str] = field(default_factory=dict)
     keep: list[str] | None = None
     keep_all: bool = False
+    na_values: tuple[str, ...] = ()  # spellings of a missing value (the model's, or --na-values)
+    decimal: str = "."  # the decimal mark (the model's, or --decimal)
+    id_columns: tuple[str, ...] = ()  # the model's id columns: passed through by default
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,16 @@ class Layout:
     kind: str = "csv"  # or "parquet": columns by name from the schema, typed
     dtypes: tuple[pl.DataType, ...] | None = None  # the columns' types, where the input has them
     file_names: tuple[str, ...] | None = None  # the names in the file, before --rename (readers select by them)
+    na_values: tuple[str, ...] = ()  # what else than an empty field is a missing value
+    decimal: str = "."  # "." or ","; polars parses "," with decimal_comma, as training read the table
+
+    @property
+    def decimal_comma(self) -> bool:
+        return self.decimal == ","
+
+    def numbers(self, text: pl.Series) -> tuple[pl.Series, pl.Series]:
+        """``(float32 values, missing)`` of a text column: parsed as the CSV reader parses this layout's numbers."""
+        return parse_numbers(text, self.na_values, self.decimal, pl.Float32)
 
     def read_name(self, i: int) -> str:
         """Column ``i`` as the file names it (``names`` holds it after --rename)."""
@@ -110,7 +124,7 @@ class Layout:
         for j, i in enumerate(self.feature_index):
             column = frame.get_column(positional_name(i))
             if column.dtype != pl.Float32:  # a feature that is also kept is read as text
-                column = column.cast(pl.Float32, strict=False)
+                column = self.numbers(column)[0]
             x[:, j] = column.to_numpy()
         return x
 
@@ -235,7 +249,8 @@ def _check_single_field(fields: list[str], separator: str, source: str) -> None:
 def resolve_layout(first_fields: list[str], feature_names: list[str], source: str, has_header: bool = True,
                    keep: list[str] | None = None, keep_all: bool = False, *,
                    aliases: dict[str, list[str]] | None = None, rename: dict[str, str] | None = None,
-                   separator: str = ",") -> Layout:
+                   separator: str = ",", na_values: tuple[str, ...] = (), decimal: str = ".",
+                   id_columns: tuple[str, ...] = ()) -> Layout:
     """Match columns by name (header) or position (headerless: features are the last columns)."""
     n_features = len(feature_names)
     if has_header:
@@ -243,7 +258,7 @@ def resolve_layout(first_fields: list[str], feature_names: list[str], source: st
         _check_unique(names, source)
         _check_single_field(first_fields, separator, source)
         features = match_features(names, feature_names, aliases or {}, source)
-        default_keep = [n for n in names if normalize(n) == "id"][:1]
+        default_keep = _default_keep(names, id_columns)
     else:
         if len(first_fields) < n_features:
             raise InputError(f"expected at least {n_features} columns (the model's features, last), "
@@ -263,7 +278,15 @@ def resolve_layout(first_fields: list[str], feature_names: list[str], source: st
         raise InputError(f"kept column {clash[0]!r} has the name of an output column; "
                          f"rename it or leave it out of --keep", source, 1)
     return Layout(source, tuple(names), tuple(features), tuple(names.index(n) for n in keep_names), has_header,
-                  separator)
+                  separator, na_values=tuple(na_values), decimal=decimal)
+
+
+def _default_keep(names: list[str], id_columns: tuple[str, ...]) -> list[str]:
+    """The model's id columns that the input has (matched as features are, up to case and spaces), else a
+    column named ``id``."""
+    wanted = {normalize(c) for c in id_columns}
+    ids = [n for n in names if n and normalize(n) in wanted]
+    return ids or [n for n in names if normalize(n) == "id"][:1]
 
 
 def rename_option(text: str) -> dict[str, str]:

@@ -46,7 +46,8 @@ def parquet_layout(parquet: Any, source: str, info: Metadata, columns: Columns) 
     schema = parquet.schema_arrow
     try:
         layout = resolve_layout(list(schema.names), info.feature_names, source, True, columns.keep, columns.keep_all,
-                                aliases=info.feature_aliases, rename=columns.rename)
+                                aliases=info.feature_aliases, rename=columns.rename, na_values=columns.na_values,
+                                decimal=columns.decimal, id_columns=columns.id_columns)
     except InputError as exc:  # said of a CSV header, "line 1": a Parquet file's names are in its schema
         raise InputError(exc.reason.replace("the header", "the schema"), source, None, exc.column, exc.column_number,
                          exc.hint, unit="row") from None
@@ -109,7 +110,10 @@ def check_rows(batch: RowBatch, layout: Layout, stages: Stages = UNTIMED) -> Par
 
 def _checked(frame: pl.DataFrame, layout: Layout, first_row: int) -> Parsed:
     names = [layout.names[i] for i in layout.feature_index]
-    x = np.ascontiguousarray(frame.select([pl.col(n).cast(pl.Float32, strict=False) for n in names]).to_numpy(),
+    # Text columns read as a CSV's would be (missing-value spellings, decimal mark); typed ones are cast.
+    columns = [layout.numbers(frame[n])[0] if frame[n].dtype == pl.String else frame[n].cast(pl.Float32, strict=False)
+               for n in names]
+    x = np.ascontiguousarray(pl.DataFrame(columns).to_numpy() if columns else np.empty((frame.height, 0)),
                              dtype=np.float32).reshape(frame.height, len(names))
     bad = ~np.isfinite(x)
     rows = np.flatnonzero(bad.any(axis=1)) if x.size else np.empty(0, int)
@@ -132,6 +136,8 @@ def _reject(frame: pl.DataFrame, layout: Layout, row: int, feature: int, first_r
         reason = "expected a finite number, got NaN"
     elif isinstance(value, (int, float)):
         reason = f"expected a finite number, got {value!r}"
+    elif bool(layout.numbers(pl.Series([value], dtype=pl.String))[1][0]):
+        reason = f"expected a number, got a missing value ({str(value)[:40]!r})"
     else:
         reason = f"expected a number, got {str(value)[:40]!r}"
     record = json.dumps(frame.row(row, named=True), default=str)

@@ -119,14 +119,19 @@ def cell_text(value: Any, row: int, column: str) -> str:
     raise RequestError(400, f"row {row}, column {column!r}: expected a number, got {_type_name(value)}.")
 
 
-def parse_cells(texts: list[str], rows: int, names: list[str]) -> np.ndarray:
-    """Feature texts in column-major order -> C-contiguous float32 [rows, features] by the batch scorer's parser;
-    a value that is not a finite number is refused with its 1-based row and its column."""
-    x = np.ascontiguousarray(parse_float32(texts).reshape(len(names), rows).T)
+def parse_cells(texts: list[str], rows: int, names: list[str], na_values: tuple[str, ...] | list[str] = (),
+                decimal: str = ".") -> np.ndarray:
+    """Feature texts in column-major order -> C-contiguous float32 [rows, features] by the batch scorer's parser
+    (with the model's missing-value spellings and decimal mark, for tables); a value that is not a finite number is
+    refused with its 1-based row and its column."""
+    values, missing = parse_float32(texts, na_values, decimal)
+    x = np.ascontiguousarray(values.reshape(len(names), rows).T)
     if x.size and not np.isfinite(x).all():
         row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
         j = int(np.flatnonzero(~np.isfinite(x[row]))[0])
-        raise RequestError(400, f"row {row + 1}, column {names[j]!r}: {value_problem(texts[j * rows + row], x[row, j])}.")
+        k = j * rows + row
+        problem = value_problem(texts[k], x[row, j], bool(missing[k]), decimal)
+        raise RequestError(400, f"row {row + 1}, column {names[j]!r}: {problem}.")
     return x
 
 
@@ -151,7 +156,8 @@ class TableDecoder:
             rename = {old: new for old, new in self.rename.items() if old in present}
             try:
                 layout = resolve_layout(names, self.info.feature_names, source, True, [], False,
-                                        aliases=self.info.feature_aliases, rename=rename, separator=separator)
+                                        aliases=self.info.feature_aliases, rename=rename, separator=separator,
+                                        na_values=tuple(self.info.na_values), decimal=self.info.decimal)
             except InputError as exc:
                 raise RequestError(400, str(exc) if source else exc.reason) from None
             if len(self._layouts) >= CACHED_LAYOUTS:
@@ -176,7 +182,7 @@ class TableDecoder:
         if fast is not None:
             return np.ascontiguousarray(fast.reshape(len(index), table.rows).T)
         texts = [cell_text(v, r, name) for i, name in zip(index, shown) for r, v in enumerate(table.columns[i], 1)]
-        return parse_cells(texts, table.rows, shown)
+        return parse_cells(texts, table.rows, shown, self.info.na_values, self.info.decimal)
 
     # ----------------------------------------------------------------------------------------------- formats
 
