@@ -108,3 +108,19 @@ def test_an_export_from_before_the_reading_keys_reads_as_the_scorer_did_then() -
 def test_reading_keys_in_a_form_the_scorer_cannot_apply_are_refused(key: str, value: object) -> None:
     with pytest.raises(ModelError, match=rf"Expected '{key}' in m's metadata to be .*, got {re.escape(repr(value))}"):
         Metadata.from_dict({**example().as_dict(), key: value}, 2, Path("m"))
+
+
+def test_a_threshold_that_is_no_number_is_shown_and_aliases_that_are_no_mapping_are_ignored() -> None:
+    meta = {"format": EXPORT_FORMAT, "feature_names": ["a"], "threshold": "high"}
+    with pytest.raises(ModelError) as info:
+        Metadata.from_dict(meta, 1, Path("m"))
+    says(str(info.value), "'threshold'", "m's metadata", "'high'")
+    assert Metadata.from_dict({**meta, "threshold": 0.5, "feature_aliases": [["a", "b"]]}, 1, Path("m")).feature_aliases == {}
+
+
+def test_at_most_five_repeated_names_are_listed() -> None:
+    names = [*"abcdef", *"abcdef"]
+    with pytest.raises(ModelError) as info:
+        Metadata.from_dict({"format": EXPORT_FORMAT, "feature_names": names, "threshold": 0.5}, None, Path("m"))
+    says(str(info.value), "'a', 'b', 'c', 'd', 'e'")
+    assert "'f'" not in str(info.value)
