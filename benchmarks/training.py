@@ -22,7 +22,7 @@ def run(epochs: int, repeats: int) -> dict:
     from benchmarks.tutorial import tutorial_train
     from model.data import load_dataset, split
     from model.fit import CompiledTrainer, FitConfig, fit_classifier
-    from model.logistic import Classifier
+    from model.classifier import Classifier
 
     rows = split(load_dataset())
     args = (rows.x_train, rows.y_train, rows.x_test, rows.y_test)

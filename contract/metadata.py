@@ -10,8 +10,13 @@ from typing import Any
 
 from contract.errors import ModelError
 
-#: Written into both artifacts' metadata; a loader refuses any other.
+#: Written into both artifacts' metadata; a loader refuses any other. It names the consumer's contract (the input,
+#: the named outputs, the threshold in the graph, these keys), which every model family keeps: the name is from
+#: when logistic regression was the only family, and an MLP's export is the same format (``family`` says which
+#: model it is), so scorers already deployed read it unchanged. A change a reader must know about gets a new name.
 EXPORT_FORMAT = "logreg-export/2"
+#: What an export from before there were families is: logistic regression, one layer from the features to the logit.
+LEGACY_FAMILY = "logreg"
 #: The one input and the outputs, by name (an artifact's output order means nothing: tf2onnx sorts them).
 INPUT_NAME = "features"
 OUTPUT_NAMES = ("probability", "logit", "label")
@@ -45,6 +50,13 @@ class Metadata:
     opset: int | None = None
     versions: dict[str, str] | None = None
     exported_at: str | None = field(default=None, metadata=_SHARED)
+    #: The model family (``python -m model.train --model``) and its shape: the width of every layer from the input
+    #: to the one logit, and the activation between hidden layers (None without any). For people and tools that
+    #: describe the model; nothing that scores reads them. After the keys format 2 always had, in their order; an
+    #: export from before families has none of the three and reads as logistic regression (``from_dict``).
+    family: str = field(default=LEGACY_FAMILY, metadata=_SHARED)
+    layer_widths: list[int] | None = field(default=None, metadata=_SHARED)
+    activation: str | None = field(default=None, metadata=_SHARED)
     saved_model_sha256: str | None = None
     onnx_sha256: str | None = None
 
@@ -88,10 +100,11 @@ class Metadata:
             raise ModelError(f"Expected a numeric 'threshold' in {path}'s metadata, got "
                              f"{meta.get('threshold')!r}.") from None
         aliases = meta.get("feature_aliases") or {}
+        _check_shape(meta, path)
         known = {f.name for f in fields(cls)} - {"feature_names", "threshold", "feature_aliases"}
         return cls(feature_names=names, threshold=threshold,
                    feature_aliases=aliases if isinstance(aliases, dict) else {},
-                   **{k: v for k, v in meta.items() if k in known})
+                   **{**_legacy_shape(meta, names), **{k: v for k, v in meta.items() if k in known}})
 
     @classmethod
     def from_onnx_props(cls, props: Mapping[str, str], width: int | None, path: Path) -> Metadata:
@@ -107,6 +120,25 @@ def decode_onnx_props(props: Mapping[str, str]) -> dict[str, Any]:
         except ValueError:
             out[key] = value
     return out
+
+
+def _check_shape(meta: Mapping[str, Any], path: Path) -> None:
+    """The family and its shape, where recorded, must be what a description can show."""
+    widths = meta.get("layer_widths")
+    for key, ok, expected in (
+        ("family", isinstance(meta.get("family"), str), "a name"),
+        ("layer_widths", widths is None or isinstance(widths, list) and len(widths) >= 2
+         and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths), "a list of widths >= 1"),
+        ("activation", meta.get("activation") is None or isinstance(meta.get("activation"), str), "a name or null"),
+    ):
+        if key in meta and not ok:
+            raise ModelError(f"Expected {key!r} in {path}'s metadata to be {expected}, got {meta[key]!r}. The artifact "
+                             "is damaged: re-export it.")
+
+
+def _legacy_shape(meta: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """An export from before families records no family: it is logistic regression, one layer to the logit."""
+    return {} if "family" in meta else {"layer_widths": [len(names), 1]}
 
 
 def _feature_names(names: object, width: int | None, path: Path) -> list[str]:

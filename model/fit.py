@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from model.classifier import Classifier
 from model.config import FitConfig
-from model.logistic import Classifier
+from model.families import ModelSpec
 from model.optimizers import make_optimizer
 
 HISTORY_KEYS = ("train_log_loss", "train_accuracy", "eval_log_loss", "eval_accuracy")
@@ -26,18 +27,26 @@ class History:
             self.values[key].extend(float(v) for v in column)
 
 
-class CompiledTrainer:
-    """Trains a Classifier with one tf.function that runs a whole block of epochs in the graph.
+def penalized(variables: list[tf.Variable]) -> list[tf.Variable]:
+    """The weights L2 applies to: matrices (rank >= 2), not biases, as scikit-learn leaves the intercept alone."""
+    return [v for v in variables if v.shape.rank is not None and v.shape.rank >= 2]
 
-    The function has a fixed input signature, so it is traced once however many blocks, epochs
-    or rows it is called with; ``trace_count`` records that.
+
+class CompiledTrainer:
+    """Trains a Classifier's ``net`` with one tf.function that runs a whole block of epochs in the graph.
+
+    The loop knows the model only as ``classifier.net`` (model.classifier.Net: logits of standardized rows,
+    ``trainable_variables``, ``reset(seed)``), so every model family trains the same way. The function has a
+    fixed input signature, so it is traced once however many blocks, epochs or rows it is called with;
+    ``trace_count`` records that.
     """
 
     def __init__(self, classifier: Classifier, config: FitConfig) -> None:
         self.classifier = classifier
+        self.net = classifier.net
         self.config = config
         self.trace_count = 0
-        self.optimizer = make_optimizer(config.optimizer, classifier.logistic.trainable_variables, config.learning_rate)
+        self.optimizer = make_optimizer(config.optimizer, self.net.trainable_variables, config.learning_rate)
         # A Variable, so cross-validation can try several strengths through one traced function.
         self.l2 = tf.Variable(config.l2, trainable=False, dtype=tf.float32, name="l2")
         n = classifier.n_features
@@ -48,13 +57,20 @@ class CompiledTrainer:
             self._run_epochs, input_signature=[matrix, vector, matrix, vector, scalar, scalar]
         )
 
+    def _penalty(self) -> tf.Tensor:
+        weights = penalized(self.net.trainable_variables)
+        total = tf.reduce_sum(tf.square(weights[0]))
+        for w in weights[1:]:
+            total += tf.reduce_sum(tf.square(w))
+        return self.l2 * total
+
     def _loss(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        logits = self.classifier.logistic(x)
+        logits = self.net(x)
         loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
-        return loss + self.l2 * tf.reduce_sum(tf.square(self.classifier.logistic.w))
+        return loss + self._penalty()
 
     def _whole_set(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        logits = self.classifier.logistic(x)
+        logits = self.net(x)
         loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
         accuracy = tf.reduce_mean(tf.cast(tf.cast(logits > 0, tf.float32) == y, tf.float32))
         return loss, accuracy
@@ -66,7 +82,7 @@ class CompiledTrainer:
         order = tf.random.experimental.stateless_shuffle(
             tf.range(n), seed=tf.stack([tf.constant(self.config.seed, tf.int64), epoch])
         )
-        variables = self.classifier.logistic.trainable_variables
+        variables = self.net.trainable_variables
         for start in tf.range(0, n, batch):
             index = order[start : start + batch]
             with tf.GradientTape() as tape:
@@ -96,7 +112,7 @@ class CompiledTrainer:
 
         ``on_block(epochs_done, history)`` reports progress after every block of epochs.
         """
-        self.classifier.logistic.reset(self.config.seed)
+        self.net.reset(self.config.seed)
         self.optimizer.reset()
         x = self._normalized(x, adapt=True)
         x_eval = self._normalized(x_eval)
@@ -125,10 +141,11 @@ def _float32(a: np.ndarray) -> tf.Tensor:
 
 
 def fit_classifier(
-    x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, y_eval: np.ndarray, config: FitConfig, **kwargs: object
+    x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, y_eval: np.ndarray, config: FitConfig,
+    spec: ModelSpec = ModelSpec(), **kwargs: object
 ) -> tuple[Classifier, History, CompiledTrainer]:
-    """Build a fresh Classifier from ``config.seed`` and train it."""
-    classifier = Classifier(x.shape[1], seed=config.seed)
+    """Build a fresh Classifier of the ``spec`` family from ``config.seed`` and train it."""
+    classifier = Classifier(x.shape[1], seed=config.seed, spec=spec)
     trainer = CompiledTrainer(classifier, config)
     history = trainer.fit(x, y, x_eval, y_eval, **kwargs)
     return classifier, history, trainer

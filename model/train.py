@@ -11,6 +11,7 @@ from contract.cli import add_standard_options, prepare_tensorflow, step_printer
 from contract.text import separator_option
 from model.config import FORMATS, MISSING, OPTIMIZERS, DataSpec, FitConfig, validate_config
 from model.errors import ConfigError, DataError
+from model.families import ACTIVATIONS, DEFAULT_HIDDEN, FAMILIES, ModelSpec
 from model.files import check_writable_parent
 
 if TYPE_CHECKING:
@@ -28,13 +29,29 @@ def _l2_option(text: str) -> float | str:
         raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'cv', got {text!r}") from None
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer widths such as 32,16, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = FitConfig()
     parser = argparse.ArgumentParser(
         prog="python -m model.train",
-        description="Train a logistic-regression classifier with a graph-compiled loop, on WDBC (the default) "
+        description="Train a binary classifier (logistic regression, or an MLP) with a graph-compiled loop, on WDBC "
+                    "(the default) "
                     "or on your own numeric binary-classification table.",
     )
+    parser.add_argument("--model", dest="family", choices=FAMILIES, default=FAMILIES[0],
+                        help="model family: 'logreg' (the tutorial's logistic regression) or 'mlp' (a multilayer "
+                             "perceptron) (default: %(default)s)")
+    parser.add_argument("--hidden", type=_widths, default=None, metavar="W,W,...",
+                        help=f"--model mlp: hidden layer widths, from the input side (default: "
+                             f"{','.join(map(str, DEFAULT_HIDDEN))})")
+    parser.add_argument("--activation", choices=ACTIVATIONS, default=None,
+                        help="--model mlp: the hidden layers' nonlinearity (default: relu)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training rows (default: %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="gradient-descent step (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="minibatch rows (default: %(default)s)")
@@ -124,13 +141,14 @@ def main(argv: list[str] | None = None) -> int:
                        args.optimizer)
     try:
         validate_config(config, args.target_fnr, args.cv_folds)
+        spec = ModelSpec.of(args.family, args.hidden, args.activation)
         check_writable_parent(args.out)
         prepare_tensorflow(args)
         from model.report import summary
         from model.run import save_run, train
 
         result = train(config, data_spec(args), l2_cv, args.cv_folds, args.target_fnr,
-                       _progress(config.epochs, args.quiet), on_step=step_printer(args.quiet))
+                       _progress(config.epochs, args.quiet), on_step=step_printer(args.quiet), model_spec=spec)
         save_run(result, args.out)
     except (ConfigError, DataError, OSError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
