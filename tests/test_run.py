@@ -70,3 +70,32 @@ def test_cv_choice_never_sees_test_rows(tmp_path: Path) -> None:
     b = train(config, data=path, l2_cv=True, cv_folds=3).report["l2_selection"]
     assert a == b
     assert a["chosen"] in (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+
+
+def test_the_default_mlp_meets_the_quality_bar_and_a_second_run_gives_the_same_report(trained_mlp) -> None:
+    test = trained_mlp.report["metrics"]["test"]
+    assert test["n"] == 142 and test["accuracy"] >= 0.97 and test["log_loss"] <= 0.09
+    assert trained_mlp.trace_count == 1
+    assert trained_mlp.report["model"] == {"family": "mlp", "architecture": {"layer_widths": [30, 32, 16, 1],
+                                                                             "activation": "relu"}}
+    from model.families import ModelSpec
+
+    again = train(FitConfig(), model_spec=ModelSpec.of("mlp")).report
+    ignore = {"created", "training_seconds"}
+    assert {k: v for k, v in again.items() if k not in ignore} == \
+        {k: v for k, v in trained_mlp.report.items() if k not in ignore}
+
+
+def test_an_mlp_chooses_l2_by_cv_and_its_threshold_for_a_target_fnr_as_logistic_regression_does() -> None:
+    from model.data import split
+    from model.families import ModelSpec
+    from model.metrics import threshold_for_fnr
+
+    result = train(FitConfig(epochs=8), l2_cv=True, cv_folds=2, target_fnr=0.02,
+                   model_spec=ModelSpec.of("mlp", hidden=(4,)))
+    selection = result.report["l2_selection"]
+    assert len(selection["scores"]) == 8 and result.report["config"]["l2"] == selection["chosen"]
+    rows = split(result.dataset)
+    train_p = result.classifier.outputs(rows.x_train)["probability"].numpy()
+    assert result.report["threshold"] == threshold_for_fnr(rows.y_train, train_p, 0.02)
+    assert result.report["metrics"]["train"]["fnr"] <= 0.02 and result.classifier.net.family == "mlp"
