@@ -235,3 +235,16 @@ def test_parquet_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) ->
     assert result["stats"]["parquet-ours-onnx"]["stages"]["engine"] == "blocks"
     assert result["stats"]["csv-to-parquet-ours-onnx"]["stages"]["engine"] == "polars-streaming"
     assert 0 < result["ratios"]["parquet_onnx_vs_ceiling"]
+
+
+def test_mlp_precision_quick_runs_and_writes_json(tmp_path: Path) -> None:
+    from benchmarks import mlp_precision as bench
+
+    assert bench.main(["--quick", "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "mlp_precision_quick.json").read_text())
+    (parity,) = result["parity"]
+    assert set(parity["worst"]) == set(bench.KINDS)
+    assert parity["worst"]["onnx-vs-onnx-whole"]["probability"] == 0  # the ONNX scorer's byte-identity rests on it
+    graphs = result["precision_cost"]["graphs"]
+    assert set(graphs) == {"float32 (the export)", "float64 variant"}
+    assert all(g["onnx_rows_per_second_1_thread"]["median"] > 0 for g in graphs.values())
