@@ -147,7 +147,8 @@ def table(results: list[dict[str, Any]]) -> str:
                      f"{r['mlp_minus_logreg_log_loss']:+.4f}", f"{r['seed_noise_log_loss']:.4f}",
                      "yes" if r["mlp_no_worse_beyond_noise"] else "no"])
     return markdown_table(["table", "test rows", "log loss: logreg", "log loss: mlp", "ROC AUC: logreg", "ROC AUC: mlp",
-                           "accuracy logreg / mlp", "mlp - logreg log loss", "seed noise", "mlp within noise or better"],
+                           "accuracy logreg / mlp", "mlp - logreg log loss", "seed noise",
+                           "mlp within noise or better"],
                           rows)
 
 

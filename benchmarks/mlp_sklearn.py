@@ -139,7 +139,8 @@ def table(result: dict[str, Any]) -> str:
     for name, s in result["stats"].items():
         reach = s["seconds_to_target"]
         rows.append([name, s["reached"],
-                     "not reached" if reach is None else f"{reach['median']:.2f} ({reach['min']:.2f}-{reach['max']:.2f})",
+                     "not reached" if reach is None
+                     else f"{reach['median']:.2f} ({reach['min']:.2f}-{reach['max']:.2f})",
                      "-" if s["epochs_to_target"] is None else f"{s['epochs_to_target']['median']:g}",
                      f"{s['seconds']['median']:.2f}", f"{s['final_train_log_loss']['median']:.4f}",
                      f"{s['final_test_log_loss']['median']:.4f}", f"{s['best_test_log_loss']['median']:.4f}"])

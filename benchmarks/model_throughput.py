@@ -295,7 +295,8 @@ def run(export: Path, s: Settings) -> dict[str, Any]:
     del inputs
     gc.collect()
     return {
-        "family": family, "quick": s is QUICK, "batches": list(s.batches), "repeats": s.repeats, "target_seconds": s.target_seconds,
+        "family": family, "quick": s is QUICK, "batches": list(s.batches), "repeats": s.repeats,
+        "target_seconds": s.target_seconds,
         "threads": {"tensorflow_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
                     "numpy_blas": blas_threads},
         "agreement_vs_onnx": agree, "throughput": rates, "latency_us": lat, "startup": startup(export, s),

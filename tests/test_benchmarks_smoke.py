@@ -84,7 +84,8 @@ def test_families_quick_trains_both_families_through_the_cli(tmp_path: Path) -> 
 
     assert families.main(["--quick", "--results-dir", str(tmp_path)]) == 0
     (rings,) = json.loads((tmp_path / "families_quick.json").read_text())["tables"]
-    assert rings["table"] == "rings" and rings["command"].endswith("--model mlp --seed 22 --out DIR/rings-mlp-22 --quiet")
+    assert rings["table"] == "rings"
+    assert rings["command"].endswith("--model mlp --seed 22 --out DIR/rings-mlp-22 --quiet")
     assert rings["summary"]["mlp"]["roc_auc"]["median"] >= 0.97 >= 0.65 >= rings["summary"]["logreg"]["roc_auc"]["max"]
 
 
