@@ -49,6 +49,9 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": versions,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        # The machine may be shared: how busy it was when the numbers were taken (at the end of a run the 1-,
+        # 5- and 15-minute averages cover it).
+        "load_average_1_5_15min": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -86,7 +89,9 @@ def write_result(name: str, payload: dict[str, Any], directory: Path = RESULTS) 
 
 def machine_line(info: dict[str, Any] | None = None) -> str:
     info = info or machine_info()
-    return f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, Python {info['python']}"
+    load = info.get("load_average_1_5_15min")
+    busy = f", load average {'/'.join(f'{v:.1f}' for v in load)} (1/5/15 min)" if load else ""
+    return f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, Python {info['python']}{busy}"
 
 
 #: Runs in a small, fresh interpreter: on Linux a child's ru_maxrss starts at the RSS of the process it was

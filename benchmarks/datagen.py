@@ -1,4 +1,4 @@
-"""Synthetic data for benchmarks and big tests: WDBC-like CSV files, and tables with a known logistic truth."""
+"""Synthetic data for benchmarks and big tests: WDBC-like CSVs, tables with a logistic truth, and a nonlinear one."""
 
 from __future__ import annotations
 
@@ -80,6 +80,24 @@ def logistic_table(rows: int, features: int, seed: int = 0, stream: int = 0, fac
         x[start : start + n] = latent * scale + offset
         y[start : start + n] = labels
     return LogisticTable(x, y, loss_sum / max(rows, 1))
+
+
+def sphere_table(rows: int, features: int = 10, seed: int = 0, stream: int = 0, signal: int = 3,
+                 flip: float = 0.05) -> LogisticTable:
+    """A table no line separates: label 1 outside the sphere through the median of the first ``signal``
+    standard-normal features (the rest are noise), with a share ``flip`` of labels flipped at random.
+
+    Logistic regression is at chance on it; the best any model can do is the flip rate's own log loss, which
+    ``bayes_log_loss`` holds. ``seed`` fixes nothing here but the rows: ``stream`` picks independent ones.
+    """
+    from scipy.stats import chi2
+
+    rng = np.random.default_rng([seed, stream])
+    x = rng.standard_normal((rows, features), dtype=np.float32)
+    outside = np.square(x[:, :signal].astype(np.float64)).sum(axis=1) > chi2.median(signal)
+    y = (outside ^ (rng.random(rows) < flip)).astype(np.float32)
+    bayes = -(flip * np.log(flip) + (1 - flip) * np.log(1 - flip)) if 0 < flip < 1 else 0.0
+    return LogisticTable(x, y, float(bayes))
 
 
 def main(argv: list[str] | None = None) -> int:

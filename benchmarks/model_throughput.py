@@ -27,6 +27,7 @@ from benchmarks.common import (
 )
 from contract.artifacts import DEFAULT_EXPORT_DIR, resolve_model
 from contract.errors import ModelError
+from contract.metadata import Metadata
 from model.data import load_dataset
 from model.wdbc import load_bundled
 
@@ -36,6 +37,8 @@ RUNTIMES = ("onnx", "tf")
 INTERPRETER = "python -c pass"
 ORT_1, ORT_2, TF = "onnxruntime, 1 thread", "onnxruntime, 2 threads", "TensorFlow SavedModel"
 NP_64, NP_32 = "numpy float64, the graph's own math (reference)", "numpy float32 x @ w, no standardization (reference)"
+#: The MLP's reference: its float32 graph in numpy (standardize, dense layers, sigmoid, threshold).
+NP_MLP = "numpy float32, the graph's own math (reference)"
 Predict = Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
@@ -101,15 +104,49 @@ def numpy_float32(p: Params) -> Predict:
     return predict
 
 
-def load_variants(export: Path) -> dict[str, Predict]:
-    """The scorer's own runtime classes, configured as the scorer configures them, and the two numpy references."""
+def numpy_mlp(saved_model: Path, activation: str) -> Predict:
+    """The MLP's float32 graph in numpy: standardize, dense layers with the activation, sigmoid, threshold."""
+    import tensorflow as tf
+
+    c = tf.saved_model.load(str(saved_model)).classifier
+    mean, std = c.normalize.mean.numpy(), c.normalize.std.numpy()
+    layers = [(k.numpy(), b.numpy()) for k, b in zip(c.mlp.kernels, c.mlp.biases)]
+    act = {"relu": lambda z: np.maximum(z, np.float32(0)), "tanh": np.tanh}[activation]
+    threshold = np.float32(c.threshold.numpy())
+
+    def predict(x: np.ndarray) -> dict[str, np.ndarray]:
+        h = (x - mean) / std
+        for kernel, bias in layers[:-1]:
+            h = act(h @ kernel + bias)
+        logit = (h @ layers[-1][0] + layers[-1][1])[:, 0]
+        probability = np.float32(1.0) / (np.float32(1.0) + np.exp(-logit))
+        return {"probability": probability, "label": (probability > threshold).astype(np.int64)}
+    return predict
+
+
+def references(saved_model: Path, meta: Metadata) -> dict[str, Predict]:
+    """numpy doing the model's own math (the first: the floor the agreement check holds to the model)."""
+    if meta.family == "mlp":
+        assert meta.activation is not None
+        return {NP_MLP: numpy_mlp(saved_model, meta.activation)}
+    params = load_params(saved_model)
+    return {NP_64: numpy_float64(params), NP_32: numpy_float32(params)}
+
+
+def load_variants(export: Path, meta: Metadata) -> dict[str, Predict]:
+    """The scorer's own runtime classes, configured as the scorer configures them, and the numpy references."""
     from scoring.runtimes import OnnxRuntime, TensorFlowRuntime
 
     onnx_path, saved_model = resolve_model(export, "onnx").path, resolve_model(export, "tf").path
     tf_runtime = TensorFlowRuntime(saved_model, threads=1)  # first: sets TF's threads before TF runs an op
-    params = load_params(saved_model)
     return {ORT_1: OnnxRuntime(onnx_path, threads=1).predict, ORT_2: OnnxRuntime(onnx_path, threads=2).predict,
-            TF: tf_runtime.predict, NP_64: numpy_float64(params), NP_32: numpy_float32(params)}
+            TF: tf_runtime.predict, **references(saved_model, meta)}
+
+
+def metadata(export: Path) -> Metadata:
+    from contract.verify import read_metadata
+
+    return read_metadata(resolve_model(export, "tf"))
 
 
 def make_inputs(batches: tuple[int, ...], seed: int = 0) -> dict[int, np.ndarray]:
@@ -119,7 +156,7 @@ def make_inputs(batches: tuple[int, ...], seed: int = 0) -> dict[int, np.ndarray
     return {b: np.ascontiguousarray(rows[rng.integers(0, len(rows), size=b)]) for b in batches}
 
 
-def agreement(variants: dict[str, Predict], x: np.ndarray) -> dict[str, dict[str, float]]:
+def agreement(variants: dict[str, Predict], x: np.ndarray, tolerance: float = 1e-6) -> dict[str, dict[str, float]]:
     """Max |probability difference| and label mismatches against ONNX (1 thread): all variants compute one model."""
     reference = variants[ORT_1](x)
     out = {}
@@ -127,8 +164,9 @@ def agreement(variants: dict[str, Predict], x: np.ndarray) -> dict[str, dict[str
         got = predict(x)
         out[name] = {"max_abs_probability_diff": float(np.max(np.abs(got["probability"] - reference["probability"]))),
                      "label_mismatches": int(np.sum(got["label"] != reference["label"]))}
-    if out[NP_64]["max_abs_probability_diff"] > 1e-6 or out[NP_64]["label_mismatches"]:
-        raise AssertionError(f"the numpy reference does not compute the model: {out[NP_64]}")
+    floor = out[reference_name(variants)]
+    if floor["max_abs_probability_diff"] > tolerance or floor["label_mismatches"]:
+        raise AssertionError(f"the numpy reference does not compute the model: {floor}")
     return out
 
 
@@ -235,19 +273,30 @@ def single_threaded_blas() -> Iterator[int | str]:
         yield 1
 
 
+def reference_name(variants: dict[str, Any]) -> str:
+    """The numpy reference that does the model's own math."""
+    return next(name for name in variants if name in (NP_64, NP_MLP))
+
+
 def run(export: Path, s: Settings) -> dict[str, Any]:
-    variants = load_variants(export)
+    meta = metadata(export)
+    family = meta.family
+    variants = load_variants(export, meta)
     import tensorflow as tf
+
+    from export.validate import TOLERANCES
 
     inputs = make_inputs(s.batches)
     with single_threaded_blas() as blas_threads:
-        agree = agreement(variants, inputs[1_024])
+        # float32 graphs agree with numpy to the export's float32 parity tolerance, float64 ones to the strict one.
+        agree = agreement(variants, inputs[1_024], TOLERANCES["float32" if family == "mlp" else "float64"].probability)
         rates = throughput(variants, inputs, s)
         lat = latency(variants, inputs[1], s)
     del inputs
     gc.collect()
     return {
-        "quick": s is QUICK, "batches": list(s.batches), "repeats": s.repeats, "target_seconds": s.target_seconds,
+        "family": family, "quick": s is QUICK, "batches": list(s.batches), "repeats": s.repeats,
+        "target_seconds": s.target_seconds,
         "threads": {"tensorflow_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
                     "numpy_blas": blas_threads},
         "agreement_vs_onnx": agree, "throughput": rates, "latency_us": lat, "startup": startup(export, s),
@@ -288,13 +337,14 @@ def startup_table(result: dict[str, Any]) -> str:
 
 def ratio_line(result: dict[str, Any]) -> str:
     batch = "65536" if "65536" in result["throughput"][ORT_1] else str(max(result["batches"]))
-    ort, floor = (result["throughput"][n][batch]["rows_per_second"]["median"] for n in (ORT_1, NP_64))
+    numpy = reference_name(result["throughput"])
+    ort, floor = (result["throughput"][n][batch]["rows_per_second"]["median"] for n in (ORT_1, numpy))
     lat = result["latency_us"]
     return (f"At batch {int(batch):,}, onnxruntime (1 thread) scores {rate(ort)} rows/s = {ort / floor:.2f}x the numpy "
-            f"float64 floor ({rate(floor)} rows/s): near 1 means the runtime adds little over the arithmetic and "
-            f"memory traffic of the model itself; at batch 1 the per-call overhead dominates instead "
+            f"floor ({rate(floor)} rows/s, the graph's own math): near 1 means the runtime adds little over the "
+            f"arithmetic and memory traffic of the model itself; at batch 1 the per-call overhead dominates instead "
             f"(p50 {lat[ORT_1]['p50']:.0f} us onnxruntime, {lat[TF]['p50']:.0f} us TensorFlow, "
-            f"{lat[NP_64]['p50']:.0f} us numpy).")
+            f"{lat[numpy]['p50']:.0f} us numpy).")
 
 
 def plot(result: dict[str, Any], path: Path, title: str) -> Path:
@@ -343,9 +393,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     info = machine_info()
-    name = "model_throughput_quick" if args.quick else "model_throughput"
+    name = "model_throughput" if result["family"] == "logreg" else f"model_throughput_{result['family']}"
+    name += "_quick" if args.quick else ""
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    png = plot(result, args.results_dir / f"{name}.png", f"WDBC model rows/s vs batch size, {machine_line(info)}")
+    png = plot(result, args.results_dir / f"{name}.png",
+               f"WDBC model ({result['family']}) rows/s vs batch size, {machine_line(info)}")
     result["plot"] = png.name
     print(f"Model throughput, median of {settings.repeats} interleaved samples of ~{settings.target_seconds} s each "
           f"on {machine_line(info)}\n")

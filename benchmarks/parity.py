@@ -36,7 +36,10 @@ def compare(rows: int, model: Path, batch: int = 65_536) -> dict[str, object]:
         runtime = load_runtime(resolve_model(model, name))
         parts = [runtime.predict(x[i : i + batch], OUTPUT_NAMES) for i in range(0, rows, batch)]
         outputs[name] = {k: np.concatenate([p[k] for p in parts]) for k in OUTPUT_NAMES}
-    result: dict[str, object] = {"rows": rows, "batch": batch}
+    from contract.verify import read_metadata
+
+    result: dict[str, object] = {"family": read_metadata(resolve_model(model, "onnx")).family, "rows": rows,
+                                 "batch": batch}
     for key in ("probability", "logit"):
         ulps = ulp_distance(outputs["onnx"][key], outputs["tf"][key])
         result[key] = {"rows_equal": int((ulps == 0).sum()), "rows_differing": int((ulps > 0).sum()),
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
     args = parser.parse_args(argv)
     result = compare(20_000 if args.quick else args.rows, args.model)
-    path = write_result("parity_quick" if args.quick else "parity", result, args.results_dir)
+    name = "parity" if result["family"] == "logreg" else f"parity_{result['family']}"
+    path = write_result(f"{name}_quick" if args.quick else name, result, args.results_dir)
     print(machine_line())
     for key in ("probability", "logit"):
         r = result[key]

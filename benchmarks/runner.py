@@ -21,15 +21,23 @@ def run_worker(variant: str, src: Path, out: Path, model: Path, cores: list[int]
     return result
 
 
+#: A variant that ends with this scores with the second model (``interleaved_workers``' ``models``).
+SECOND = "/second"
+
+
 def interleaved_workers(variants: list[str], src: Path, workdir: Path, model: Path, repeats: int,
-                        rows: int, cores: list[int] | None = None) -> dict[str, dict[str, Any]]:
+                        rows: int, cores: list[int] | None = None,
+                        second_model: Path | None = None) -> dict[str, dict[str, Any]]:
     """A B C A B C ...: per variant, medians and ranges of seconds, rows/s, set-up, whole-process seconds and
-    peak RSS."""
+    peak RSS. A variant named ``WORKER_VARIANT/second`` runs that worker variant on ``second_model``."""
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for _ in range(repeats):
         for variant in variants:
-            out = workdir / f"{variant}{'.parquet' if 'parquet-' in variant else '.csv'}"
-            runs[variant].append(run_worker(variant, src, out, model, cores))
+            worker = variant.removesuffix(SECOND)
+            out = workdir / f"{variant.replace('/', '-')}{'.parquet' if 'parquet-' in variant else '.csv'}"
+            which = second_model if variant.endswith(SECOND) else model
+            assert which is not None, f"{variant} needs a second model"
+            runs[variant].append(run_worker(worker, src, out, which, cores))
             out.unlink(missing_ok=True)
     return {variant: worker_stats(samples, rows) for variant, samples in runs.items()}
 

@@ -1,4 +1,8 @@
-"""End-to-end CSV scoring: our scorer per runtime vs. the parse+write ceiling vs. the naive approach."""
+"""End-to-end CSV scoring: our scorer per runtime vs. the parse+write ceiling vs. the naive approach.
+
+``--second-model EXPORT`` scores the same file with another export too (an MLP's, say), interleaved in the same
+run, so what the model adds shows as the difference between the two ratios to the one ceiling.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,21 @@ from pathlib import Path
 
 from benchmarks.common import machine_info, machine_line, markdown_table, scorer_parser, write_result
 from benchmarks.datagen import write_csv
-from benchmarks.runner import interleaved_workers
+from benchmarks.runner import SECOND, interleaved_workers
 
 VARIANTS = ["ours-onnx", "ours-tf", "ours-onnx-blocks", "ceiling-polars", "ceiling-pyarrow", "naive-pandas-eager-tf"]
+#: With --second-model: the scorer on both runtimes with that export.
+SECOND_VARIANTS = [f"ours-onnx{SECOND}", f"ours-tf{SECOND}"]
 
 
 def ratios(stats: dict) -> dict[str, float]:
     """The ceiling is the faster of polars and pyarrow at parse + write with no model."""
     rate = {v: s["rows_per_second"]["median"] for v, s in stats.items()}
     ceiling = max(rate["ceiling-polars"], rate["ceiling-pyarrow"])
+    second = {f"{runtime}_second_vs_ceiling": rate[f"ours-{runtime}{SECOND}"] / ceiling
+              for runtime in ("onnx", "tf") if f"ours-{runtime}{SECOND}" in rate}
     return {
+        **second,
         "ceiling_rows_per_second": ceiling,
         "onnx_vs_ceiling": rate["ours-onnx"] / ceiling,
         "tf_vs_ceiling": rate["ours-tf"] / ceiling,
@@ -37,7 +46,7 @@ def tables(stats: dict, r: dict) -> str:
     main = markdown_table(["variant", "M rows/s (median)", "M rows/s (min-max)", "s (median)",
                            "start-up s (imports, model load)", "whole process s", "peak RSS MiB"], rows)
     stage_rows = []
-    for variant in ("ours-onnx", "ours-tf", "ours-onnx-blocks"):
+    for variant in [v for v in stats if v.startswith("ours-")]:
         st = stats[variant]["stages"]
         stage_rows.append([variant, st.get("engine", ""), *(f"{st.get(k, 0.0):.2f}" for k in
                            ("read", "parse", "convert", "infer", "serialize", "write", "parse_exact", "sync")),
@@ -49,6 +58,8 @@ def tables(stats: dict, r: dict) -> str:
         f"- ONNX scorer / ceiling: {r['onnx_vs_ceiling']:.2f}x; TF scorer / ceiling: {r['tf_vs_ceiling']:.2f}x;"
         f" ONNX block pipeline / ceiling: {r['onnx_blocks_vs_ceiling']:.2f}x",
         f"- ONNX scorer / naive: {r['onnx_vs_naive']:.1f}x; TF scorer / naive: {r['tf_vs_naive']:.1f}x",
+        *([f"- second model: ONNX scorer / ceiling: {r['onnx_second_vs_ceiling']:.2f}x; TF scorer / ceiling: "
+           f"{r['tf_second_vs_ceiling']:.2f}x"] if "onnx_second_vs_ceiling" in r else []),
     ])
     note = ("Stage seconds are summed per stage and thread; in the block pipeline one thread reads and appends "
             "the output while one worker per core parses, converts, infers and serializes, so they add up to more "
@@ -60,20 +71,27 @@ def tables(stats: dict, r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = scorer_parser("python -m benchmarks.scoring", __doc__, 2_000_000, 5, "20,000 rows, 1 repeat (smoke test)")
+    parser.add_argument("--second-model", type=Path, default=None, metavar="EXPORT",
+                        help=f"another export scored in the same run by {', '.join(SECOND_VARIANTS)}")
     args = parser.parse_args(argv)
     rows, repeats = (20_000, 1) if args.quick else (args.rows, args.repeats)
+    variants = VARIANTS + (SECOND_VARIANTS if args.second_model else [])
+    second = args.second_model.resolve() if args.second_model else None
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         src = write_csv(Path(tmp) / "input.csv", rows)
         size = src.stat().st_size
-        stats = interleaved_workers(VARIANTS, src, Path(tmp), args.model.resolve(), repeats, rows)
+        stats = interleaved_workers(variants, src, Path(tmp), args.model.resolve(), repeats, rows,
+                                    second_model=second)
     r = ratios(stats)
     info = machine_info()
     print(f"Scoring {rows:,} rows ({size / 2**20:.0f} MiB CSV), median of {repeats} interleaved runs, each in "
           f"its own process (start-up and model load not timed), on {machine_line(info)}\n")
     print(tables(stats, r))
-    name = "scoring_quick" if args.quick else "scoring"
-    path = write_result(name, {"rows": rows, "bytes": size, "repeats": repeats, "stats": stats, "ratios": r},
-                        args.results_dir)
+    name = "scoring_two_models" if second else "scoring"  # the second model's run keeps the first's file
+    name += "_quick" if args.quick else ""
+    models = {"model": str(args.model), "second_model": None if second is None else str(args.second_model)}
+    path = write_result(name, {"rows": rows, "bytes": size, "repeats": repeats, **models, "stats": stats,
+                               "ratios": r}, args.results_dir)
     print(f"\nwrote {path}")
     return 0
 

@@ -11,8 +11,13 @@ from typing import Any
 from contract.errors import ModelError
 from contract.numbers import DECIMALS
 
-#: Written into both artifacts' metadata; a loader refuses any other.
+#: Written into both artifacts' metadata; a loader refuses any other. It names the consumer's contract (the input,
+#: the named outputs, the threshold in the graph, these keys), which every model family keeps: the name is from
+#: when logistic regression was the only family, and an MLP's export is the same format (``family`` says which
+#: model it is), so scorers already deployed read it unchanged. A change a reader must know about gets a new name.
 EXPORT_FORMAT = "logreg-export/2"
+#: What an export from before there were families is: logistic regression, one layer from the features to the logit.
+LEGACY_FAMILY = "logreg"
 #: The one input and the outputs, by name (an artifact's output order means nothing: tf2onnx sorts them).
 INPUT_NAME = "features"
 OUTPUT_NAMES = ("probability", "logit", "label")
@@ -52,6 +57,13 @@ class Metadata:
     opset: int | None = None
     versions: dict[str, str] | None = None
     exported_at: str | None = field(default=None, metadata=_SHARED)
+    #: The model family (``python -m model.train --model``) and its shape: the width of every layer from the input
+    #: to the one logit, and the activation between hidden layers (None without any). For people and tools that
+    #: describe the model; nothing that scores reads them. After the keys format 2 always had, in their order; an
+    #: export from before families has none of the three and reads as logistic regression (``from_dict``).
+    family: str = field(default=LEGACY_FAMILY, metadata=_SHARED)
+    layer_widths: list[int] | None = field(default=None, metadata=_SHARED)
+    activation: str | None = field(default=None, metadata=_SHARED)
     saved_model_sha256: str | None = None
     onnx_sha256: str | None = None
 
@@ -95,11 +107,11 @@ class Metadata:
             raise ModelError(f"Expected a numeric 'threshold' in {path}'s metadata, got "
                              f"{meta.get('threshold')!r}.") from None
         aliases = meta.get("feature_aliases") or {}
-        _check_reading(meta, path)
+        _check_kinds(meta, path)
         known = {f.name for f in fields(cls)} - {"feature_names", "threshold", "feature_aliases"}
         return cls(feature_names=names, threshold=threshold,
                    feature_aliases=aliases if isinstance(aliases, dict) else {},
-                   **{k: v for k, v in meta.items() if k in known})
+                   **{**_legacy_shape(meta, names), **{k: v for k, v in meta.items() if k in known}})
 
 
 def decode_onnx_props(props: Mapping[str, str]) -> dict[str, Any]:
@@ -113,16 +125,38 @@ def decode_onnx_props(props: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _check_reading(meta: Mapping[str, Any], path: Path) -> None:
-    """The keys that say how to read values must say it in a form the scorer can apply."""
-    for key, ok, expected in (
-        ("na_values", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "a list of strings"),
-        ("id_columns", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "a list of strings"),
-        ("decimal", lambda v: v in DECIMALS, f"one of {list(DECIMALS)}"),
-    ):
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(s, str) for s in value)
+
+
+def _widths(value: Any) -> bool:
+    return isinstance(value, list) and len(value) >= 2 and all(
+        isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in value)
+
+
+#: The optional keys a reader acts on, each with what it must be: how to read values (the scorer applies them) and
+#: the model's family and shape (a description shows them).
+_KINDS = (
+    ("na_values", _strings, "a list of strings"),
+    ("id_columns", _strings, "a list of strings"),
+    ("decimal", lambda v: v in DECIMALS, f"one of {list(DECIMALS)}"),
+    ("family", lambda v: isinstance(v, str), "a name"),
+    ("layer_widths", lambda v: v is None or _widths(v), "a list of widths >= 1"),
+    ("activation", lambda v: v is None or isinstance(v, str), "a name or null"),
+)
+
+
+def _check_kinds(meta: Mapping[str, Any], path: Path) -> None:
+    """The optional keys, where present, must be in a form their readers can use."""
+    for key, ok, expected in _KINDS:
         if key in meta and not ok(meta[key]):
             raise ModelError(f"Expected {key!r} in {path}'s metadata to be {expected}, got {meta[key]!r}. The artifact "
                              "is damaged: re-export it.")
+
+
+def _legacy_shape(meta: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """An export from before families records no family: it is logistic regression, one layer to the logit."""
+    return {} if "family" in meta else {"layer_widths": [len(names), 1]}
 
 
 def _feature_names(names: object, width: int | None, path: Path) -> list[str]:

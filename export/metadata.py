@@ -6,18 +6,21 @@ from datetime import datetime, timezone
 from typing import Any
 
 from contract.metadata import Metadata
+from model.classifier import Classifier
 from model.files import package_versions
-from model.logistic import Classifier
 
 VERSIONED = ("tensorflow", "tf2onnx", "onnx", "onnxruntime", "numpy", "protobuf")
 
 
 def base_metadata(classifier: Classifier, info: dict[str, Any], opset: int) -> Metadata:
-    """What both artifacts carry. Threshold and width come from the checkpoint's variables, the names and
-    label from model.json, which the training manifest binds to that checkpoint."""
+    """What both artifacts carry. Threshold, width, family and architecture come from the restored checkpoint, the
+    names and label from model.json, which the training manifest binds to that checkpoint."""
     return Metadata(
         feature_names=list(info["feature_names"]),
         n_features=classifier.n_features,
+        family=classifier.net.family,
+        layer_widths=classifier.net.spec.layer_widths(classifier.n_features),
+        activation=classifier.net.spec.activation,
         feature_aliases=info.get("feature_aliases") or {},
         threshold=float(classifier.threshold.numpy()),
         label_column=info["label_column"],

@@ -26,8 +26,8 @@ def export_onnx(module: ServingModule, path: Path, metadata: Metadata, opset: in
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     n = module.classifier.n_features
-    model.doc_string = (f"Logistic regression: {INPUT_NAME}[{BATCH_DIM},{n}] float32 -> probability, logit, label "
-                        f"(1 = {metadata.positive_class!r}); see metadata_props.")
+    model.doc_string = (f"Binary classifier ({metadata.family}): {INPUT_NAME}[{BATCH_DIM},{n}] float32 -> probability, "
+                        f"logit, label (1 = {metadata.positive_class!r}); see metadata_props.")
     onnx.checker.check_model(model, full_check=True)
     onnx.save_model(model, str(path))
     return path

@@ -14,26 +14,28 @@ from export.metadata import base_metadata
 from export.onnx import DEFAULT_OPSET, export_onnx
 from export.saved_model import export_saved_model, write_sidecar
 from export.signature import ServingModule
-from export.validate import Tolerance, max_differences, validate_parity
+from export.validate import TOLERANCES, Tolerance, max_differences, validate_parity
 from model.checkpoint import load_classifier, load_reference_rows
 from model.files import atomic_directory
 
 
 def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET,
-                 tolerance: Tolerance = Tolerance(),
+                 tolerance: Tolerance | None = None,
                  on_step: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Write ``out/saved_model``, ``out/model.onnx`` and ``out/parity.json``, or nothing at all.
 
     Both artifacts come from one concrete function: the SavedModel's ``serving_default`` and the
     function tf2onnx converts are the same object (tests check it). Parity is checked after both
     are written, by loading them back on rows of the training table; a breach raises ParityError
-    and ``out`` is left untouched. Last, both are loaded the way a scorer loads them (verified).
+    and ``out`` is left untouched. Last, both are loaded the way a scorer loads them (verified). ``tolerance``
+    defaults to the one for the precision the model computes in (``TOLERANCES``).
     """
     on_step(f"loading the trained model in {model_dir} ...")
     classifier, info = load_classifier(model_dir)
     module = ServingModule(classifier)
     metadata = base_metadata(classifier, info, opset)
     reference = load_reference_rows(model_dir, classifier.n_features)
+    tolerance = tolerance or TOLERANCES[classifier.net.compute_dtype]
     with atomic_directory(out) as staging:
         saved_model, onnx_path = staging / SAVED_MODEL_DIR, staging / ONNX_FILE
         on_step("writing the SavedModel ...")

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from contract.artifacts import SIGNATURE_KEY
 from contract.metadata import INPUT_NAME, OUTPUT_NAMES
-from model.logistic import Classifier
+from model.classifier import Classifier
 
 __all__ = ["INPUT_NAME", "OUTPUT_NAMES", "SIGNATURE_KEY", "ServingModule", "input_signature"]
 

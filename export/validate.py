@@ -26,6 +26,14 @@ class Tolerance:
     label_margin: float = 1e-6
 
 
+#: The tolerances by the precision a graph computes its logit in (model.classifier.Net.compute_dtype). A float64
+#: graph makes the runtimes agree to the last float32 bit, so the default is strict. A float32 graph's matrix
+#: products sum in each runtime's own order: over 7 trained MLPs (docs/export.md) TensorFlow and onnxruntime
+#: differed by at most 1.8e-6 in probability and 7.7e-6 in relative logit, so these allow about 5x that and the
+#: labels the same margin; a real breach (a wrong weight, op or threshold) is orders of magnitude larger.
+TOLERANCES = {"float64": Tolerance(), "float32": Tolerance(probability=1e-5, logit=5e-5, label_margin=1e-5)}
+
+
 def load_saved_model(path: Path) -> Predict:
     """The SavedModel's serving signature through plain ``tf.saved_model.load``."""
     import tensorflow as tf

@@ -1,1 +1,1 @@
-"""Train the WDBC logistic-regression classifier with graph-compiled TensorFlow."""
+"""Train the WDBC classifier (logistic regression, or an MLP) with graph-compiled TensorFlow."""

@@ -1,4 +1,4 @@
-"""Save and load a trained Classifier: a TF checkpoint plus ``model.json`` describing it."""
+"""Save and load a trained Classifier of any family: a TF checkpoint plus ``model.json`` describing it."""
 
 from __future__ import annotations
 
@@ -11,25 +11,31 @@ import numpy as np
 import tensorflow as tf
 
 from contract.errors import first_line
-from model.errors import DataError
+from model.classifier import NETS, Classifier
+from model.errors import ConfigError, DataError
+from model.families import ModelSpec
 from model.files import verify_manifest
-from model.logistic import Classifier
 
 MODEL_JSON = "model.json"
 CHECKPOINT_PREFIX = "checkpoint/classifier"
-FORMAT = "logreg-checkpoint/2"
+#: model.json's format names the family whose variables the checkpoint holds (a run from before families is
+#: "logreg-checkpoint/2", which logistic regression still writes), so an exporter that lacks a family refuses it.
+FAMILY_OF_FORMAT = {net.checkpoint_format: family for family, net in NETS.items()}
 #: Rows of the training table kept with the model, so the export can check parity on the user's own data.
 REFERENCE_FILE = "reference_rows.npy"
 REFERENCE_ROWS = 10_000
 
 
 def save_classifier(classifier: Classifier, directory: Path, info: dict[str, Any]) -> None:
-    """Write the variables under ``checkpoint/`` and ``info`` (feature names, threshold, ...) as model.json."""
+    """Write the variables under ``checkpoint/`` and ``info`` (feature names, threshold, ...) as model.json, with the
+    family and its architecture."""
     try:
         tf.train.Checkpoint(classifier=classifier).write(str(directory / CHECKPOINT_PREFIX))
     except tf.errors.OpError as exc:  # TF's file errors are not OSErrors; keep the CLI's one-line contract
         raise as_os_error(exc) from None
-    payload = {"format": FORMAT, "n_features": classifier.n_features, **info}
+    net = classifier.net
+    payload = {"format": net.checkpoint_format, "n_features": classifier.n_features, "family": net.family,
+               "architecture": net.spec.architecture(classifier.n_features), **info}
     (directory / MODEL_JSON).write_text(json.dumps(payload, indent=2) + "\n")
 
 
@@ -66,10 +72,7 @@ def load_classifier(directory: str | Path) -> tuple[Classifier, dict[str, Any]]:
         info = json.loads(info_path.read_text())
     except (OSError, ValueError) as exc:
         raise DataError(f"Could not read {info_path}: {exc}. {hint}") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT:
-        found = info.get("format") if isinstance(info, dict) else info
-        raise DataError(f"Expected format {FORMAT!r} in {info_path}, got {found!r}. {hint}")
-    classifier = Classifier(int(info["n_features"]))
+    classifier = Classifier(int(info["n_features"]), spec=_spec(info, info_path, hint))
     try:
         status = tf.train.Checkpoint(classifier=classifier).read(str(directory / CHECKPOINT_PREFIX))
         status.assert_existing_objects_matched().expect_partial()
@@ -78,6 +81,19 @@ def load_classifier(directory: str | Path) -> tuple[Classifier, dict[str, Any]]:
                         f"{hint}") from None
     _check_agrees(classifier, info, info_path)
     return classifier, info
+
+
+def _spec(info: object, info_path: Path, hint: str) -> ModelSpec:
+    """The family (from the format) and shape model.json describes."""
+    found = info.get("format") if isinstance(info, dict) else info
+    if not isinstance(info, dict) or found not in FAMILY_OF_FORMAT:
+        raise DataError(f"Expected format {' or '.join(map(repr, FAMILY_OF_FORMAT))} in {info_path}, got {found!r}. "
+                        f"{hint}")
+    try:
+        return ModelSpec.from_architecture(FAMILY_OF_FORMAT[found], info.get("architecture"))
+    except (ConfigError, TypeError, ValueError) as exc:
+        reason = str(exc).rstrip(".")
+        raise DataError(f"{info_path} describes no model this version can build ({reason}). {hint}") from None
 
 
 def _check_agrees(classifier: Classifier, info: dict[str, Any], info_path: Path) -> None:

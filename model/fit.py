@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from model.classifier import Classifier
 from model.config import FitConfig
-from model.logistic import Classifier
+from model.families import ModelSpec
 from model.optimizers import make_optimizer
 from model.stopping import Plateau, PlateauRule
 
@@ -160,10 +161,11 @@ def _float32(a: np.ndarray) -> tf.Tensor:
 
 
 def fit_classifier(
-    x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, y_eval: np.ndarray, config: FitConfig, **kwargs: object
+    x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, y_eval: np.ndarray, config: FitConfig,
+    spec: ModelSpec = ModelSpec(), **kwargs: object
 ) -> tuple[Classifier, History, CompiledTrainer]:
-    """Build a fresh Classifier from ``config.seed`` and train it."""
-    classifier = Classifier(x.shape[1], seed=config.seed)
+    """Build a fresh Classifier of the ``spec`` family from ``config.seed`` and train it."""
+    classifier = Classifier(x.shape[1], seed=config.seed, spec=spec)
     trainer = CompiledTrainer(classifier, config)
     history = trainer.fit(x, y, x_eval, y_eval, **kwargs)
     return classifier, history, trainer

@@ -13,6 +13,8 @@ matplotlib.use("Agg")  # Headless: no display on servers or CI.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from model.families import ModelSpec  # noqa: E402
+
 PLOTS = ("training_curves.png", "confusion_matrices.png", "threshold_tradeoff.png")
 
 
@@ -96,6 +98,8 @@ def summary(report: dict[str, Any], out: Path) -> str:
              f"({balance[str(data['positive_class'])]:,} rows), class 0 = {data['negative_class']!r} "
              f"({balance[str(data['negative_class'])]:,} rows)"]
     lines += [f"note: {text}" for text in data_notes(data)]
+    model = ModelSpec.from_architecture(report["model"]["family"], report["model"]["architecture"])
+    lines.append(f"model: {model.describe(data['n_features'])}")
     rows = [("ours (test)", report["metrics"]["test"])]
     rows += [(f"sklearn {name} (test)", m) for name, m in report["baseline_test"].items()]
     lines.append(f"{'model':<38} {'accuracy':>8} {'log loss':>8} {'ROC AUC':>8} {'FPR':>6} {'FNR':>6}")

@@ -11,11 +11,12 @@ from typing import Any
 
 from model.baseline import sklearn_baselines
 from model.checkpoint import save_classifier, save_reference_rows
+from model.classifier import Classifier
 from model.config import DataSpec, FitConfig, Requested, validate_config
 from model.data import Dataset, Split, TrainingData, check_folds, class_balance, fingerprint, load_training_data
+from model.families import ModelSpec
 from model.files import atomic_directory, package_versions, write_manifest
 from model.fit import CompiledTrainer, History, fit_classifier
-from model.logistic import Classifier
 from model.metrics import evaluate, threshold_curve, threshold_for_fnr
 from model.report import write_report
 from model.selection import DEFAULT_L2_GRID, cross_validate_l2
@@ -43,13 +44,15 @@ def train(
     target_fnr: float | None = None,
     on_block: Any = None,
     on_step: Callable[[str], None] = lambda message: None,
+    model_spec: ModelSpec = ModelSpec(),
 ) -> TrainResult:
     """Load the table (default: WDBC), split it, (optionally) pick L2 by CV, train and evaluate.
 
     ``config``: a FitConfig is used as it is; a Requested (or None) takes its recipe's values for what it leaves
     open (the tutorial's on WDBC, ``converge`` elsewhere). ``data`` is a TrainingData read already, a DataSpec,
     or just a path (a UCI ``wdbc.data`` or a table whose label is obvious).
-    ``on_step(message)`` hears what the run is doing, before each long step.
+    ``on_step(message)`` hears what the run is doing, before each long step. ``model_spec`` is the model family and
+    its shape (default: the tutorial's logistic regression).
     """
     if not isinstance(data, TrainingData):
         spec = data if isinstance(data, DataSpec) else DataSpec(path=None if data is None else str(data))
@@ -65,13 +68,15 @@ def train(
         check_folds(data, cv_folds)
         on_step(f"choosing l2 by {cv_folds}-fold CV on the {len(rows.y_train):,} training rows "
                 f"({len(DEFAULT_L2_GRID)} strengths, {_epochs(config)} each) ...")
-        best, scores = cross_validate_l2(rows.x_train, rows.y_train, config, DEFAULT_L2_GRID, cv_folds, on_step)
+        best, scores = cross_validate_l2(rows.x_train, rows.y_train, config, DEFAULT_L2_GRID, cv_folds, on_step,
+                                         model_spec)
         config = replace(config, l2=best)
         selection = {"method": f"{cv_folds}-fold stratified CV on training rows", "scores": scores, "chosen": best}
-    on_step(f"training on {len(rows.y_train):,} rows x {dataset.x.shape[1]} features, {_epochs(config)} ...")
+    on_step(f"training {model_spec.describe(dataset.x.shape[1])} on {len(rows.y_train):,} rows x "
+            f"{dataset.x.shape[1]} features, {_epochs(config)} ...")
     started = time.perf_counter()
     classifier, history, trainer = fit_classifier(
-        rows.x_train, rows.y_train, rows.x_test, rows.y_test, config, on_block=on_block
+        rows.x_train, rows.y_train, rows.x_test, rows.y_test, config, model_spec, on_block=on_block
     )
     seconds = time.perf_counter() - started
     # Metrics and the threshold use the outputs exactly as the exported model will serve them.
@@ -89,6 +94,7 @@ def train(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "recipe": recipe,
         "config": asdict(config),
+        "model": {"family": model_spec.family, "architecture": model_spec.architecture(dataset.x.shape[1])},
         "target_fnr": target_fnr,
         "threshold": threshold,
         "l2_selection": selection,

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
+from model.classifier import Classifier
+from model.families import ModelSpec
 from model.fit import CompiledTrainer, FitConfig
-from model.logistic import Classifier
 from model.metrics import log_loss_from_logits
 
 #: Candidate strengths for ``--l2 cv`` (the penalty is ``l2 * sum(w**2)`` added to the mean log loss).
@@ -22,6 +23,7 @@ def cross_validate_l2(
     grid: tuple[float, ...] = DEFAULT_L2_GRID,
     folds: int = 5,
     on_step: Callable[[str], None] | None = None,
+    spec: ModelSpec = ModelSpec(),
 ) -> tuple[float, dict[str, float]]:
     """Mean validation log loss per candidate; returns (best strength, {strength: score}).
 
@@ -29,7 +31,7 @@ def cross_validate_l2(
     that fold's training part, so no held-out row steers the choice. Ties go to the stronger penalty.
     """
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-    trainer = CompiledTrainer(Classifier(x.shape[1], seed=config.seed), config)
+    trainer = CompiledTrainer(Classifier(x.shape[1], seed=config.seed, spec=spec), config)
     scores: dict[str, float] = {}
     for l2 in grid:
         trainer.l2.assign(l2)

@@ -24,6 +24,7 @@ from model.config import (
 )
 from model.data import check_folds, load_training_data
 from model.errors import ConfigError, DataError
+from model.families import ACTIVATIONS, DEFAULT_HIDDEN, FAMILIES, ModelSpec
 from model.files import check_writable_parent
 
 if TYPE_CHECKING:
@@ -41,13 +42,29 @@ def _l2_option(text: str) -> float | str:
         raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'cv', got {text!r}") from None
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer widths such as 32,16, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     tutorial, converge = FitConfig(), CONVERGE
     parser = argparse.ArgumentParser(
         prog="python -m model.train",
-        description="Train a logistic-regression classifier with a graph-compiled loop, on WDBC (the default) "
+        description="Train a binary classifier (logistic regression, or an MLP) with a graph-compiled loop, on WDBC "
+                    "(the default) "
                     "or on your own numeric binary-classification table.",
     )
+    parser.add_argument("--model", dest="family", choices=FAMILIES, default=FAMILIES[0],
+                        help="model family: 'logreg' (the tutorial's logistic regression) or 'mlp' (a multilayer "
+                             "perceptron) (default: %(default)s)")
+    parser.add_argument("--hidden", type=_widths, default=None, metavar="W,W,...",
+                        help=f"--model mlp: hidden layer widths, from the input side (default: "
+                             f"{','.join(map(str, DEFAULT_HIDDEN))})")
+    parser.add_argument("--activation", choices=ACTIVATIONS, default=None,
+                        help="--model mlp: the hidden layers' nonlinearity (default: relu)")
 
     def default(name: str) -> str:
         return f"(default: {getattr(tutorial, name)} on WDBC, {getattr(converge, name)} on other tables)"
@@ -178,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Options and data are checked before TensorFlow loads: a refusal takes a fraction of a second.
         validate_requested(asked, args.target_fnr, args.cv_folds)
+        model_spec = ModelSpec.of(args.family, args.hidden, args.activation)
         check_writable_parent(args.out)
         spec = data_spec(args)
         on_step(f"reading {spec.path or 'the bundled WDBC copy'} ...")
@@ -191,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
 
         progress = _Progress(config, args.quiet)
         try:
-            result = train(asked, data, l2_cv, args.cv_folds, args.target_fnr, progress, on_step=on_step)
+            result = train(asked, data, l2_cv, args.cv_folds, args.target_fnr, progress, on_step=on_step,
+                           model_spec=model_spec)
         finally:
             progress.close()
         save_run(result, args.out)

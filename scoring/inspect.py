@@ -98,6 +98,7 @@ def render(found: Inspection) -> str:
     lines = [
         f"model:     {found.model}{paths}",
         f"format:    {meta.format}, opset {meta.opset}, exported {meta.exported_at}",
+        f"family:    {_family(meta)}",
         f"input:     {_signature(found.inputs)}",
         f"outputs:   {_signature(found.outputs)}  (use them by name)",
         f"features:  {len(meta.feature_names)}, in this order: {', '.join(meta.feature_names)}",
@@ -121,6 +122,16 @@ def render(found: Inspection) -> str:
     lines += [f"sha256:    {k.removesuffix('_sha256')} {v}" for k, v in found.hashes.as_dict().items()]
     lines += [f"verified:  {check}" for check in found.checks]
     return "\n".join(lines)
+
+
+def _family(meta: Metadata) -> str:
+    """The family and its shape as the metadata records them: ``FAMILY, layer widths 30-8-1, activation NAME``."""
+    parts = [meta.family]
+    if meta.layer_widths:
+        parts.append("layer widths " + "-".join(map(str, meta.layer_widths)))
+    if meta.activation:
+        parts.append(f"activation {meta.activation}")
+    return ", ".join(parts)
 
 
 def build_parser() -> argparse.ArgumentParser:

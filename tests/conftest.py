@@ -44,16 +44,43 @@ def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     return _prebuilt("model") or save_run(request.getfixturevalue("trained"), tmp_path_factory.mktemp("train") / "model")
 
 
-@pytest.fixture(scope="session")
-def export_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Both artifacts of the default run, exported and parity-checked as ``python -m export`` does."""
-    if (prebuilt := _prebuilt("export")) is not None:
+def _exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, model_fixture: str,
+              name: str) -> Path:
+    """The training run of ``model_fixture`` exported as ``python -m export`` does, to ``name`` (or prebuilt)."""
+    if (prebuilt := _prebuilt(name)) is not None:
         return prebuilt
     from export.pipeline import export_model
 
-    out = tmp_path_factory.mktemp("export") / "export"
-    export_model(request.getfixturevalue("model_dir"), out)
+    out = tmp_path_factory.mktemp(name.replace("/", "-")) / "export"
+    export_model(request.getfixturevalue(model_fixture), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def export_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both artifacts of the default run, exported and parity-checked as ``python -m export`` does."""
+    return _exported(request, tmp_path_factory, "model_dir", "export")
+
+
+@pytest.fixture(scope="session")
+def trained_mlp() -> TrainResult:
+    """The default MLP (``--model mlp``: hidden layers 32,16, relu) trained as the tutorial's run is."""
+    from model.families import ModelSpec
+
+    return train(FitConfig(), model_spec=ModelSpec.of("mlp"))
+
+
+@pytest.fixture(scope="session")
+def mlp_model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default MLP run saved as ``python -m model.train --model mlp`` would save it."""
+    return _prebuilt("mlp/model") or save_run(request.getfixturevalue("trained_mlp"),
+                                              tmp_path_factory.mktemp("train-mlp") / "model")
+
+
+@pytest.fixture(scope="session")
+def mlp_export_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both artifacts of the default MLP run, exported and parity-checked as ``python -m export`` does."""
+    return _exported(request, tmp_path_factory, "mlp_model_dir", "mlp/export")
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,18 @@ def test_metadata_keys_are_spelled_only_where_the_metadata_is_defined() -> None:
     spelled = [hit for package in ("contract", "export", "scoring") for path in sorted((ROOT / package).rglob("*.py"))
                if path not in exempt for hit in spelled_keys(path, keys)]
     assert spelled == []
+
+
+def test_nothing_downstream_of_model_knows_which_model_family_it_carries() -> None:
+    """export/ and scoring/ name no model family, nor a family's module or class: what they do with an export is
+    the same for every family (the family itself is metadata they pass on, never a condition)."""
+    from model.classifier import NETS
+    from model.families import FAMILIES
+
+    names = {*FAMILIES, *(net.__name__ for net in NETS.values()), *(net.__module__.rsplit(".", 1)[1] for net in
+                                                                    NETS.values()), "perceptron", "logistic"}
+    pattern = re.compile(rf"\b({'|'.join(map(re.escape, sorted(names)))})\b", re.IGNORECASE)
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+             for package in ("export", "scoring") for path in sorted((ROOT / package).rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert found == []

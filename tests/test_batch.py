@@ -1593,3 +1593,32 @@ def test_a_signal_between_creating_the_temporary_and_recording_it_leaves_nothing
     assert main([str(source), str(out), "--model", str(export_dir)]) == 143
     assert capsys.readouterr().err.splitlines()[-1] == f"Interrupted (SIGTERM): {out} was not written."
     assert sorted(p.name for p in tmp_path.iterdir()) == [source.name]
+
+
+# --- another model family ---------------------------------------------------------------------
+
+
+def test_an_mlp_export_scores_with_no_new_flag_on_either_runtime(runtime_name, mlp_export_dir, wdbc_csv, tmp_path,
+                                                                 capsys) -> None:
+    from contract.artifacts import resolve_model
+    from scoring.runtimes import load_runtime
+
+    out = tmp_path / "out.csv"
+    assert main([str(wdbc_csv), str(out), "--model", str(mlp_export_dir), "--runtime", runtime_name]) == 0
+    scored = read_out(out)
+    want = expected(load_runtime(resolve_model(mlp_export_dir, runtime_name)), pd.read_csv(wdbc_csv))
+    # TensorFlow's float32 matrix product may round a row differently in another batch (docs/export.md).
+    np.testing.assert_allclose(scored["probability"].to_numpy(), want["probability"], rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(scored["label"].to_numpy(), want["label"])
+    assert np.mean(scored["label"].to_numpy() == (pd.read_csv(wdbc_csv)["diagnosis"] == "M")) > 0.97
+
+
+@pytest.mark.parametrize("engine", ["auto", "blocks"])
+@pytest.mark.parametrize("batch_rows", [1, 7, 4096])
+def test_an_mlp_on_onnx_writes_the_same_bytes_at_any_batch_size(mlp_export_dir, wdbc_csv, tmp_path, batch_rows: int,
+                                                                 engine: str) -> None:
+    """onnxruntime sums a row in the same order in any batch, so the float32 MLP keeps chunk invariance there."""
+    whole, out = tmp_path / "whole.csv", tmp_path / "out.csv"
+    score_csv(wdbc_csv, whole, model=mlp_export_dir, runtime="onnx", batch_rows=10**9, engine="blocks")
+    score_csv(wdbc_csv, out, model=mlp_export_dir, runtime="onnx", batch_rows=batch_rows, engine=engine)
+    assert out.read_bytes() == whole.read_bytes()

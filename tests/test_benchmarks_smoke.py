@@ -60,6 +60,46 @@ def test_own_tables_quick_trains_with_the_defaults_and_writes_json(tmp_path: Pat
         assert row["command"].startswith("python -m model.train --data ")
 
 
+def test_training_an_mlp_quick_runs_against_the_eager_loop_with_the_same_model(tmp_path: Path) -> None:
+    from benchmarks import training
+
+    assert training.main(["--quick", "--model", "mlp", "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "training_mlp_quick.json").read_text())
+    assert result["model"] == "mlp 30-32-16-1 relu" and set(result["speedup"]) == {"cold", "warm"}
+
+
+def test_model_throughput_of_an_mlp_export_has_its_numpy_reference(mlp_export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import model_throughput as bench
+
+    assert bench.main(["--quick", "--model", str(mlp_export_dir), "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "model_throughput_mlp_quick.json").read_text())
+    assert result["family"] == "mlp"
+    assert set(result["throughput"]) == {bench.ORT_1, bench.ORT_2, bench.TF, bench.NP_MLP}
+    assert result["agreement_vs_onnx"][bench.NP_MLP]["label_mismatches"] == 0
+
+
+def test_mlp_sklearn_quick_runs_and_writes_json(tmp_path: Path) -> None:
+    from benchmarks import mlp_sklearn as bench
+
+    assert bench.main(["--quick", "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "mlp_sklearn_quick.json").read_text())
+    for table in result["tables"]:
+        sklearn = table["stats"][bench.SKLEARN]
+        assert sklearn["reached"] == "1 of 1"  # its own final loss is within 1% of itself
+        assert sklearn["target"]["median"] == pytest.approx((1 + bench.TOLERANCE) * sklearn["final_train_log_loss"]
+                                                            ["median"])
+
+
+def test_families_quick_trains_both_families_through_the_cli(tmp_path: Path) -> None:
+    from benchmarks import families
+
+    assert families.main(["--quick", "--results-dir", str(tmp_path)]) == 0
+    (rings,) = json.loads((tmp_path / "families_quick.json").read_text())["tables"]
+    assert rings["table"] == "rings"
+    assert rings["command"].endswith("--model mlp --seed 22 --out DIR/rings-mlp-22 --quiet")
+    assert rings["summary"]["mlp"]["roc_auc"]["median"] >= 0.97 >= 0.65 >= rings["summary"]["logreg"]["roc_auc"]["max"]
+
+
 def test_training_scale_quick_runs_and_writes_json(tmp_path: Path) -> None:
     from benchmarks import training_scale as bench
 
@@ -78,15 +118,17 @@ def test_training_scale_quick_runs_and_writes_json(tmp_path: Path) -> None:
         assert 0 < stats["rss_after_setup_mib"]["median"] <= stats["peak_rss_mib"]["median"]
 
 
-def test_scoring_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+def test_scoring_quick_runs_and_writes_json(export_dir: Path, mlp_export_dir: Path, tmp_path: Path) -> None:
     from benchmarks import scoring
 
     workdir = tmp_path / "not" / "yet"  # created, as mkdir -p would
     assert scoring.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path),
-                         "--workdir", str(workdir)]) == 0
+                         "--workdir", str(workdir), "--second-model", str(mlp_export_dir)]) == 0
     assert workdir.is_dir() and not any(workdir.iterdir())  # its temporary files are gone
-    result = json.loads((tmp_path / "scoring_quick.json").read_text())
-    assert set(result["stats"]) == set(scoring.VARIANTS)
+    result = json.loads((tmp_path / "scoring_two_models_quick.json").read_text())
+    assert set(result["stats"]) == {*scoring.VARIANTS, *scoring.SECOND_VARIANTS}
+    assert result["second_model"] == str(mlp_export_dir) and result["ratios"]["onnx_second_vs_ceiling"] > 0
+    assert len(result["machine"]["load_average_1_5_15min"]) == 3
     for stats in result["stats"].values():
         assert stats["rows_per_second"]["median"] > 0 and stats["peak_rss_mib"]["median"] > 0
     assert {"onnx_vs_ceiling", "tf_vs_ceiling", "onnx_vs_naive"} <= set(result["ratios"])
@@ -220,3 +262,16 @@ def test_serving_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) ->
         for cell in cells.values():
             assert cell["requests"] > 0 and cell["requests_per_second"] > 0 and 0 < cell["p50_ms"] <= cell["p99_ms"]
     assert len(result["ratios"]) == 4 and all(v > 0 for v in result["ratios"].values())
+
+
+def test_mlp_precision_quick_runs_and_writes_json(tmp_path: Path) -> None:
+    from benchmarks import mlp_precision as bench
+
+    assert bench.main(["--quick", "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "mlp_precision_quick.json").read_text())
+    (parity,) = result["parity"]
+    assert set(parity["worst"]) == set(bench.KINDS)
+    assert parity["worst"]["onnx-vs-onnx-whole"]["probability"] == 0  # the ONNX scorer's byte-identity rests on it
+    graphs = result["precision_cost"]["graphs"]
+    assert set(graphs) == {"float32 (the export)", "float64 variant"}
+    assert all(g["onnx_rows_per_second_1_thread"]["median"] > 0 for g in graphs.values())

@@ -561,3 +561,27 @@ def test_a_damaged_row_group_stops_the_job_with_one_line_naming_it(client, wdbc_
     assert re.match(rf"InputError: {damaged}, row 401: row group 5 of 6 \(rows 401 to 500\) cannot be read: .* "
                     r"The file is damaged; write it again from its source\.$", err.strip()), err
     assert not (out / SUCCESS).exists()
+
+
+def test_an_mlp_export_runs_with_no_new_flag_and_gives_the_single_machines_bytes(client, big_csv, mlp_export_dir,
+                                                                                  tmp_path) -> None:
+    out = tmp_path / "out"
+    summary = score_distributed([str(big_csv)], out, client, model=mlp_export_dir, blocksize="1MiB", merge=True)
+    assert summary.blocks >= 10 and summary.rows == 60_000
+    assert (out / "scored.csv").read_bytes() == single_machine(big_csv, tmp_path, mlp_export_dir)
+
+
+def test_an_mlp_on_tensorflow_agrees_with_the_single_machine_to_float32_rounding(client, big_csv, mlp_export_dir,
+                                                                                 tmp_path) -> None:
+    """TensorFlow's float32 matrix product rounds a row by its place in the batch, and Dask's blocks batch rows
+    differently: the same labels, probabilities within the export's float32 parity tolerance (docs/export.md)."""
+    import numpy as np
+    import pandas as pd
+
+    out = tmp_path / "out"
+    score_distributed([str(big_csv)], out, client, model=mlp_export_dir, blocksize="1MiB", merge=True, runtime="tf")
+    single = tmp_path / "single.csv"
+    single.write_bytes(single_machine(big_csv, tmp_path, mlp_export_dir, runtime="tf"))
+    a, b = (pd.read_csv(p, dtype={"probability": np.float32}) for p in (out / "scored.csv", single))
+    assert a["id"].tolist() == b["id"].tolist() and a["label"].tolist() == b["label"].tolist()
+    assert np.max(np.abs(a["probability"].to_numpy(np.float64) - b["probability"].to_numpy())) <= 1e-6

@@ -117,8 +117,9 @@ def test_base_metadata_carries_every_key_the_readme_lists_under_its_name(model_d
                           "threshold", "label_column", "positive_class", "negative_class", "label_meaning",
                           "positive_label", "id_columns", "na_values", "decimal",
                           "metrics", "data_fingerprint_sha256", "training_config", "opset",
-                          "versions", "exported_at"]
+                          "versions", "exported_at", "family", "layer_widths", "activation"]
     assert meta["format"] == "logreg-export/2" and meta["feature_names"] == list(FEATURE_NAMES)
+    assert (meta["family"], meta["layer_widths"], meta["activation"]) == ("logreg", [30, 1], None)
     assert meta["n_features"] == 30 and meta["input_name"] == "features" and meta["output_names"] == list(OUTPUT_NAMES)
     assert meta["feature_aliases"] == info["feature_aliases"]
     assert meta["feature_aliases"]["radius_mean"] == ["mean radius"]
@@ -129,3 +130,38 @@ def test_base_metadata_carries_every_key_the_readme_lists_under_its_name(model_d
     assert meta["exported_at"].endswith("+00:00")  # UTC, whatever the machine's time zone
     assert (meta["id_columns"], meta["decimal"]) == (["id"], ".") and meta["na_values"] == info["na_values"]
     assert {"NA", "N/A", "NaN", "null", "?"} <= set(meta["na_values"])
+
+
+def _interface(path: Path) -> list[tuple[str, int, list]]:
+    model = onnx.load(str(path))
+    return [(v.name, v.type.tensor_type.elem_type, [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim])
+            for v in (*model.graph.input, *sorted(model.graph.output, key=lambda o: o.name))]
+
+
+def test_an_mlp_export_is_the_same_interface_with_its_family_in_the_metadata(export_dir: Path,
+                                                                             mlp_export_dir: Path) -> None:
+    """What a consumer sees is unchanged: input, outputs (names, types, shapes), signature; the metadata adds the
+    family and its shape."""
+    assert _interface(mlp_export_dir / "model.onnx") == _interface(export_dir / "model.onnx")
+    signatures = [tf.saved_model.load(str(d / "saved_model")).signatures["serving_default"]
+                  for d in (export_dir, mlp_export_dir)]
+    assert signatures[0].structured_input_signature == signatures[1].structured_input_signature
+    assert signatures[0].structured_outputs.keys() == signatures[1].structured_outputs.keys()
+    meta = ort.InferenceSession(str(mlp_export_dir / "model.onnx")).get_modelmeta().custom_metadata_map
+    sidecar = json.loads((mlp_export_dir / "saved_model" / SIDECAR).read_text())
+    for facts in (meta, sidecar):
+        assert (facts["format"], facts["family"]) == ("logreg-export/2", "mlp")
+    assert (json.loads(meta["layer_widths"]), meta["activation"]) == ([30, 32, 16, 1], "relu")
+    assert (sidecar["layer_widths"], sidecar["activation"]) == ([30, 32, 16, 1], "relu")
+    assert onnx.load(str(mlp_export_dir / "model.onnx")).doc_string.startswith("Binary classifier (mlp)")
+
+
+def test_mlp_runtimes_agree_within_1e6_with_identical_labels_on_50k_rows(mlp_export_dir: Path) -> None:
+    from benchmarks.datagen import make_frame
+
+    x = np.ascontiguousarray(make_frame(50_000, seed=11).drop("id").to_numpy(), np.float32)
+    onnx_out = ort.InferenceSession(str(mlp_export_dir / "model.onnx")).run(["probability", "label"], {"features": x})
+    tf_out = tf.saved_model.load(str(mlp_export_dir / "saved_model")).signatures["serving_default"](
+        features=tf.constant(x))
+    assert np.max(np.abs(onnx_out[0].astype(np.float64) - tf_out["probability"].numpy())) <= 1e-6
+    np.testing.assert_array_equal(onnx_out[1], tf_out["label"].numpy())

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from model.classifier import Classifier
 from model.data import load_dataset, split
+from model.families import ModelSpec
 from model.fit import CompiledTrainer, FitConfig, fit_classifier
-from model.logistic import Classifier
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +193,7 @@ def test_the_loop_trains_any_module_with_variables_and_logits(rows) -> None:
     import tensorflow as tf
 
     from model.fit import penalized
-    from model.logistic import Normalize
+    from model.classifier import Normalize
 
     class Mlp(tf.Module):
         def __init__(self, n: int) -> None:
@@ -220,3 +221,61 @@ def test_the_loop_trains_any_module_with_variables_and_logits(rows) -> None:
     history = trainer.fit(rows.x_train, rows.y_train, rows.x_test, rows.y_test)
     assert trainer.stopped and trainer.trace_count == 1
     assert history.values["train_log_loss"][-1] < 0.1 and history.values["eval_accuracy"][-1] > 0.93
+
+
+MLP_SPEC = ModelSpec.of("mlp", hidden=(6, 4))
+
+
+def test_an_mlp_trains_in_the_same_one_trace_bitwise_reproducibly(rows) -> None:
+    config = FitConfig(epochs=12)
+    args = (rows.x_train, rows.y_train, rows.x_test, rows.y_test)
+    a, history, trainer = fit_classifier(*args, config, MLP_SPEC, block=5)
+    b, _, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, config, MLP_SPEC, block=12)
+    assert trainer.trace_count == 1 and a.net.family == "mlp"
+    assert all(x.numpy().tobytes() == y.numpy().tobytes() for x, y in zip(a.net.variables, b.net.variables))
+    c, _, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, FitConfig(epochs=12, seed=23),
+                             MLP_SPEC)
+    assert a.net.kernels[0].numpy().tobytes() != c.net.kernels[0].numpy().tobytes()
+    assert history.values["train_log_loss"][-1] < history.values["train_log_loss"][0]
+
+
+def test_l2_applies_to_every_weight_matrix_and_to_no_bias() -> None:
+    trainer = CompiledTrainer(Classifier(3, spec=MLP_SPEC), FitConfig(l2=0.25))
+    kernels = sum(float(np.sum(np.square(k.numpy().astype(np.float64)))) for k in trainer.net.kernels)
+    for bias in trainer.net.biases:
+        bias.assign(np.full(bias.shape, 100.0, np.float32))
+    assert float(trainer._penalty()) == pytest.approx(0.25 * kernels, rel=1e-6)
+
+
+def test_an_mlp_epoch_is_minibatch_descent_by_backpropagation() -> None:
+    """One epoch against NumPy's backpropagation: tanh hidden layers, SGD on the batch's mean log loss plus
+    l2 * sum of every kernel's squares (biases unpenalized), batches in the seed's permutation."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(8)
+    x = (rng.normal(size=(10, 3)) * [1, 10, 100]).astype(np.float32)
+    y = np.array([1, 0, 0, 1, 1, 0, 1, 0, 1, 1], np.float32)
+    spec = ModelSpec.of("mlp", hidden=(4, 2), activation="tanh")
+    config = FitConfig(epochs=1, batch_size=4, learning_rate=0.5, l2=0.05, seed=9, optimizer="sgd")
+    clf, _, _ = fit_classifier(x, y, x, y, config, spec)
+    xn = clf.normalize(x).numpy().astype(np.float64)
+    start = Classifier(3, seed=9, spec=spec).net
+    kernels = [k.numpy().astype(np.float64) for k in start.kernels]
+    biases = [b.numpy().astype(np.float64) for b in start.biases]
+    order = tf.random.experimental.stateless_shuffle(tf.range(10, dtype=tf.int64),
+                                                     seed=tf.constant([9, 0], tf.int64)).numpy()
+    for first in range(0, 10, 4):
+        batch = order[first:first + 4]
+        layers = [xn[batch]]
+        for k, b in zip(kernels[:-1], biases[:-1]):
+            layers.append(np.tanh(layers[-1] @ k + b))
+        logit = (layers[-1] @ kernels[-1] + biases[-1])[:, 0]
+        delta = ((1 / (1 + np.exp(-logit)) - y[batch]) / len(batch))[:, None]
+        grads = []
+        for i in reversed(range(len(kernels))):
+            grads.append((layers[i].T @ delta + 2 * 0.05 * kernels[i], delta.sum(axis=0)))
+            delta = (delta @ kernels[i].T) * (1 - layers[i] ** 2)
+        for i, (gk, gb) in enumerate(reversed(grads)):
+            kernels[i], biases[i] = kernels[i] - 0.5 * gk, biases[i] - 0.5 * gb
+    for got, expected in zip([*clf.net.kernels, *clf.net.biases], [*kernels, *biases]):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-6)

@@ -48,3 +48,27 @@ def test_cli_runs_without_tensorflow(export_dir: Path) -> None:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "features float32 [batch, 30]" in done.stdout
+
+
+def test_the_family_and_its_layer_widths_are_shown(export_dir: Path, mlp_export_dir: Path, capsys) -> None:
+    assert main([str(mlp_export_dir)]) == 0
+    assert "family:    mlp, layer widths 30-32-16-1, activation relu\n" in capsys.readouterr().out
+    assert main([str(export_dir)]) == 0
+    assert "family:    logreg, layer widths 30-1\n" in capsys.readouterr().out
+    assert main([str(mlp_export_dir / "saved_model"), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert (facts["family"], facts["layer_widths"], facts["activation"]) == ("mlp", [30, 32, 16, 1], "relu")
+
+
+def test_an_onnx_file_from_before_families_is_shown_as_logistic_regression(export_dir: Path, tmp_path: Path,
+                                                                            capsys) -> None:
+    import onnx
+
+    model = onnx.load(str(export_dir / "model.onnx"))
+    kept = [p for p in model.metadata_props if p.key not in ("family", "layer_widths", "activation")]
+    assert len(kept) == len(model.metadata_props) - 3
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    onnx.save(model, str(tmp_path / "old.onnx"))
+    assert main([str(tmp_path / "old.onnx")]) == 0
+    assert "family:    logreg, layer widths 30-1\n" in capsys.readouterr().out

@@ -25,6 +25,8 @@ FORMAT_2_KEYS = ["format", "feature_names", "n_features", "feature_aliases", "in
                  "threshold", "label_column", "positive_class", "negative_class", "label_meaning", "positive_label",
                  "id_columns", "na_values", "decimal",
                  "metrics", "data_fingerprint_sha256", "training_config", "opset", "versions", "exported_at"]
+#: The model family and its shape, added to format 2 when a second family came (issue 23).
+FAMILY_KEYS = ["family", "layer_widths", "activation"]
 
 
 def example() -> Metadata:
@@ -49,9 +51,10 @@ def test_checks_on_read() -> None:
 
 
 def test_on_disk_keys_and_order_are_format_2s() -> None:
-    assert list(example().as_dict()) == FORMAT_2_KEYS
-    assert list(example().naming(onnx_sha256="h").as_dict()) == [*FORMAT_2_KEYS, "onnx_sha256"]
-    assert list(example().naming(saved_model_sha256="h").as_dict()) == [*FORMAT_2_KEYS, "saved_model_sha256"]
+    keys = [*FORMAT_2_KEYS, *FAMILY_KEYS]  # a later key comes after them: an older reader's order is kept
+    assert list(example().as_dict()) == keys
+    assert list(example().naming(onnx_sha256="h").as_dict()) == [*keys, "onnx_sha256"]
+    assert list(example().naming(saved_model_sha256="h").as_dict()) == [*keys, "saved_model_sha256"]
 
 
 def test_round_trips_through_json_and_onnx_props() -> None:
@@ -70,7 +73,8 @@ def test_a_newer_writers_extra_keys_are_ignored() -> None:
 
 def test_siblings_must_agree_on_the_shared_keys_only() -> None:
     assert SHARED_KEYS == ("format", "feature_names", "threshold", "label_column", "positive_class",
-                           "negative_class", "na_values", "decimal", "data_fingerprint_sha256", "exported_at")
+                           "negative_class", "na_values", "decimal", "data_fingerprint_sha256", "exported_at",
+                           *FAMILY_KEYS)
     onnx, saved = example().naming(saved_model_sha256="s").as_dict(), example().naming(onnx_sha256="o").as_dict()
     assert shared_differences(onnx, saved) == []
     assert sibling_hashes(onnx, saved) == Hashes(saved_model_sha256="s", onnx_sha256="o")
@@ -124,3 +128,18 @@ def test_at_most_five_repeated_names_are_listed() -> None:
         Metadata.from_dict({"format": EXPORT_FORMAT, "feature_names": names, "threshold": 0.5}, None, Path("m"))
     says(str(info.value), "'a', 'b', 'c', 'd', 'e'")
     assert "'f'" not in str(info.value)
+
+
+def test_an_export_from_before_families_reads_as_logistic_regression() -> None:
+    old = {k: v for k, v in example().as_dict().items() if k not in FAMILY_KEYS}
+    meta = Metadata.from_dict(old, 2, Path("m"))
+    assert (meta.family, meta.layer_widths, meta.activation) == ("logreg", [2, 1], None)
+
+
+def test_the_family_and_its_shape_round_trip_and_a_damaged_shape_is_refused() -> None:
+    mlp = Metadata(feature_names=["a", "b"], threshold=0.5, family="mlp", layer_widths=[2, 32, 16, 1],
+                   activation="tanh")
+    assert Metadata.from_dict(decode_onnx_props(mlp.as_onnx_props()), 2, Path("m")) == mlp
+    for key, bad in (("layer_widths", [2, 0, 1]), ("layer_widths", "2-32-1"), ("family", 3), ("activation", [1])):
+        with pytest.raises(ModelError, match=rf"Expected '{key}' in m's metadata .* got {re.escape(repr(bad))}"):
+            Metadata.from_dict({**mlp.as_dict(), key: bad}, 2, Path("m"))

@@ -7,6 +7,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from model.data import load_dataset
 from model.wdbc import load_bundled
 
@@ -62,3 +65,33 @@ def test_blocking_tensorflow_really_blocks_it(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", "import sys; sys.modules['tensorflow'] = None; import tensorflow"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "import of tensorflow halted" in done.stderr
+
+
+def readme_snippet() -> str:
+    """The README's "Calling the ONNX model from another service" code, as written."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Calling the ONNX model from another service", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.parametrize("family", ["logreg", "mlp"])
+def test_the_readmes_snippet_scores_every_family_as_written(family: str, request: pytest.FixtureRequest,
+                                                            tmp_path: Path) -> None:
+    import json
+
+    export = request.getfixturevalue({"logreg": "export_dir", "mlp": "mlp_export_dir"}[family])
+    (tmp_path / "artifacts").mkdir()
+    (tmp_path / "artifacts" / "export").symlink_to(export)
+    x = load_dataset().x[:20]
+    np.save(tmp_path / "rows.npy", x)
+    script = tmp_path / "client.py"
+    script.write_text("import sys\nsys.modules['tensorflow'] = None\nimport numpy\n"
+                      "rows_in_feature_order = numpy.load('rows.npy').tolist()\n" + readme_snippet()
+                      + "print(json.dumps({'p': probability.tolist(), 'label': label.tolist()}))\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    import onnxruntime as ort
+
+    expected = ort.InferenceSession(str(export / "model.onnx")).run(["probability", "label"], {"features": x})
+    assert result == {"p": expected[0].tolist(), "label": expected[1].tolist()}

@@ -112,3 +112,32 @@ def test_worse_than_the_baseline_is_said_with_the_flag_to_try(iris_spec) -> None
     report = train(Requested(epochs=3), iris_spec).report
     assert report["recipe"] == "converge" and not report["stopping"]["converged"]
     assert "larger --epochs" in report["stopping"]["reason"]
+
+
+def test_the_default_mlp_meets_the_quality_bar_and_a_second_run_gives_the_same_report(trained_mlp) -> None:
+    test = trained_mlp.report["metrics"]["test"]
+    assert test["n"] == 142 and test["accuracy"] >= 0.97 and test["log_loss"] <= 0.09
+    assert trained_mlp.trace_count == 1
+    assert trained_mlp.report["model"] == {"family": "mlp", "architecture": {"layer_widths": [30, 32, 16, 1],
+                                                                             "activation": "relu"}}
+    from model.families import ModelSpec
+
+    again = train(FitConfig(), model_spec=ModelSpec.of("mlp")).report
+    ignore = {"created", "training_seconds"}
+    assert {k: v for k, v in again.items() if k not in ignore} == \
+        {k: v for k, v in trained_mlp.report.items() if k not in ignore}
+
+
+def test_an_mlp_chooses_l2_by_cv_and_its_threshold_for_a_target_fnr_as_logistic_regression_does() -> None:
+    from model.data import split
+    from model.families import ModelSpec
+    from model.metrics import threshold_for_fnr
+
+    result = train(FitConfig(epochs=8), l2_cv=True, cv_folds=2, target_fnr=0.02,
+                   model_spec=ModelSpec.of("mlp", hidden=(4,)))
+    selection = result.report["l2_selection"]
+    assert len(selection["scores"]) == 8 and result.report["config"]["l2"] == selection["chosen"]
+    rows = split(result.dataset)
+    train_p = result.classifier.outputs(rows.x_train)["probability"].numpy()
+    assert result.report["threshold"] == threshold_for_fnr(rows.y_train, train_p, 0.02)
+    assert result.report["metrics"]["train"]["fnr"] <= 0.02 and result.classifier.net.family == "mlp"

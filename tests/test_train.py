@@ -37,6 +37,9 @@ def test_cli_writes_model_report_and_plots(tmp_path: Path, capsys) -> None:
         (["--l2", "-1"], "--l2 must be a finite number >= 0"),
         (["--optimizer", "adamw"], "--optimizer must be one of 'adam', 'sgd', got 'adamw'"),
         (["--data", "/nonexistent/wdbc.data"], "DataError: Data file not found: /nonexistent/wdbc.data"),
+        (["--hidden", "8"], "--hidden shape an MLP; --model logreg has no hidden layers. Pass --model mlp"),
+        (["--model", "mlp", "--hidden", "32,0"], "--hidden must be one or more positive layer widths such as 32,16, "
+                                                 "got 32,0"),
     ],
 )
 def test_cli_bad_arguments_give_one_line_error(tmp_path: Path, capsys, args, match) -> None:
@@ -153,3 +156,22 @@ def test_refusals_come_before_tensorflow_in_well_under_a_second(tmp_path: Path, 
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert cpu < 1.0, f"{cpu:.2f} s of CPU time"
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_trains_an_mlp_and_records_its_family_and_shape(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["--model", "mlp", "--hidden", "6,3", "--activation", "tanh", "--epochs", "2", "--out", str(out)]) == 0
+    info = json.loads((out / "model.json").read_text())
+    assert (info["format"], info["family"]) == ("mlp-checkpoint/1", "mlp")
+    assert info["architecture"] == {"layer_widths": [30, 6, 3, 1], "activation": "tanh"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"] == {"family": "mlp", "architecture": info["architecture"]}
+    assert "model: mlp 30-6-3-1 tanh" in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("hidden", ["32,x", "", "3.5"])
+def test_cli_hidden_that_is_not_widths_is_a_usage_error(hidden: str, capsys) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--model", "mlp", "--hidden", hidden])
+    assert caught.value.code == 2
+    assert f"expected layer widths such as 32,16, got {hidden!r}" in capsys.readouterr().err

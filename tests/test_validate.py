@@ -223,3 +223,50 @@ def test_a_runtime_whose_results_depend_on_the_batch_size_fails_parity(monkeypat
     assert {"reference/batch1/tf-vs-tf-whole", "reference/batch3/onnx-vs-onnx-whole",
             "edge/batch1/onnx-vs-onnx-whole"} <= breached
     assert not any("tf-vs-onnx" in name or "random_wide" in name for name in breached), breached
+
+
+def test_each_precision_has_its_tolerance_and_an_export_uses_its_models(export_dir: Path, mlp_export_dir: Path) -> None:
+    import json
+
+    from export.validate import TOLERANCES
+
+    assert TOLERANCES["float64"] == Tolerance()  # logistic regression's, unchanged
+    strict, float32 = TOLERANCES["float64"], TOLERANCES["float32"]
+    assert float32.label_margin >= float32.probability  # a label may flip only where the probability may move
+    for directory, tolerance in ((export_dir, strict), (mlp_export_dir, float32)):
+        report = json.loads((directory / "parity.json").read_text())
+        assert report["tolerance"] == vars(tolerance) and report["passed"]
+        assert report["max"]["probability_max_abs_diff"] <= tolerance.probability
+    mlp = json.loads((mlp_export_dir / "parity.json").read_text())["comparisons"]
+    # onnxruntime sums each row in the same order at any batch size: the basis of byte-identical scoring.
+    assert all(c["probability_max_abs_diff"] == c["logit_max_rel_diff"] == 0 for name, c in mlp.items()
+               if "onnx-vs-onnx" in name)
+
+
+def plant(mlp_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scale: float) -> Path:
+    """Export the MLP with its last kernel scaled by ``scale`` in the ONNX graph only, as a converter bug would."""
+    import export.onnx
+
+    convert = export.onnx.convert
+
+    def planted(module, opset):  # noqa: ANN001, ANN202
+        model = convert(module, opset)
+        kernel = module.classifier.net.kernels[-1].numpy()
+        init = next(i for i in model.graph.initializer if list(i.dims) == list(kernel.shape))
+        init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * np.float32(scale), init.name))
+        return model
+
+    monkeypatch.setattr(export.onnx, "convert", planted)
+    out = tmp_path / "export"
+    export_model(mlp_model_dir, out)
+    return out
+
+
+def test_a_planted_mismatch_in_an_mlp_fails_its_export(mlp_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """One weight matrix off by 1e-4 of itself: within float32's reach of many ulps, far beyond GEMM rounding."""
+    with pytest.raises(ParityError, match=r"tf-vs-onnx: (probability max \|diff\| \S+ > 1e-05|logit max rel diff "
+                                          r"\S+ > 5e-05)"):
+        plant(mlp_model_dir, tmp_path, monkeypatch, 1 + 1e-4)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    assert (plant(mlp_model_dir, tmp_path, monkeypatch, 1.0) / "model.onnx").is_file()  # the plant itself is no breach

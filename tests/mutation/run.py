@@ -55,15 +55,19 @@ def select_tests(pyproject: Path, tests: list[str]) -> None:
 
 
 def build_artifacts(work: Path, env: dict[str, str]) -> Path:
-    """The default run's export and another run's, built once from unmutated code (see tests/conftest.py)."""
+    """The default run's export, another run's and the default MLP's, built once from unmutated code (see
+    tests/conftest.py)."""
     out = work / "artifacts"
     script = (
         "import sys; from pathlib import Path; from model.fit import FitConfig; "
         "from model.run import save_run, train; from export.pipeline import export_model; "
+        "from model.families import ModelSpec; "
         "root = Path(sys.argv[1]); "
         "save_run(train(FitConfig()), root / 'model'); export_model(root / 'model', root / 'export'); "
         "save_run(train(FitConfig(epochs=5), target_fnr=0.0), root / 'other/model'); "
-        "export_model(root / 'other/model', root / 'other/export')"
+        "export_model(root / 'other/model', root / 'other/export'); "
+        "save_run(train(FitConfig(), model_spec=ModelSpec.of('mlp')), root / 'mlp/model'); "
+        "export_model(root / 'mlp/model', root / 'mlp/export')"
     )
     subprocess.run([sys.executable, "-c", script, str(out)], cwd=work, env=env, check=True)
     return out
