@@ -7,8 +7,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from contract.artifacts import ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR, ModelRef, sha256_file, sha256_saved_model
+from contract.artifacts import (
+    EXPORT_MANIFEST_FORMAT,
+    ONNX_FILE,
+    PARITY_REPORT,
+    SAVED_MODEL_DIR,
+    ModelRef,
+    sha256_file,
+    sha256_saved_model,
+    write_manifest,
+)
 from contract.verify import check_saved_model_threshold, read_metadata
+from export.layout import EXPORT
 from export.metadata import base_metadata
 from export.onnx import DEFAULT_OPSET, export_onnx
 from export.saved_model import export_saved_model, write_sidecar
@@ -33,7 +43,7 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
     module = ServingModule(classifier)
     metadata = base_metadata(classifier, info, opset)
     reference = load_reference_rows(model_dir, classifier.n_features)
-    with atomic_directory(out) as staging:
+    with atomic_directory(out, EXPORT, {"--model": model_dir}) as staging:
         saved_model, onnx_path = staging / SAVED_MODEL_DIR, staging / ONNX_FILE
         on_step("writing the SavedModel ...")
         export_saved_model(module, saved_model)
@@ -48,6 +58,7 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
         report["max"] = max_differences(report)
         report["artifacts"] = {"onnx_sha256": onnx_sha, "saved_model_sha256": saved_model_sha, "opset": opset}
         (staging / PARITY_REPORT).write_text(json.dumps(report, indent=2) + "\n")
+        write_manifest(staging, EXPORT_MANIFEST_FORMAT)  # last: it vouches for every file above
         on_step("checking both artifacts as a scorer does on load ...")
         check_as_loaded(staging)
     return report

@@ -11,7 +11,7 @@ from contract.cli import add_standard_options, prepare_tensorflow, step_printer
 from contract.text import separator_option
 from model.config import FORMATS, MISSING, OPTIMIZERS, DataSpec, FitConfig, validate_config
 from model.errors import ConfigError, DataError
-from model.files import check_writable_parent
+from model.files import TRAINING_RUN, check_out
 
 if TYPE_CHECKING:
     from model.fit import History
@@ -124,14 +124,15 @@ def main(argv: list[str] | None = None) -> int:
                        args.optimizer)
     try:
         validate_config(config, args.target_fnr, args.cv_folds)
-        check_writable_parent(args.out)
+        inputs = {"--data": args.data, "--test": args.test_path}
+        check_out(args.out, TRAINING_RUN, inputs)  # before minutes of training: the same check runs at the end
         prepare_tensorflow(args)
         from model.report import summary
         from model.run import save_run, train
 
         result = train(config, data_spec(args), l2_cv, args.cv_folds, args.target_fnr,
                        _progress(config.epochs, args.quiet), on_step=step_printer(args.quiet))
-        save_run(result, args.out)
+        save_run(result, args.out, inputs)
     except (ConfigError, DataError, OSError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.temporaries import HOST
 from scoring.errors import OutputError
-from scoring.io.output import _UNFINISHED, HOST, AtomicOutput, remove_unfinished, write_rejects
+from scoring.io.output import _UNFINISHED, AtomicOutput, remove_unfinished, write_rejects
 from scoring.io.parsing import Reject
 
 
@@ -185,37 +186,6 @@ def test_rejects_are_lf_terminated_csv_with_an_empty_column_field_where_none_app
         """3,radius_mean,not a number: 'abc',"1,abc,""x, y\"""\n"""
         '7,,"expected 31 fields, found 2","1,2"\n'
     )
-
-
-@pytest.mark.parametrize("kind", ["file", "directory"])
-def test_a_removal_that_fails_while_a_late_writer_still_creates_files_is_retried(tmp_path: Path, monkeypatch,
-                                                                                 kind: str) -> None:
-    """polars' sink may still create its file as we remove the temporary (ENOTEMPTY): the next try wins."""
-    import errno
-    import shutil
-
-    from scoring.io import output
-
-    target = tmp_path / "out.csv.tmp"
-    if kind == "directory":
-        target.mkdir()
-        (target / "part").write_text("x")
-    else:
-        target.write_text("x")
-    failures = iter([OSError(errno.ENOTEMPTY, "Directory not empty"), OSError(errno.EBUSY, "busy")])
-
-    def flaky(real):
-        def remove(*args, **kwargs):
-            exc = next(failures, None)
-            if exc is not None:
-                raise exc
-            return real(*args, **kwargs)
-        return remove
-
-    monkeypatch.setattr(output.shutil, "rmtree", flaky(shutil.rmtree))
-    monkeypatch.setattr(output.Path, "unlink", flaky(Path.unlink))
-    output._remove(target)
-    assert not target.exists() and next(failures, None) is None
 
 
 @pytest.mark.parametrize("by_name", [False, True])

@@ -9,8 +9,6 @@ import glob
 import io
 import os
 import re
-import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -22,15 +20,14 @@ import numpy as np
 import polars as pl
 
 from contract.metadata import Metadata
+from contract.temporaries import prefix, remove_stale
+from contract.temporaries import remove as _remove
 from scoring.errors import OutputError, ScoringError
 from scoring.io.layout import Layout
 from scoring.io.parsing import Reject
 from scoring.io.sources import OPENERS
 from scoring.timing import UNTIMED, Stages
 
-#: Temporary names are ``.OUT.HOST.PID.RANDOM.tmp``: a later run can tell a killed writer's leftovers
-#: (removed) from a live writer's (left alone), and never touches another host's.
-HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 #: ``os.umask`` can only be read by setting it, which races with threads creating files: read it once.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -45,10 +42,10 @@ _UNFINISHED: set[tuple[Path, str]] = set()
 
 def remove_unfinished() -> None:
     """Remove this process's temporaries that no writer removed (see _UNFINISHED)."""
-    for directory, prefix in list(_UNFINISHED):
-        for path in directory.glob(f"{glob.escape(prefix)}*.tmp"):
+    for directory, start in list(_UNFINISHED):
+        for path in directory.glob(f"{glob.escape(start)}*.tmp"):
             _remove(path)
-        _UNFINISHED.discard((directory, prefix))
+        _UNFINISHED.discard((directory, start))
 
 
 class AtomicOutput(contextlib.AbstractContextManager):
@@ -79,27 +76,27 @@ class AtomicOutput(contextlib.AbstractContextManager):
             raise ScoringError(f"Output directory {target.parent} does not exist; create it or choose another path.")
         self.target, self.existed = target, target.exists()
         remove_stale(target)
-        prefix = f".{target.name}.{HOST}.{os.getpid()}."
-        self._unfinished = (target.parent, prefix)
+        start = prefix(target.name)
+        self._unfinished = (target.parent, start)
         _UNFINISHED.add(self._unfinished)  # before the file exists: see remove_unfinished
         try:
-            self._create(target, prefix, by_name)
+            self._create(target, start, by_name)
         except BaseException as exc:
             # A signal (SIGINT/SIGTERM raise, see scoring.signals) can land after mkstemp/mkdtemp created the
             # file and before it is ours to remove, and no __exit__ runs for a constructor that raised: remove
             # what this process created under its own prefix.
-            for leftover in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+            for leftover in target.parent.glob(f"{glob.escape(start)}*.tmp"):
                 _remove(leftover)
             if isinstance(exc, OSError):
                 raise self.error(exc) from None
             raise
 
-    def _create(self, target: Path, prefix: str, by_name: bool) -> None:
+    def _create(self, target: Path, start: str, by_name: bool) -> None:
         if by_name:
-            self._tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
+            self._tmp = Path(tempfile.mkdtemp(prefix=start, suffix=".tmp", dir=target.parent))
             self.path = self._tmp / target.name
             return
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=start, suffix=".tmp", dir=target.parent)
         self._tmp = self.path = Path(tmp)
         self._raw = os.fdopen(fd, "wb")
         opener = OPENERS.get(target.suffix.lower())
@@ -183,48 +180,6 @@ def _sync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _remove(path: Path, attempts: int = 10) -> None:
-    """Remove a temporary file or directory. Retried: after an error polars' sink may still create its
-    file in the directory while we remove it (rmdir then fails with ENOTEMPTY); once the directory is
-    gone, such a late create fails instead of leaving a file behind."""
-    for _ in range(attempts):
-        if not os.path.lexists(path):
-            return
-        try:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-        except OSError:
-            continue
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (our own pid counts as alive: never ours to judge)."""
-    if pid == os.getpid() or os.name != "posix":  # elsewhere os.kill(pid, 0) is not a harmless probe
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, owned by someone else
-        return True
-    return True
-
-
-def remove_stale(target: Path) -> list[Path]:
-    """Remove temporary files of ``target`` left by writers on this host that are gone (killed runs)."""
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.{re.escape(HOST)}\.(\d+)\.[a-z0-9_]+\.tmp")
-    try:
-        entries = list(os.scandir(target.parent))
-    except OSError:
-        return []
-    stale = [Path(e.path) for e in entries if (m := pattern.fullmatch(e.name)) and not _alive(int(m.group(1)))]
-    for path in stale:
-        _remove(path)
-    return stale
 
 
 @dataclass(frozen=True)
