@@ -54,9 +54,28 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
     distributed = require_dask()
     started = time.perf_counter()
     store = plan.store
+    job = uuid.uuid4().hex[:8]
+    store.claim(job, plan.overwrite)  # first: a second job into this OUT_DIR fails here, at any moment
+    try:
+        summary = _run_claimed(plan, client, job, distributed, progress, on_interrupt)
+        planned = plan.part_names()
+        store.check_parts(planned)  # _SUCCESS vouches for exactly this job's parts
+        if merge:
+            summary.merged = store.merge(plan.options.output_format, planned)
+        summary.seconds = time.perf_counter() - started
+        # Written last: its presence means every part (and the merged file) is complete.
+        store.write_success(json.dumps({**asdict(summary), "job": job, "parts": planned}, indent=2) + "\n")
+    finally:
+        store.release(job)
+    return summary
+
+
+def _run_claimed(plan: JobPlan, client: Any, job: str, distributed: Any, progress: bool,
+                 on_interrupt: Callable[[], None] | None) -> JobSummary:
+    """Submit every block, collect the results; on any exception cancel, wait for running blocks, sweep, raise."""
+    store = plan.store
     store.prepare(plan.overwrite)
     client.register_plugin(plan.plugin)
-    job = uuid.uuid4().hex[:8]
     futures = [client.submit(score_block, task, plan.options, pure=False,
                              key=f"wdbc-score-{job}-{task.file_index:05d}-{task.block_index:06d}")
                for task in plan.tasks]
@@ -86,11 +105,6 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
         store.sweep()
         raise
     store.sweep()  # temporaries of attempts that died (their blocks were retried and published since)
-    if merge:
-        summary.merged = store.merge(plan.options.output_format)
-    summary.seconds = time.perf_counter() - started
-    # Written last: its presence means every part (and the merged file) is complete.
-    store.write_success(json.dumps(asdict(summary), indent=2) + "\n")
     return summary
 
 

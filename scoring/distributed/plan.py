@@ -14,7 +14,7 @@ from contract.verify import read_metadata
 from scoring.distributed.ranges import DEFAULT_BLOCKSIZE, RangeTask, plan_file
 from scoring.distributed.rowgroups import RowGroupTask, plan_parquet
 from scoring.distributed.storage import canonical, filesystem, storage_errors
-from scoring.distributed.store import OutputStore
+from scoring.distributed.store import OutputStore, part_name
 from scoring.distributed.task import JobOptions, ModelPlugin
 from scoring.errors import InputError, ScoringError
 from scoring.io.layout import Layout, resolve_layout, split_fields
@@ -43,6 +43,10 @@ class JobPlan:
     plugin: ModelPlugin
     options: JobOptions
     overwrite: bool
+
+    def part_names(self) -> list[str]:
+        """The part files this job writes, in input order."""
+        return sorted(part_name(t.file_index, t.block_index, self.options.output_format) for t in self.tasks)
 
     def file_tasks(self, file_index: int) -> list[RangeTask]:
         return [t for t in self.tasks if t.file_index == file_index and isinstance(t, RangeTask)]
