@@ -45,7 +45,8 @@ class JobSummary:
 
 def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = False,
             on_interrupt: Callable[[], None] | None = None) -> JobSummary:
-    """Score a checked plan on ``client``'s cluster: one part file per block, then ``_SUCCESS``.
+    """Score a checked plan on ``client``'s cluster: claim OUT_DIR (``_RUNNING``, removed at the end), one part
+    file per block, then ``_SUCCESS`` over exactly the plan's parts.
 
     A bad row stops the job with the file and line, and no ``_SUCCESS`` is written. On any exception
     (Ctrl-C included, after ``on_interrupt``) the blocks still queued are cancelled, and the exception is
