@@ -11,6 +11,7 @@ import io
 import itertools
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ from contract.artifacts import resolve_model
 from contract.cli import add_standard_options, honour_verbose
 from contract.errors import ToolkitError
 from contract.metadata import Metadata
+from contract.temporaries import remove_stale
 from contract.text import sniff_separator
 from scoring import streaming
 from scoring.errors import InputError, OutputError, ScoringError
@@ -40,8 +42,10 @@ from scoring.io.output import (
     AtomicOutput,
     Outputs,
     empty_output,
+    is_stdout,
     outputs_for,
     remove_unfinished,
+    streamed,
     write_rejects,
     write_scored,
 )
@@ -136,11 +140,36 @@ def predict(runtime: Runtime, x: np.ndarray, threshold: float | None, batch_rows
 
 
 def check_distinct(source: str | Path, output: str | Path, rejects: str | Path | None) -> None:
-    """Never replace the input with the output (or the rejects): that would lose the data being read."""
-    paths = [p for p in (source, output, rejects) if p is not None and str(p) != "-"]
-    resolved = [Path(p).resolve() for p in paths]
-    if len(set(resolved)) < len(resolved):
-        raise ScoringError(f"Input, output and rejects must be different files, got {', '.join(map(str, paths))}.")
+    """Never write the output (or the rejects) over the input: that would lose the data being read. Files are
+    compared by path and by device and inode, so a second path to the input (a bind mount, a hard link) and stdout
+    appended to it (``scoring.batch in.csv - >> in.csv``) are caught."""
+    ends = {"input": source, "output": output, "rejects": rejects}
+    paths = {role: Path(p).resolve() for role, p in ends.items() if p is not None and str(p) != "-"}
+    files = {role: found for role, p in ends.items() if p is not None and (found := _regular_file(p, role)) is not None}
+    for group in (paths, files):
+        seen: dict[object, str] = {}
+        for role, key in group.items():
+            if key in seen:
+                same = ("stdout" if str(ends[r]) == "-" else str(ends[r]) for r in (seen[key], role))
+                raise ScoringError(f"The {seen[key]} and the {role} are the same file ({' and '.join(same)}); writing "
+                                   f"the {role} would destroy the {seen[key]}. Choose another {role} path.")
+            seen[key] = role
+
+
+def _regular_file(path: str | Path, role: str) -> tuple[int, int] | None:
+    """(device, inode) of the regular file ``path`` names (stdin or stdout for ``-``), or None."""
+    try:
+        if str(path) == "-":
+            st = os.fstat((sys.stdin if role == "input" else sys.stdout).fileno())
+        else:
+            st = os.stat(path)
+    except (OSError, ValueError):  # absent, or a std stream without a descriptor (pytest's capture)
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def default_rejects(output: str | Path) -> str:
+    return f"{output}.rejects.csv"
 
 
 def open_blocks(src: Source, info: Metadata, columns: Columns, batch_rows: int) -> tuple[Layout, Iterator[Block]]:
@@ -173,6 +202,7 @@ def score_csv(source: str | Path, output: str | Path, options: ScoreOptions | No
     pipeline for everything else (stdin, compressed files, --no-header, --on-error skip, any bad row, Parquet
     input); ``engine="blocks"`` always uses the block pipeline. Both give byte-identical output.
     """
+    output = "-" if is_stdout(output) else output
     loaded = None if runtime is None or isinstance(runtime, str) else runtime
     if loaded is None:
         fields["runtime"] = runtime if runtime is not None else (options.runtime if options else None)
@@ -183,16 +213,18 @@ def score_csv(source: str | Path, output: str | Path, options: ScoreOptions | No
     if o.on_error == "skip" and rejects is None:
         if str(output) == "-":
             raise ScoringError("--on-error skip with output '-' needs --rejects PATH for the rejected rows.")
-        rejects = f"{output}.rejects.csv"
+        rejects = default_rejects(output)
     check_distinct(source, output, rejects)
+    if not streamed(output):  # a killed --on-error skip run's rejects temporary, also when this run does not skip
+        remove_stale(Path(os.path.realpath(default_rejects(output))))
     columns = Columns(o.header, o.sep, dict(o.rename), o.keep, o.keep_all)
     options = _Options(rt, o.threshold, o.batch_rows, columns, outputs_for(rt.info, o.label_values), o.on_error,
                        o.progress, *formats)
     summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)
     # Parquet input always takes the block pipeline (row groups read by pyarrow): polars' scan_parquet reads
     # ahead of a slower consumer, and its peak memory grew with the file (784 MiB at 2M rows, 1,178 MiB at 6M).
-    if o.engine == "auto" and options.input_format == "csv" and streaming.eligible(str(source), str(output),
-                                                                                   o.header, o.on_error):
+    if o.engine == "auto" and options.input_format == "csv" and not streamed(output) and \
+            streaming.eligible(str(source), str(output), o.header, o.on_error):
         try:
             return _score_streaming(source, output, options, summary)
         except streaming.Declined:
@@ -454,6 +486,7 @@ def load_for_cli(options: ScoreOptions) -> Runtime:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     honour_verbose(args)
+    args.output = "-" if is_stdout(args.output) else args.output
     before = None if args.output == "-" else _identity(args.output)
     try:
         with stop_on_signals():

@@ -59,6 +59,9 @@ class ScoreOptions:
                                      ("--output-format", self.output_format, FORMATS)):
             if value not in choices:
                 raise ScoringError(f"{name} must be one of {list(choices)}, got {value!r}.")
+        if self.rejects is not None and self.on_error != "skip":
+            raise ScoringError("--rejects names the file for rows that --on-error skip leaves out; pass --on-error "
+                               "skip too, or drop --rejects.")
         if self.keep is not None and self.keep_all:
             raise ScoringError("--keep and --keep-all cannot be used together; pass one of them.")
 

@@ -529,6 +529,58 @@ def test_on_error_skip_scores_good_rows_and_writes_rejects(runtime_name, export_
     assert scored["probability"].notna().all()
 
 
+@pytest.mark.parametrize("engine_output", ["device", "fifo"])
+def test_devices_and_fifos_as_out_and_rejects_are_written_in_place(runtime_name, export_dir, wdbc_csv, tmp_path,
+                                                                    capsys, engine_output: str) -> None:
+    """The issue's case: OUT and --rejects that were a device or a FIFO were replaced by a plain file."""
+    from tests.test_output import device
+
+    src = _write_bad(wdbc_csv, tmp_path, "text")
+    reference = tmp_path / "reference.csv"
+    assert run([src, reference, "--model", export_dir, "--runtime", runtime_name, "--on-error", "skip"], capsys)[0] == 0
+    if engine_output == "device":
+        out = device(tmp_path, "null", 1, 3)
+    else:
+        out = tmp_path / "out.fifo"
+        os.mkfifo(out)
+    rejects = tmp_path / "rejects.fifo"
+    os.mkfifo(rejects)
+    got = {path: tmp_path / f"{path.name}.got" for path in (out, rejects) if path.is_fifo()}
+    readers = [subprocess.Popen(["cp", str(fifo), str(copy)]) for fifo, copy in got.items()]
+    code, err = run([src, out, "--model", export_dir, "--runtime", runtime_name, "--on-error", "skip", "--rejects",
+                     rejects], capsys)
+    assert code == 0, err
+    assert all(reader.wait(timeout=60) == 0 for reader in readers)
+    assert got[rejects].read_bytes() == (tmp_path / "reference.csv.rejects.csv").read_bytes()
+    if out.is_fifo():
+        assert got[out].read_bytes() == reference.read_bytes()
+    assert out.is_char_device() or out.is_fifo()
+    assert rejects.is_fifo()
+    # Without --on-error skip a plain CSV takes polars' streaming engine, which writes by name: not into a device.
+    assert run([wdbc_csv, out if out.is_char_device() else tmp_path / "plain.csv", "--model", export_dir], capsys)[0] == 0
+
+
+def test_rejects_without_on_error_skip_is_refused(wdbc_csv, export_dir, tmp_path, capsys) -> None:
+    """The issue's case: --rejects R without --on-error skip replaced R with a header-only file."""
+    mine = tmp_path / "mine.csv"
+    mine.write_text("precious\n")
+    code, err = run([wdbc_csv, tmp_path / "out.csv", "--model", export_dir, "--rejects", mine], capsys)
+    assert code == 2 and err.startswith("ScoringError: --rejects names the file for rows that --on-error skip")
+    assert mine.read_text() == "precious\n" and not (tmp_path / "out.csv").exists()
+
+
+def test_a_killed_skip_runs_rejects_temporary_is_swept_by_a_later_run_that_does_not_skip(
+        wdbc_csv, export_dir, tmp_path, capsys) -> None:
+    from contract.temporaries import HOST
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f".out.csv.rejects.csv.{HOST}.{dead.pid}.ab12cd_3.tmp"
+    left.write_text("line,column,reason,record\n")
+    assert run([wdbc_csv, tmp_path / "out.csv", "--model", export_dir], capsys)[0] == 0
+    assert sorted(os.listdir(tmp_path)) == ["out.csv"]
+
+
 HEADER = "id," + ",".join(FEATURE_NAMES)
 GOOD = "\n".join([HEADER] + [f"{i}," + ",".join(["1.5"] * 30) for i in range(1, 50)]) + "\n"
 
@@ -744,9 +796,52 @@ def test_output_never_replaces_the_input(wdbc_csv, export_dir, tmp_path, capsys)
     src = tmp_path / "in.csv"
     src.write_bytes(wdbc_csv.read_bytes())
     code, err = run([src, tmp_path / "." / "in.csv", "--model", export_dir], capsys)
-    assert (code, err) == (2, f"ScoringError: Input, output and rejects must be different files, got {src}, "
-                              f"{tmp_path / '.' / 'in.csv'}.\n")
+    assert (code, err) == (2, f"ScoringError: The input and the output are the same file ({src} and "
+                              f"{tmp_path / '.' / 'in.csv'}); writing the output would destroy the input. Choose "
+                              "another output path.\n")
     assert src.read_bytes() == wdbc_csv.read_bytes()
+
+
+def test_a_second_path_to_the_input_is_the_input(wdbc_csv, export_dir, tmp_path, capsys, bind_mount) -> None:
+    """The issue's case: with a bind mount (container volumes, NFS) `scoring.batch src/in.csv dst/in.csv` replaced
+    the input with its scores; paths differ, the device and inode do not. A hard link is caught the same way."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "in.csv").write_bytes(wdbc_csv.read_bytes())
+    os.link(src / "in.csv", tmp_path / "linked.csv")
+    for other in (tmp_path / "linked.csv", bind_mount(src) / "in.csv"):
+        for args in ([other], [tmp_path / "out.csv", "--on-error", "skip", "--rejects", other]):
+            code, err = run([src / "in.csv", *args, "--model", export_dir], capsys)
+            assert code == 2 and re.fullmatch(r"ScoringError: The input and the (output|rejects) are the same file "
+                                              r"\(.*\); writing the \1 would destroy the input\. .*\n", err), err
+            assert (src / "in.csv").read_bytes() == wdbc_csv.read_bytes()
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.slow
+def test_stdout_appended_to_the_input_is_refused(wdbc_csv, export_dir, tmp_path) -> None:
+    """The issue's case: `scoring.batch in.csv - >> in.csv` appended the scores to the input."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(wdbc_csv.read_bytes())
+    done = subprocess.run(f"{sys.executable} -m scoring.batch in.csv - --model {export_dir} >> in.csv", shell=True,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == ("ScoringError: The input and the output are the same file (in.csv and stdout); writing "
+                           "the output would destroy the input. Choose another output path.\n")
+    assert src.read_bytes() == wdbc_csv.read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["/dev/stdout", "/proc/self/fd/1", "/dev/fd/1"])
+def test_stdouts_other_names_mean_stdout(export_dir, wdbc_csv, tmp_path, name: str) -> None:
+    """The issue's case: `/dev/stdout` (a link to /proc/self/fd/1) was replaced by a rename: nothing printed."""
+    reference = tmp_path / "ref.csv"
+    score_csv(wdbc_csv, reference, model=export_dir)
+    done = subprocess.run([sys.executable, "-m", "scoring.batch", str(wdbc_csv), name, "--model", str(export_dir)],
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == reference.read_bytes() and done.stderr.decode().endswith("-> -\n")
+    assert os.path.islink("/dev/stdout") and os.readlink("/dev/stdout") == "/proc/self/fd/1"
 
 
 def test_stdin_to_stdout_in_process(runtime, wdbc_csv: Path, tmp_path: Path, monkeypatch) -> None:

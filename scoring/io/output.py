@@ -9,6 +9,7 @@ import glob
 import io
 import os
 import re
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -48,12 +49,36 @@ def remove_unfinished() -> None:
         _UNFINISHED.discard((directory, start))
 
 
+#: Names that mean stdout: what users type, and what a shell's ``/dev/stdout`` resolves to. Replacing such a
+#: path by a rename would destroy the link and print nothing.
+STDOUT_NAMES = frozenset({"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
+
+
+def is_stdout(path: str | Path) -> bool:
+    return str(path) in STDOUT_NAMES
+
+
+def streamed(path: str | Path) -> bool:
+    """Whether OUT is written in place rather than replaced: stdout, or an existing character device (``/dev/null``,
+    a terminal) or FIFO, which a rename would replace by a plain file (and, as root, ``/dev/null`` itself)."""
+    if is_stdout(path):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
 class AtomicOutput(contextlib.AbstractContextManager):
     """Write to a hidden temporary file beside ``path`` and rename it into place on ``commit()`` only.
 
     On any error, Ctrl-C or SIGTERM the temporary file is removed, so ``path`` is either absent or
-    keeps its previous content. ``commit()`` fsyncs the file before the rename and the directory after.
-    ``-`` writes to stdout, which cannot be atomic. ``.gz``/``.bz2`` compress. ``by_name=True`` is for a
+    keeps its previous content; a replaced file keeps its permissions (and its owner and group where this
+    process may set them). ``commit()`` fsyncs the file before the rename and the directory after. A symbolic
+    link is followed: the file it points to is replaced (its temporary beside it), the link is kept. Stdout
+    (``-``, ``/dev/stdout``, ...) and an existing character device or FIFO are written in place, which cannot be
+    atomic; a block device or a socket is refused. ``.gz``/``.bz2`` compress. ``by_name=True`` is for a
     writer that opens files itself (polars' sink): it gets ``path``, inside a private temporary directory,
     so that a writer still shutting down after an error cannot recreate a file once the directory is gone.
     """
@@ -64,17 +89,23 @@ class AtomicOutput(contextlib.AbstractContextManager):
         self._tmp: Path | None = None  # the temporary file or directory, removed unless committed
         self._raw: IO[bytes] | None = None
         self._committed = False
-        if self.name == "-":
+        self._previous: os.stat_result | None = None  # the file being replaced
+        if is_stdout(self.name) or streamed(self.name):
             if by_name:
-                raise ScoringError("Cannot hand stdout to a writer that needs a file path.")
-            self.handle: IO[bytes] = sys.stdout.buffer
+                what = "stdout" if is_stdout(self.name) else self.name
+                raise ScoringError(f"Cannot hand {what} to a writer that needs a file path.")
+            self._open_stream()
             return
-        target = Path(path)
+        target = Path(os.path.realpath(path))
         if target.is_dir():
-            raise ScoringError(f"Output path {target} is a directory; expected a file path or '-' for stdout.")
+            raise ScoringError(f"Output path {path} is a directory; expected a file path or '-' for stdout.")
+        if os.path.exists(target) and not target.is_file():
+            raise ScoringError(f"Output path {path} is a block device or a socket; expected a file path, a "
+                               "character device, a FIFO or '-' for stdout.")
         if not target.parent.is_dir():
             raise ScoringError(f"Output directory {target.parent} does not exist; create it or choose another path.")
         self.target, self.existed = target, target.exists()
+        self._previous = os.stat(target) if self.existed else None
         remove_stale(target)
         start = prefix(target.name)
         self._unfinished = (target.parent, start)
@@ -91,6 +122,18 @@ class AtomicOutput(contextlib.AbstractContextManager):
                 raise self.error(exc) from None
             raise
 
+    def _open_stream(self) -> None:
+        """Stdout, or a device or FIFO opened for writing (a FIFO waits for its reader, as a shell's ``>`` does)."""
+        if is_stdout(self.name):
+            self.handle: IO[bytes] = sys.stdout.buffer
+            return
+        try:
+            self._raw = open(self.name, "wb")
+        except OSError as exc:
+            raise self.error(exc) from None
+        opener = OPENERS.get(Path(self.name).suffix.lower())
+        self.handle = opener(self._raw, "wb") if opener else self._raw
+
     def _create(self, target: Path, start: str, by_name: bool) -> None:
         if by_name:
             self._tmp = Path(tempfile.mkdtemp(prefix=start, suffix=".tmp", dir=target.parent))
@@ -106,7 +149,7 @@ class AtomicOutput(contextlib.AbstractContextManager):
         """One line for a failed write: what failed, how to fix it, and what became of a previous file."""
         code = os_errno(exc)
         reason = exc.strerror or re.sub(r" \(os error \d+\).*", "", str(exc))
-        where = "stdout" if self.name == "-" else self.name
+        where = "stdout" if is_stdout(self.name) else self.name
         fix = "Free some space or choose another output path" if code in _NO_SPACE else "Choose another output path"
         state = f"; the previous {self.target.name} is unchanged" if self.existed else ""
         return OutputError(f"Cannot write {where}: {reason}. {fix}{state}.")
@@ -122,13 +165,13 @@ class AtomicOutput(contextlib.AbstractContextManager):
     def commit(self, stages: Stages = UNTIMED) -> None:
         """Flush and fsync the temporary file, rename it into place, fsync the directory."""
         with self.writing():
-            if self._tmp is None:
-                self.handle.flush()
+            if self._tmp is None:  # written in place
+                self._close_stream()
                 self._committed = True
                 return
             with stages("sync"):
                 self._sync_file()
-            os.chmod(self.path, 0o666 & ~_UMASK)  # mkstemp's 0600 is for the temporary file only
+            self._keep_permissions()
             os.replace(self.path, self.target)
             self._committed = True
         with stages("sync"):
@@ -136,6 +179,23 @@ class AtomicOutput(contextlib.AbstractContextManager):
         if self._tmp != self.path:
             _remove(self._tmp)  # the private directory, empty now
         _UNFINISHED.discard(self._unfinished)
+
+    def _close_stream(self) -> None:
+        self.handle.flush()
+        if self._raw is not None:
+            if self.handle is not self._raw:
+                self.handle.close()  # the gzip/bz2 trailer
+            self._raw.close()
+
+    def _keep_permissions(self) -> None:
+        """The replaced file's mode, owner and group (where allowed: chown needs privileges), else a new file's."""
+        previous = self._previous
+        if previous is None:
+            os.chmod(self.path, 0o666 & ~_UMASK)  # mkstemp's 0600 is for the temporary file only
+            return
+        with contextlib.suppress(PermissionError):
+            os.chown(self.path, previous.st_uid, previous.st_gid)
+        os.chmod(self.path, stat.S_IMODE(previous.st_mode))  # after chown, which may clear set-id bits
 
     def _sync_file(self) -> None:
         if self._raw is None:  # written by name: fsync through a descriptor of our own
@@ -152,7 +212,12 @@ class AtomicOutput(contextlib.AbstractContextManager):
         self._raw.close()
 
     def __exit__(self, *exc: object) -> None:
-        if self._tmp is None or self._committed:
+        if self._committed:
+            return
+        if self._tmp is None:
+            if self._raw is not None:  # a device or FIFO: close it quietly, the error is already on its way
+                with contextlib.suppress(OSError):
+                    self._close_stream()
             return
         if self._raw is not None:
             with contextlib.suppress(OSError):  # a full disk fails the final flush too
