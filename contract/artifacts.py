@@ -54,9 +54,9 @@ def resolve_model(model: str | Path | None, runtime: str | None) -> ModelRef:
     if path.is_file():
         if path.suffix != ".onnx":
             raise ModelError(f"Expected an ONNX file (*.onnx), a SavedModel directory or an export directory, got {path}.")
-        return _checked(ModelRef("onnx", path), runtime, "--runtime tf needs a SavedModel directory")
+        return _checked(ModelRef("onnx", path, _export_of(path)), runtime, "--runtime tf needs a SavedModel directory")
     if (path / SAVED_MODEL_PB).is_file():
-        return _checked(ModelRef("tf", path), runtime, "--runtime onnx needs an ONNX file")
+        return _checked(ModelRef("tf", path, _export_of(path)), runtime, "--runtime onnx needs an ONNX file")
     if (path / "variables").is_dir():
         raise ModelError(f"{path} looks like a SavedModel directory, but its saved_model.pb is missing. {MAKE_HINT}")
     candidates = {"onnx": path / ONNX_FILE, "tf": path / SAVED_MODEL_DIR}
@@ -65,6 +65,18 @@ def resolve_model(model: str | Path | None, runtime: str | None) -> ModelRef:
         return ModelRef(chosen, candidates[chosen], path)
     raise ModelError(f"No {'ONNX file' if chosen == 'onnx' else 'SavedModel'} in {path} "
                      f"(looked for {candidates.get(chosen, path)}). {MAKE_HINT}")
+
+
+def _export_of(path: Path) -> Path | None:
+    """The export folder that ``path`` (its model.onnx or saved_model/) still sits in, by the folder's manifest: then
+    the whole export is checked on load, not only the one artifact."""
+    if path.name not in (ONNX_FILE, SAVED_MODEL_DIR):
+        return None
+    try:
+        fmt, _ = read_manifest(path.parent)
+    except (OSError, ValueError):
+        return None
+    return path.parent if fmt == EXPORT_MANIFEST_FORMAT else None
 
 
 def _checked(ref: ModelRef, runtime: str | None, hint: str) -> ModelRef:

@@ -17,13 +17,13 @@ from contract.artifacts import (
     sha256_saved_model,
     write_manifest,
 )
-from contract.verify import check_saved_model_threshold, read_metadata
+from contract.verify import check_labels, check_saved_model_threshold, read_metadata
 from export.layout import EXPORT
 from export.metadata import base_metadata
 from export.onnx import DEFAULT_OPSET, export_onnx
 from export.saved_model import export_saved_model, write_sidecar
 from export.signature import ServingModule
-from export.validate import Tolerance, max_differences, validate_parity
+from export.validate import Tolerance, load_onnx, load_saved_model, max_differences, validate_parity
 from model.checkpoint import load_classifier, load_reference_rows
 from model.files import atomic_directory
 
@@ -65,10 +65,13 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
 
 
 def check_as_loaded(export_dir: Path) -> None:
-    """What every scorer checks on load must hold from the start: siblings, metadata, each graph's threshold."""
+    """What every scorer checks on load must hold from the start: siblings, the manifest, metadata, each graph's
+    threshold, and each artifact's outputs and labels on probe rows."""
     import tensorflow as tf
 
     for runtime, name in (("onnx", ONNX_FILE), ("tf", SAVED_MODEL_DIR)):
         meta = read_metadata(ModelRef(runtime, export_dir / name, export_dir))
     saved_model = export_dir / SAVED_MODEL_DIR
     check_saved_model_threshold(tf.saved_model.load(str(saved_model)), meta.threshold, saved_model)
+    for load, path in ((load_onnx, export_dir / ONNX_FILE), (load_saved_model, saved_model)):
+        check_labels(load(path), len(meta.feature_names), meta.threshold, path)  # what runs, as a scorer proves it

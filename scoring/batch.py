@@ -59,7 +59,7 @@ from scoring.io.parquet import (
 )
 from scoring.io.parsing import Parsed, Reject, parse_block
 from scoring.io.sources import Source, read_first_line
-from scoring.options import ScoreOptions, add_score_arguments
+from scoring.options import ScoreOptions, add_score_arguments, usable_cores
 from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
 from scoring.runtimes import Runtime, load_runtime
 from scoring.signals import Interrupted, deferred, stop_on_signals
@@ -396,14 +396,6 @@ def _score_item(item: Any, parse: Callable[[Any, Stages], Parsed], layout: Layou
         text = io.BytesIO()
         write_scored(text, o.outputs, scored.kept, scored.probability, scored.label, header=False)
     return Written(text.getvalue(), rows, positives, scored.rejects)
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask: taskset and container limits count)."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _in_parallel(blocks: Iterator[Any], work: Callable[[Any], Written], stages: Stages) -> Iterator[Written]:

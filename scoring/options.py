@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -16,6 +17,14 @@ ENGINES = ("auto", "blocks")
 FORMATS = ("auto", "csv", "parquet")
 #: Far more than any machine has: a typo such as 1000000 is refused rather than handed to the runtime.
 MAX_THREADS = 1024
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask: taskset and container limits count)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _columns(text: str) -> list[str]:

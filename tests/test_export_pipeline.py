@@ -117,7 +117,7 @@ def test_base_metadata_carries_every_key_the_readme_lists_under_its_name(model_d
                           "threshold", "label_column", "positive_class", "negative_class", "label_meaning",
                           "positive_label", "metrics", "data_fingerprint_sha256", "training_config", "opset",
                           "versions", "exported_at"]
-    assert meta["format"] == "logreg-export/2" and meta["feature_names"] == list(FEATURE_NAMES)
+    assert meta["format"] == "logreg-export/3" and meta["feature_names"] == list(FEATURE_NAMES)
     assert meta["n_features"] == 30 and meta["input_name"] == "features" and meta["output_names"] == list(OUTPUT_NAMES)
     assert meta["feature_aliases"] == info["feature_aliases"]
     assert meta["feature_aliases"]["radius_mean"] == ["mean radius"]
