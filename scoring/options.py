@@ -15,8 +15,12 @@ ON_ERROR = ("stop", "skip")
 ENGINES = ("auto", "blocks")
 #: ``auto``: from the file name (.parquet and .pq are Parquet), else CSV.
 FORMATS = ("auto", "csv", "parquet")
-#: Far more than any machine has: a typo such as 1000000 is refused rather than handed to the runtime.
+#: Far more than any machine has: a typo such as 1000000 is refused rather than handed to the runtime (which builds
+#: at most one thread per usable core anyway: see scoring.runtimes.load_runtime).
 MAX_THREADS = 1024
+#: Rows per inference call: 2**30 is far beyond any useful batch (memory is bounded by the block size anyway), and
+#: below what the readers and runtimes take as a size (2**63 overflowed pyarrow's batch size in a traceback).
+MAX_BATCH_ROWS = 1 << 30
 
 
 def usable_cores() -> int:
@@ -58,11 +62,12 @@ class ScoreOptions:
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ScoringError(f"--threshold must be in [0, 1], got {self.threshold}.")
-        for name, value, most in (("--batch-rows", self.batch_rows, None), ("--threads", self.threads, MAX_THREADS)):
+        for name, value, most in (("--batch-rows", self.batch_rows, MAX_BATCH_ROWS),
+                                  ("--threads", self.threads, MAX_THREADS)):
             if value < 1:
                 raise ScoringError(f"{name} must be a positive integer, got {value}.")
-            if most is not None and value > most:
-                raise ScoringError(f"{name} must be at most {most}, got {value}.")
+            if value > most:
+                raise ScoringError(f"{name} must be at most {most:,}, got {value:,}.")
         for name, value, choices in (("--on-error", self.on_error, ON_ERROR), ("engine", self.engine, ENGINES),
                                      ("--input-format", self.input_format, FORMATS),
                                      ("--output-format", self.output_format, FORMATS)):
@@ -132,7 +137,7 @@ def add_score_arguments(parser: argparse.ArgumentParser, *, output: str = "the o
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the model checks on load (sibling hashes, the graph's threshold)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="inference threads per scorer process (default: %(default)s)")
+                        help="inference threads per scorer process, at most the usable cores (default: %(default)s)")
     parser.add_argument("--on-error", choices=ON_ERROR, default="stop",
                         help="stop (default): exit 2 at the first bad row; skip: write bad rows to the rejects file")
     parser.add_argument("--quiet", action="store_true",

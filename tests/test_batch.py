@@ -429,6 +429,32 @@ def test_cli_threads_reach_the_inference_session(export_dir, wdbc_csv, tmp_path,
     assert loaded[0]._session.get_session_options().intra_op_num_threads == 2
 
 
+@pytest.mark.parametrize("runtime_name", ["onnx", "tf"])
+def test_threads_are_capped_at_the_usable_cores(export_dir, monkeypatch, runtime_name: str) -> None:
+    """The issue's case: --threads 100000 was handed to onnxruntime, which tried to build the threads."""
+    import scoring.runtimes
+    from contract.artifacts import resolve_model
+
+    monkeypatch.setattr(scoring.runtimes, "usable_cores", lambda: 2)
+    built = []
+    monkeypatch.setattr(scoring.runtimes.RUNTIMES[runtime_name], "__init__",
+                        lambda self, path, threads=1, **kwargs: built.append(threads) or None)
+    monkeypatch.setattr(scoring.runtimes, "check_labels", lambda *args: None)
+    scoring.runtimes.load_runtime(resolve_model(export_dir, runtime_name), threads=1000, verify=False)
+    scoring.runtimes.load_runtime(resolve_model(export_dir, runtime_name), threads=1, verify=False)
+    assert built == [2, 1]
+
+
+@pytest.mark.slow
+def test_an_onnx_session_gets_no_more_threads_than_cores(export_dir, wdbc_csv, tmp_path) -> None:
+    """In a real process limited to one core (its affinity mask, as taskset or a container sets it)."""
+    code = ("import os, sys; os.sched_setaffinity(0, {0}); import scoring.batch as b; from contract.artifacts import "
+            "resolve_model; rt = b.load_runtime(resolve_model(sys.argv[1], 'onnx'), 64); "
+            "print(rt._session.get_session_options().intra_op_num_threads)")
+    done = subprocess.run([sys.executable, "-c", code, str(export_dir)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
+
+
 def test_cli_draws_a_progress_bar_only_on_a_terminal_and_not_with_quiet(export_dir, wdbc_csv, tmp_path, capsys,
                                                                          monkeypatch) -> None:
     out = tmp_path / "out.csv"
@@ -863,7 +889,10 @@ def test_library_options_are_checked_like_the_clis(runtime, wdbc_csv: Path, tmp_
     with pytest.raises(ScoringError, match=r"^engine must be one of \['auto', 'blocks'\], got 'fast'\.$"):
         score_csv(wdbc_csv, out, runtime=runtime, engine="fast")
     for option, message in [({"batch_rows": 0}, "--batch-rows must be a positive integer, got 0."),
+                            ({"batch_rows": 2**63}, "--batch-rows must be at most 1,073,741,824, got "
+                                                    "9,223,372,036,854,775,808."),
                             ({"threads": 0}, "--threads must be a positive integer, got 0."),
+                            ({"threads": 2**32}, "--threads must be at most 1,024, got 4,294,967,296."),
                             ({"on_error": "ignore"}, "--on-error must be one of ['stop', 'skip'], got 'ignore'.")]:
         with pytest.raises(ScoringError) as refused:
             score_csv(wdbc_csv, out, runtime=runtime, **option)
