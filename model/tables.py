@@ -89,8 +89,12 @@ def read_table(source: str | Path, sep: str | None = None, fmt: str = "auto") ->
 
 
 def _open(name: str) -> Text:
-    """A local, uncompressed file stays on disk; anything else (a URL, .gz, .bz2) is read into memory."""
+    """A local, uncompressed file stays on disk; anything else (a URL, .gz, .bz2, a FIFO) is read into memory. A
+    device is refused: /dev/zero would be read until memory runs out."""
     local = Path(name)
+    if "://" not in name and (local.is_char_device() or local.is_block_device() or local.is_socket()):
+        raise DataError(f"{name} is a device or a socket, not a file: expected a CSV, Parquet or UCI 'wdbc.data' file "
+                        "(save the data to a file first).")
     if "://" not in name and local.suffix.lower() not in _DECOMPRESS and local.is_file():
         return Text(path=local)
     return Text(data=_read_bytes(name))

@@ -41,6 +41,7 @@ from scoring.io.layout import Columns, Layout, resolve_layout, split_fields
 from scoring.io.output import (
     AtomicOutput,
     Outputs,
+    check_output_format,
     empty_output,
     is_stdout,
     outputs_for,
@@ -59,7 +60,7 @@ from scoring.io.parquet import (
 )
 from scoring.io.parsing import Parsed, Reject, parse_block
 from scoring.io.sources import Source, read_first_line
-from scoring.options import ScoreOptions, add_score_arguments, usable_cores
+from scoring.options import DEFAULT_MAX_RECORD_BYTES, ScoreOptions, add_score_arguments, usable_cores
 from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
 from scoring.runtimes import Runtime, load_runtime
 from scoring.signals import Interrupted, deferred, stop_on_signals
@@ -172,16 +173,18 @@ def default_rejects(output: str | Path) -> str:
     return f"{output}.rejects.csv"
 
 
-def open_blocks(src: Source, info: Metadata, columns: Columns, batch_rows: int) -> tuple[Layout, Iterator[Block]]:
+def open_blocks(src: Source, info: Metadata, columns: Columns, batch_rows: int,
+                max_record: int = DEFAULT_MAX_RECORD_BYTES) -> tuple[Layout, Iterator[Block]]:
     """Read the first line, match the columns, and stream the rest in blocks of about ``batch_rows`` rows
-    (at most MAX_BLOCK_BYTES, so one very long row cannot make the whole file one block)."""
+    (at most MAX_BLOCK_BYTES, so one very long row cannot make the whole file one block; a record over
+    ``max_record`` bytes is an error)."""
     first, rest = read_first_line(src)
     header = columns.header
     separator = columns.sep or sniff_separator(first.decode("utf-8", "replace"))
     pending = rest if header else first + b"\n" + rest
     sample = pending.split(b"\n", 1)[0] if pending else first
     row_bytes = max(len(sample) + 1, 2)  # a size estimate only: blocks always end on a record boundary
-    blocks = iter_blocks(src, pending, 2 if header else 1, min(batch_rows * row_bytes, MAX_BLOCK_BYTES))
+    blocks = iter_blocks(src, pending, 2 if header else 1, min(batch_rows * row_bytes, MAX_BLOCK_BYTES), max_record)
     if not header:  # the first record sets the width, and a quoted field may take it past the first line
         block = next(blocks)
         blocks, first = itertools.chain([block], blocks), first_record(block.data)
@@ -219,12 +222,12 @@ def score_csv(source: str | Path, output: str | Path, options: ScoreOptions | No
         remove_stale(Path(os.path.realpath(default_rejects(output))))
     columns = Columns(o.header, o.sep, dict(o.rename), o.keep, o.keep_all)
     options = _Options(rt, o.threshold, o.batch_rows, columns, outputs_for(rt.info, o.label_values), o.on_error,
-                       o.progress, *formats)
+                       o.progress, *formats, max_record=o.max_record_bytes)
     summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)
     # Parquet input always takes the block pipeline (row groups read by pyarrow): polars' scan_parquet reads
     # ahead of a slower consumer, and its peak memory grew with the file (784 MiB at 2M rows, 1,178 MiB at 6M).
     if o.engine == "auto" and options.input_format == "csv" and not streamed(output) and \
-            streaming.eligible(str(source), str(output), o.header, o.on_error):
+            streaming.eligible(str(source), str(output), o.header, o.on_error, o.max_record_bytes):
         try:
             return _score_streaming(source, output, options, summary)
         except streaming.Declined:
@@ -262,9 +265,11 @@ class _Options:
     progress: bool
     input_format: str = "csv"
     output_format: str = "csv"
+    max_record: int = DEFAULT_MAX_RECORD_BYTES
 
 
 def _checked_layout(layout: Layout, o: _Options) -> Layout:
+    check_output_format(layout, o.output_format)
     if o.outputs.class_column in layout.keep_names:
         raise InputError(f"kept column {o.outputs.class_column!r} has the name of the --label-values output column; "
                          "leave it out of --keep", layout.source, 1 if layout.kind == "csv" else None)
@@ -295,7 +300,7 @@ def _open_input(source: str | Path, o: _Options) -> Iterator[_Input]:
                      size, None, size / max(parquet.metadata.num_rows, 1), unit="row")
         return
     with Source(source) as src:
-        layout, blocks = open_blocks(src, o.runtime.info, o.columns, o.batch_rows)
+        layout, blocks = open_blocks(src, o.runtime.info, o.columns, o.batch_rows, o.max_record)
         _checked_layout(layout, o)
         yield _Input(layout, blocks, lambda block, st: parse_block(block, layout, st), src.size,
                      src.position if src.size else None)

@@ -21,6 +21,10 @@ MAX_THREADS = 1024
 #: Rows per inference call: 2**30 is far beyond any useful batch (memory is bounded by the block size anyway), and
 #: below what the readers and runtimes take as a size (2**63 overflowed pyarrow's batch size in a traceback).
 MAX_BATCH_ROWS = 1 << 30
+#: A record (a CSV row, quoted line breaks and all) longer than this stops the block pipeline with an error at its
+#: line: generous, and far below a machine's memory (--max-record-bytes raises it, up to 1 GiB).
+DEFAULT_MAX_RECORD_BYTES = 64 << 20
+MAX_RECORD_BYTES = 1 << 30
 
 
 def usable_cores() -> int:
@@ -58,12 +62,14 @@ class ScoreOptions:
     output_format: str = "auto"
     progress: bool = False
     engine: str = "auto"
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ScoringError(f"--threshold must be in [0, 1], got {self.threshold}.")
         for name, value, most in (("--batch-rows", self.batch_rows, MAX_BATCH_ROWS),
-                                  ("--threads", self.threads, MAX_THREADS)):
+                                  ("--threads", self.threads, MAX_THREADS),
+                                  ("--max-record-bytes", self.max_record_bytes, MAX_RECORD_BYTES)):
             if value < 1:
                 raise ScoringError(f"{name} must be a positive integer, got {value}.")
             if value > most:
@@ -94,7 +100,7 @@ class ScoreOptions:
             rename={**load_renames(args.rename_file), **args.rename}, label_values=args.label_values,
             verify=not args.no_verify, threads=args.threads, on_error=args.on_error,
             rejects=getattr(args, "rejects", None), input_format=args.input_format,
-            output_format=args.output_format, **extra,
+            output_format=args.output_format, max_record_bytes=args.max_record_bytes, **extra,
         )
 
 
@@ -138,10 +144,27 @@ def add_score_arguments(parser: argparse.ArgumentParser, *, output: str = "the o
                         help="skip the model checks on load (sibling hashes, the graph's threshold)")
     parser.add_argument("--threads", type=int, default=1,
                         help="inference threads per scorer process, at most the usable cores (default: %(default)s)")
+    parser.add_argument("--max-record-bytes", type=_size_option, default=DEFAULT_MAX_RECORD_BYTES, metavar="SIZE",
+                        help="the longest CSV record read, e.g. 64MiB or 1000000 (default: 64MiB); a longer one stops "
+                             "the run at its line")
     parser.add_argument("--on-error", choices=ON_ERROR, default="stop",
                         help="stop (default): exit 2 at the first bad row; skip: write bad rows to the rejects file")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar, no summary line")
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "mb": 1000**2, "mib": 1 << 20,
+          "g": 1000**3, "gb": 1000**3, "gib": 1 << 30}
+
+
+def _size_option(text: str) -> int:
+    """A size in bytes: ``1000000``, ``64MiB``, ``1.5GB``."""
+    import re
+
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if not found or found.group(2).lower() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"expected a size such as 64MiB or 1000000, got {text!r}")
+    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
 
 
 def _rename_option(text: str) -> dict[str, str]:

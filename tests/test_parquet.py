@@ -325,3 +325,22 @@ def test_memory_does_not_grow_with_the_parquet_file(export_dir: Path, tmp_path: 
                 f"model={str(export_dir)!r}, runtime='onnx'); assert s.rows == {300_000 * copies}")
         peaks[name] = run_measured([sys.executable, "-c", code])["peak_rss_mib"]
     assert peaks["large"] < peaks["small"] * 1.15, peaks
+
+
+def test_nested_pass_through_columns_go_to_parquet_and_are_refused_for_csv_in_one_line(export_dir, tmp_path,
+                                                                                     capsys) -> None:
+    """The issue's case: a list or struct column passed through into a CSV was polars' ComputeError traceback."""
+    from scoring.batch import main
+
+    frame = load_bundled().with_columns(pl.concat_list([pl.col("id"), pl.col("id")]).alias("tags"),
+                                        pl.struct(pl.col("id").alias("a")).alias("meta"))
+    src = write(frame, tmp_path / "nested.parquet")
+    assert main([str(src), str(tmp_path / "out.csv"), "--model", str(export_dir), "--keep-all"]) == 2
+    assert capsys.readouterr().err == (
+        f"InputError: {src}: column 'tags' holds nested values (List(Int64)), which a CSV output cannot hold (2 such "
+        "columns: 'tags', 'meta'); leave them out of --keep/--keep-all, or write Parquet (--output-format parquet)\n")
+    assert main([str(src), str(tmp_path / "out.csv"), "--model", str(export_dir), "--keep", "id,meta"]) == 2
+    assert "column 'meta' holds nested values (Struct({'a': Int64}))" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+    assert main([str(src), str(tmp_path / "out.parquet"), "--model", str(export_dir), "--keep-all", "--quiet"]) == 0
+    assert pl.read_parquet(tmp_path / "out.parquet")["tags"].to_list()[:2] == [[1, 1], [2, 2]]

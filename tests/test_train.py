@@ -108,3 +108,19 @@ def test_a_four_row_table_trains_and_its_report_is_strict_json(tmp_path: Path, c
     test = report["metrics"]["test"]
     assert test["n"] == 1 and None in (test["fpr"], test["fnr"]) and test["roc_auc"] is None
     assert set(report["baseline_test"]) == {"LogisticRegression"}
+
+
+@pytest.mark.slow
+def test_a_device_as_data_is_refused_at_once(tmp_path: Path) -> None:
+    """The issue's case: `model.train --data /dev/zero` read 2.5 GB in 4.5 s and went on."""
+    from benchmarks.common import run_measured
+
+    try:
+        run = run_measured([sys.executable, "-m", "model.train", "--data", "/dev/zero", "--out", str(tmp_path / "m")],
+                           check=False, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("model.train --data /dev/zero still ran after 120 s")
+    assert run["returncode"] == 2 and run["stderr"] == (
+        "DataError: /dev/zero is a device or a socket, not a file: expected a CSV, Parquet or UCI 'wdbc.data' file "
+        "(save the data to a file first).\n")
+    assert run["peak_rss_mib"] < 1000 and not (tmp_path / "m").exists()

@@ -223,3 +223,14 @@ def test_a_runtime_whose_results_depend_on_the_batch_size_fails_parity(monkeypat
     assert {"reference/batch1/tf-vs-tf-whole", "reference/batch3/onnx-vs-onnx-whole",
             "edge/batch1/onnx-vs-onnx-whole"} <= breached
     assert not any("tf-vs-onnx" in name or "random_wide" in name for name in breached), breached
+
+
+def test_parity_inputs_of_features_near_1e30_stay_finite() -> None:
+    """The issue's case: exporting a model trained on a feature around 1e30 was an OverflowError traceback (the
+    widened float32 range overflowed numpy's uniform)."""
+    from export.validate import parity_inputs
+
+    reference = np.array([[1.0, 1e30], [2.0, -3e30], [3.0, 3.3e38]], np.float32)
+    for name, x in parity_inputs(reference, rows=1000).items():
+        assert x.dtype == np.float32 and np.isfinite(x[:, 0]).all(), name
+    assert np.isfinite(parity_inputs(reference, rows=1000)["random_wide"]).all()

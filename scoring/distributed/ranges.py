@@ -13,6 +13,7 @@ import numpy as np
 
 from scoring.distributed.storage import filesystem, is_local, storage_errors
 from scoring.errors import InputError
+from scoring.io.sources import MAX_HEADER_BYTES
 
 #: Bytes per block unless --blocksize says otherwise.
 DEFAULT_BLOCKSIZE = "64MiB"
@@ -67,10 +68,13 @@ def plan_file(path: str, file_index: int, blocksize: int, options: dict[str, Any
     fs, inner = filesystem(path, options)
     try:
         with fs.open(inner, "rb", compression=compression) as handle:
-            header = handle.readline()
+            header = handle.readline(MAX_HEADER_BYTES + 1)  # bounded: a file with no line end is not read whole
             size = None if compression else handle.seek(0, os.SEEK_END)
     except storage_errors() + (EOFError,) as exc:  # missing, unreadable, or a corrupt compressed stream
         raise InputError(f"cannot read: {exc}", path) from None
+    if len(header) > MAX_HEADER_BYTES:
+        raise InputError(f"the first line is longer than {MAX_HEADER_BYTES >> 20} MiB; expected a header line naming "
+                         "the columns (is this a CSV file?)", path, 1)
     if not header.strip():
         raise InputError("the file is empty; expected a header line naming the feature columns", path, 1)
     if size is None:

@@ -22,8 +22,9 @@ import polars as pl
 
 from contract.metadata import Metadata
 from contract.temporaries import prefix, remove_stale
+from contract.text import capped
 from contract.temporaries import remove as _remove
-from scoring.errors import OutputError, ScoringError
+from scoring.errors import InputError, OutputError, ScoringError
 from scoring.io.layout import Layout
 from scoring.io.parsing import Reject
 from scoring.io.sources import OPENERS
@@ -267,6 +268,20 @@ class Outputs:
         if self.class_column:
             columns.append(pl.Series(self.class_column, np.asarray(self.classes, dtype=object)[label], dtype=pl.String))
         return pl.DataFrame(columns)
+
+
+def check_output_format(layout: Layout, output_format: str) -> None:
+    """A CSV output cannot hold a nested pass-through column (a Parquet list or struct): refused before any work, with
+    the column named, rather than failing in polars' writer."""
+    if output_format != "csv":
+        return
+    nested = [(name, kind) for name, kind in zip(layout.keep_names, layout.keep_dtypes) if kind.is_nested()]
+    if nested:
+        name, kind = nested[0]
+        raise InputError(f"column {name!r} holds nested values ({kind}), which a CSV output cannot hold ({len(nested)} "
+                         f"such column{'s' * (len(nested) > 1)}: {capped([n for n, _ in nested])}); leave "
+                         f"{'them' if len(nested) > 1 else 'it'} out of --keep/--keep-all, or write Parquet "
+                         "(--output-format parquet)", layout.source, None, unit="row")
 
 
 def write_scored(handle: IO[bytes] | str, outputs: Outputs, kept: pl.DataFrame, probability: np.ndarray,

@@ -49,9 +49,9 @@ class Source(contextlib.AbstractContextManager):
         except (OSError, EOFError) as exc:  # truncated or corrupt compressed data
             raise InputError(f"cannot read: {exc}", self.name) from None
 
-    def readline(self) -> bytes:
+    def readline(self, limit: int = -1) -> bytes:
         try:
-            return self.stream.readline()
+            return self.stream.readline(limit)
         except (OSError, EOFError) as exc:
             raise InputError(f"cannot read: {exc}", self.name) from None
 
@@ -66,17 +66,32 @@ class Source(contextlib.AbstractContextManager):
 
 
 
-def read_first_line(source: Source) -> tuple[bytes, bytes]:
-    """The first line (without BOM and line ending) and whatever was read past it."""
-    buffer = b""
-    while b"\n" not in buffer:
-        chunk = source.read(1 << 16)
+#: The longest first line (the header) read: one with no line end is refused here, not read to the end (a 2 MiB
+#: gzip bomb inflates to a 2 GiB line; /dev/zero never ends).
+MAX_HEADER_BYTES = 16 << 20
+_CHUNK = 1 << 16
+
+
+def read_first_line(source: Source, limit: int = MAX_HEADER_BYTES) -> tuple[bytes, bytes]:
+    """The first line (without BOM and line ending) and whatever was read past it: in linear time (only the new
+    bytes are searched for the line end) and at most ``limit`` bytes of it (an InputError at line 1 beyond)."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = source.read(_CHUNK)
         if not chunk:
             break
-        buffer += chunk
+        parts.append(chunk)
+        size += len(chunk)
+        if b"\n" in chunk or size > limit + len(BOM):
+            break
+    buffer = b"".join(parts)
     if buffer.startswith(BOM):
         buffer = buffer[len(BOM):]
-    line, _, rest = buffer.partition(b"\n")
+    line, newline, rest = buffer.partition(b"\n")
+    if len(line) > limit:
+        raise InputError(f"the first line is longer than {limit >> 20} MiB{'' if newline else ' with no line end'}; "
+                         "expected a header line naming the columns (is this a CSV file?)", source.name, 1)
     if not line.strip(b"\r\n\t "):
         raise InputError("the file is empty; expected a header line naming the feature columns "
                          "(or pass --no-header for headerless data)", source.name, 1)
