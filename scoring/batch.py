@@ -309,6 +309,7 @@ def _open_input(source: str | Path, o: _Options) -> Iterator[_Input]:
 def _score_streaming(source: str | Path, output: str | Path, o: _Options, summary: Summary) -> Summary:
     started, stages = time.perf_counter(), Stages()
     with Source(source) as src:
+        opened = _version(src.name)
         layout, _ = open_blocks(src, o.runtime.info, o.columns, o.batch_rows)
     _checked_layout(layout, o)
     counted = threading.Lock()  # polars calls on_rows from several threads at once
@@ -330,10 +331,19 @@ def _score_streaming(source: str | Path, output: str | Path, o: _Options, summar
                                       stages, on_rows, o.output_format)
         if moved is not None:
             moved.finish()
+        if _version(str(source)) != opened:  # polars read a file that was being written: neither version's scores
+            raise InputError(f"changed while it was read: {opened[0]:,} bytes when opened, "
+                             f"{_version(str(source))[0]:,} now; score a copy that nothing is writing to", str(source))
         out.commit(stages)
     summary.seconds = time.perf_counter() - started
     summary.stages = {**stages.as_dict(), "engine": "polars-streaming"}
     return summary
+
+
+def _version(path: str) -> tuple[int, int]:
+    """What tells a file apart from itself after a write: its size and modification time."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
 
 
 def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | None, o: _Options,

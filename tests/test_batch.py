@@ -1255,6 +1255,33 @@ def _wait_until_writing(directory: Path, proc: subprocess.Popen | _Pid) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("change", ["truncated", "appended"])
+def test_an_input_that_changes_while_it_is_read_is_an_error(export_dir, big_inputs, tmp_path, spawn,
+                                                             change: str) -> None:
+    """The issue's case: a file truncated while the block pipeline read it scored 769,753 rows for a file that then
+    held 4,705 bytes, and exited 0."""
+    src = tmp_path / "in.csv"
+    with open(big_inputs["streaming"], "rb") as whole:  # 20,000 rows: minutes less at one inference call per row
+        src.write_bytes(b"".join(whole.readline() for _ in range(20_001)))
+    size = src.stat().st_size
+    out = tmp_path / "out.csv"
+    proc = spawn(_scorer(src, out, "onnx", export_dir, "--quiet", "--on-error", "skip"), stderr=subprocess.PIPE,
+                 start_new_session=True)
+    _wait_until_writing(tmp_path, proc)
+    if change == "truncated":
+        os.truncate(src, 4705)
+    else:
+        with open(src, "ab") as handle:
+            handle.write(src.read_bytes()[-1000:])
+    err = proc.communicate(timeout=600)[1].decode()
+    now = src.stat().st_size
+    assert proc.returncode == 2 and re.fullmatch(rf"InputError: {re.escape(str(src))}: changed while it was read: "
+                                                 rf"{size:,} bytes when opened, {now:,} now \([\d,]+ read\); score a "
+                                                 r"copy that nothing is writing to\n", err), err
+    assert sorted(os.listdir(tmp_path)) == ["in.csv"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["streaming", "blocks"])
 def test_sigterm_to_the_process_group_stops_and_removes_the_temporary_file(
         runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path, engine: str, spawn) -> None:

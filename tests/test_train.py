@@ -30,7 +30,11 @@ def test_cli_writes_model_report_and_plots(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("args", "match"),
     [
-        (["--epochs", "-3"], "--epochs must be a positive integer, got -3"),
+        (["--epochs", "-3"], r"--epochs must be an integer in \[1, 1,000,000\], got -3"),
+        (["--epochs", str(10**20)], r"--epochs must be an integer in \[1, 1,000,000\], got 100000000000000000000"),
+        (["--batch-size", str(2**62)], "--batch-size must be at most 2,147,483,648"),
+        (["--seed", str(10**23)], r"--seed must be at most 9,223,372,036,854,775,807 \(TensorFlow's seeds are 64-bit\)"),
+        (["--cv-folds", str(10**6), "--l2", "cv"], "--cv-folds must be at most 1000, got 1000000"),
         (["--learning-rate", "0"], "--learning-rate must be a finite number > 0, got 0.0"),
         (["--target-fnr", "1.5"], r"--target-fnr must be in \[0, 1\], got 1.5"),
         (["--batch-size", "0"], "--batch-size must be a positive integer"),

@@ -62,6 +62,10 @@ def infer_compression(path: str) -> str | None:
     return infer(path)
 
 
+#: The most blocks one input may be cut into: a task each, planned and tracked on the client.
+MAX_BLOCKS = 100_000
+
+
 def plan_file(path: str, file_index: int, blocksize: int, options: dict[str, Any]) -> tuple[list[RangeTask], bytes]:
     """Split one input into blocks (one for a compressed file); returns them and the header line."""
     compression = infer_compression(path)
@@ -79,6 +83,9 @@ def plan_file(path: str, file_index: int, blocksize: int, options: dict[str, Any
         raise InputError("the file is empty; expected a header line naming the feature columns", path, 1)
     if size is None:
         return [RangeTask(path, file_index, 0, 0, None, header, compression)], header
+    if -(-size // blocksize) > MAX_BLOCKS:  # counted before a task exists: --blocksize 1 made millions
+        raise InputError(f"would be cut into {-(-size // blocksize):,} blocks of {blocksize:,} bytes, over the "
+                         f"{MAX_BLOCKS:,} one job may have; pass a larger --blocksize", path)
     return [RangeTask(path, file_index, i, offset, blocksize, header)
             for i, offset in enumerate(range(0, max(size, 1), blocksize))], header
 

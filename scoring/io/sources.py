@@ -6,6 +6,7 @@ import bz2
 import contextlib
 import gzip
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import IO
@@ -22,6 +23,7 @@ class Source(contextlib.AbstractContextManager):
     def __init__(self, path: str | Path) -> None:
         self.name = str(path)
         self._raw: IO[bytes] | None = None
+        self._regular = False
         if self.name == "-":
             self.stream: IO[bytes] = sys.stdin.buffer
             self.size = None
@@ -35,7 +37,8 @@ class Source(contextlib.AbstractContextManager):
             raise InputError("is a directory; expected a CSV file", self.name) from None
         except OSError as exc:
             raise InputError(f"cannot open: {exc.strerror}", self.name) from None
-        self.size = os.fstat(self._raw.fileno()).st_size
+        st = os.fstat(self._raw.fileno())
+        self.size, self._regular = st.st_size, stat.S_ISREG(st.st_mode)
         opener = OPENERS.get(path.suffix.lower())
         self.stream = opener(self._raw, "rb") if opener else self._raw
 
@@ -45,15 +48,31 @@ class Source(contextlib.AbstractContextManager):
 
     def read(self, n: int) -> bytes:
         try:
-            return self.stream.read(n)
+            data = self.stream.read(n)
         except (OSError, EOFError) as exc:  # truncated or corrupt compressed data
             raise InputError(f"cannot read: {exc}", self.name) from None
+        if not data and n:
+            self._check_unchanged()
+        return data
 
     def readline(self, limit: int = -1) -> bytes:
         try:
-            return self.stream.readline(limit)
+            data = self.stream.readline(limit)
         except (OSError, EOFError) as exc:
             raise InputError(f"cannot read: {exc}", self.name) from None
+        if not data and limit:
+            self._check_unchanged()
+        return data
+
+    def _check_unchanged(self) -> None:
+        """At the end of a file: it must have been read to the size it had when opened, and still have that size. A
+        file truncated or appended to while it was read would give a result that matches neither version."""
+        if self._raw is None or not self._regular:
+            return
+        now, read = os.fstat(self._raw.fileno()).st_size, self._raw.tell()
+        if now != self.size or read != self.size:
+            raise InputError(f"changed while it was read: {self.size:,} bytes when opened, {now:,} now ({read:,} read); "
+                             "score a copy that nothing is writing to", self.name)
 
     def close(self) -> None:
         if self.stream is not self._raw and self._raw is not None:
