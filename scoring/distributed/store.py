@@ -244,14 +244,16 @@ class OutputStore:
     def _merge_parquet(self, parts: Sequence[str]) -> str:
         import pyarrow.parquet as pq
 
+        from scoring.io.parquet import READ_OPTIONS, WRITE_OPTIONS
+
         name = MERGED_NAMES["parquet"]
         with self.writer(name) as out, contextlib.ExitStack() as stack:
             writer = None
             for part_name in parts:
                 with self.fs.open(self.path(part_name), "rb") as handle:
-                    part = pq.ParquetFile(handle)
+                    part = pq.ParquetFile(handle, **READ_OPTIONS)
                     if writer is None:  # every part has the job's one output schema (checked by the plan)
-                        writer = stack.enter_context(pq.ParquetWriter(out, part.schema_arrow))
+                        writer = stack.enter_context(pq.ParquetWriter(out, part.schema_arrow, **WRITE_OPTIONS))
                     for i in range(part.num_row_groups):  # one row group in memory at a time
                         writer.write_table(part.read_row_group(i).cast(writer.schema))
         return self.display(name)
