@@ -76,6 +76,20 @@ class OnnxFile:
         """Whether weights live in files beside the model (a session must then be made from the path)."""
         return any(t.data_location == _EXTERNAL for t in self.proto.graph.initializer)
 
+    def external_files(self) -> list[str]:
+        """The files beside the model that hold its external weights (relative paths, each once); a location that
+        leaves the model's folder is refused."""
+        found: dict[str, None] = {}
+        for tensor in self.proto.graph.initializer:
+            if tensor.data_location != _EXTERNAL:
+                continue
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if not location or Path(location).is_absolute() or ".." in Path(location).parts:
+                raise ModelError(f"{self.path}: the weights of {tensor.name!r} are kept at {location!r}, outside the "
+                                 "model's folder; expected a file beside it.")
+            found[location] = None
+        return list(found)
+
     def width(self) -> int | None:
         """The input's fixed feature count, if the graph has one input of rank 2 with a known width."""
         inputs = self.proto.graph.input

@@ -85,7 +85,17 @@ def read_table(source: str | Path, sep: str | None = None, fmt: str = "auto") ->
         return Table(_read_uci(name, text), name, "uci", ",", text)
     separator = sep or sniff_separator(first)
     _check_unique_header(name, first, separator)
-    return Table(_read_csv(name, text, separator), name, "csv", separator, text)
+    frame = _read_csv(name, text, separator)
+    return Table(_as_written(frame, first, separator), name, "csv", separator, text)
+
+
+def _as_written(frame: pl.DataFrame, header: str, separator: str) -> pl.DataFrame:
+    """The columns named as the CSV standard reads the header (polars keeps a quoted name's doubled quotes:
+    ``"x""y"`` stayed ``x""y``, and the scorer, which reads ``x"y``, refused the model's own training file)."""
+    names = next(csv.reader([header], delimiter=separator), [])
+    if len(names) != frame.width or names == frame.columns or len(set(names)) != len(names):
+        return frame
+    return frame.rename(dict(zip(frame.columns, names)))
 
 
 def _open(name: str) -> Text:

@@ -248,7 +248,9 @@ def check_formats(source: str | Path, output: str | Path, input_format: str, out
         if not header or sep is not None:
             raise ScoringError(f"{'--no-header' if not header else '--sep'} is for CSV input; {source} is read as "
                                "Parquet (columns by name from its schema).")
-    if fmt_out == "parquet" and str(output).lower().endswith((".gz", ".bz2")):
+    name = str(output).lower()
+    if name.endswith(tuple(f"{suffix}{c}" for suffix in (".parquet", ".pq") for c in (".gz", ".bz2"))) or (
+            fmt_out == "parquet" and name.endswith((".gz", ".bz2"))):  # x.parquet.gz wrote a gzipped CSV
         raise ScoringError(f"Parquet output {output} would be compressed twice; Parquet compresses inside the file "
                            "(snappy/zstd), so drop the .gz/.bz2 suffix.")
     return fmt_in, fmt_out

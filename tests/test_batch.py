@@ -588,6 +588,23 @@ def test_devices_and_fifos_as_out_and_rejects_are_written_in_place(runtime_name,
     assert run([wdbc_csv, out if out.is_char_device() else tmp_path / "plain.csv", "--model", export_dir], capsys)[0] == 0
 
 
+@pytest.mark.parametrize(("name", "message"), [
+    ("newdir/", "ScoringError: Output path {out} ends in '/', which names a directory; expected a file path or '-' for "
+                "stdout."),
+    ("x.parquet.gz", "ScoringError: Parquet output {out} would be compressed twice; Parquet compresses inside the file "
+                     "(snappy/zstd), so drop the .gz/.bz2 suffix."),
+    ("x.PQ.bz2", "ScoringError: Parquet output {out} would be compressed twice"),
+])
+def test_output_names_that_say_something_else_are_refused(wdbc_csv, export_dir, tmp_path, capsys, name: str,
+                                                          message: str) -> None:
+    """The issue's cases: `newdir/` wrote a file named newdir; `x.parquet.gz` wrote a gzipped CSV although the README
+    says it is refused."""
+    out = f"{tmp_path}/{name}"
+    code, err = run([wdbc_csv, out, "--model", export_dir], capsys)
+    assert code == 2 and err.startswith(message.format(out=out)), err
+    assert os.listdir(tmp_path) == []
+
+
 def test_rejects_without_on_error_skip_is_refused(wdbc_csv, export_dir, tmp_path, capsys) -> None:
     """The issue's case: --rejects R without --on-error skip replaced R with a header-only file."""
     mine = tmp_path / "mine.csv"

@@ -605,3 +605,21 @@ def test_a_damaged_row_group_stops_the_job_with_one_line_naming_it(client, wdbc_
     assert re.match(rf"InputError: {damaged}, row 401: row group 5 of 6 \(rows 401 to 500\) cannot be read: .* "
                     r"The file is damaged; write it again from its source\.$", err.strip()), err
     assert not (out / SUCCESS).exists()
+
+
+@pytest.mark.slow
+def test_an_onnx_model_with_external_weights_travels_with_its_weights(client, wdbc_csv, export_dir, tmp_path) -> None:
+    """The issue's case: a model whose weights live in a file beside it scored on one machine, but failed on the Dask
+    workers (only model.onnx was shipped) after the client's checks had passed."""
+    import onnx
+
+    folder = tmp_path / "external"
+    folder.mkdir()
+    model = onnx.load(str(export_dir / "model.onnx"))
+    onnx.save_model(model, str(folder / "model.onnx"), save_as_external_data=True, location="weights.bin",
+                    size_threshold=100)  # the 30 weights go out, the scalar threshold stays in the graph
+    assert (folder / "weights.bin").is_file()
+    out = tmp_path / "out"
+    score_distributed([str(wdbc_csv)], out, client, model=folder / "model.onnx", merge=True)
+    assert (out / "scored.csv").read_bytes() == single_machine(wdbc_csv, tmp_path, folder / "model.onnx")
+    assert (out / "scored.csv").read_bytes() == single_machine(wdbc_csv, tmp_path, export_dir)

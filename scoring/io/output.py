@@ -98,8 +98,9 @@ class AtomicOutput(contextlib.AbstractContextManager):
             self._open_stream()
             return
         target = Path(os.path.realpath(path))
-        if target.is_dir():
-            raise ScoringError(f"Output path {path} is a directory; expected a file path or '-' for stdout.")
+        if target.is_dir() or self.name.endswith(os.sep):  # "newdir/" wrote a file named newdir
+            what = "is a directory" if target.is_dir() else "ends in '/', which names a directory"
+            raise ScoringError(f"Output path {path} {what}; expected a file path or '-' for stdout.")
         if os.path.exists(target) and not target.is_file():
             raise ScoringError(f"Output path {path} is a block device or a socket; expected a file path, a "
                                "character device, a FIFO or '-' for stdout.")
