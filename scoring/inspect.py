@@ -39,7 +39,8 @@ def describe(model: str | Path) -> dict[str, Any]:
     onnx = OnnxFile.read(onnx_path) if onnx_path else None
     if onnx and saved_model:
         facts["hashes"] = verify_export_dir(path, onnx)
-        facts["checks"].append("model.onnx and saved_model/ name each other's SHA-256 and agree on their metadata")
+        facts["checks"].append("model.onnx and saved_model/ name each other's SHA-256 and agree on their metadata, "
+                               "and every file of the export is the one its manifest.json lists")
     if onnx:
         facts["inputs"], facts["outputs"] = _values(onnx.proto.graph.input), _values(onnx.proto.graph.output)
         meta = onnx.metadata(verify=True)
