@@ -114,19 +114,28 @@ print(json.dumps({"wall": wall, "maxrss_kib": usage.ru_maxrss, "returncode": os.
 
 
 def run_measured(command: list[str], cwd: Path | None = None, cores: list[int] | None = None,
-                 stdin: Path | None = None) -> dict[str, Any]:
+                 stdin: Path | None = None, check: bool = True, timeout: float | None = None) -> dict[str, Any]:
     """Run ``command`` (pinned to ``cores`` if given, reading ``stdin`` if given); its wall and CPU seconds,
-    peak RSS (MiB) and stdout. Raises if it fails."""
-    done = subprocess.run([sys.executable, "-c", _LAUNCHER, json.dumps(cores or []), str(stdin or ""), *command],
-                          capture_output=True, text=True, cwd=cwd)
+    peak RSS (MiB), stdout, stderr and exit code. Raises if it fails (unless not ``check``) or runs over ``timeout``
+    seconds (then it is killed: subprocess.TimeoutExpired)."""
+    # A session of its own, so that a run over ``timeout`` is killed with the command it launched.
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, json.dumps(cores or []), str(stdin or ""), *command],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     if done.returncode != 0:
         raise RuntimeError(f"launcher failed: {done.stderr.strip()[-500:]}")
     report = json.loads(done.stdout)
-    if report["returncode"] != 0:
+    if report["returncode"] != 0 and check:
         tail = " / ".join(done.stderr.strip().splitlines()[-3:])
         raise RuntimeError(f"{' '.join(command)} exited {report['returncode']}: {tail}")
     return {"wall": report["wall"], "cpu": report["cpu"], "peak_rss_mib": report["maxrss_kib"] / 1024,
-            "stdout": report["stdout"]}
+            "stdout": report["stdout"], "stderr": done.stderr, "returncode": report["returncode"]}
 
 
 def default_sigint() -> None:

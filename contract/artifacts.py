@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,10 @@ SAVED_MODEL_DIR = "saved_model"
 #: The SavedModel's metadata, plain JSON inside its assets/ (readable without TensorFlow).
 SIDECAR = Path("assets") / "metadata.json"
 PARITY_REPORT = "parity.json"
+#: Every file of a training run or an export, with its SHA-256: what the loader checks, and what tells a folder
+#: that ``--out`` may replace (a run of ours) from one it must not (anything else).
+MANIFEST = "manifest.json"
+EXPORT_MANIFEST_FORMAT = "logreg-export-manifest/1"
 SIGNATURE_KEY = "serving_default"
 #: The file that makes a directory a SavedModel.
 SAVED_MODEL_PB = "saved_model.pb"
@@ -48,9 +54,9 @@ def resolve_model(model: str | Path | None, runtime: str | None) -> ModelRef:
     if path.is_file():
         if path.suffix != ".onnx":
             raise ModelError(f"Expected an ONNX file (*.onnx), a SavedModel directory or an export directory, got {path}.")
-        return _checked(ModelRef("onnx", path), runtime, "--runtime tf needs a SavedModel directory")
+        return _checked(ModelRef("onnx", path, _export_of(path)), runtime, "--runtime tf needs a SavedModel directory")
     if (path / SAVED_MODEL_PB).is_file():
-        return _checked(ModelRef("tf", path), runtime, "--runtime onnx needs an ONNX file")
+        return _checked(ModelRef("tf", path, _export_of(path)), runtime, "--runtime onnx needs an ONNX file")
     if (path / "variables").is_dir():
         raise ModelError(f"{path} looks like a SavedModel directory, but its saved_model.pb is missing. {MAKE_HINT}")
     candidates = {"onnx": path / ONNX_FILE, "tf": path / SAVED_MODEL_DIR}
@@ -70,6 +76,18 @@ def export_artifacts(path: Path) -> tuple[Path | None, Path | None]:
             return (onnx_path if onnx_path.is_file() else None), (saved_model if saved_model.is_dir() else None)
     ref = resolve_model(path, None)
     return (ref.path, None) if ref.runtime == "onnx" else (None, ref.path)
+
+
+def _export_of(path: Path) -> Path | None:
+    """The export folder that ``path`` (its model.onnx or saved_model/) still sits in, by the folder's manifest: then
+    the whole export is checked on load, not only the one artifact."""
+    if path.name not in (ONNX_FILE, SAVED_MODEL_DIR):
+        return None
+    try:
+        fmt, _ = read_manifest(path.parent)
+    except (OSError, ValueError):
+        return None
+    return path.parent if fmt == EXPORT_MANIFEST_FORMAT else None
 
 
 def _checked(ref: ModelRef, runtime: str | None, hint: str) -> ModelRef:
@@ -119,3 +137,56 @@ def read_sidecar(saved_model: Path) -> dict[str, Any]:
         raise ModelError(f"Expected the SavedModel metadata {path} to be a JSON object, got {type(meta).__name__}; "
                          "the artifact is damaged. Re-export it.")
     return meta
+
+
+# ----------------------------------------------------------------------------------------------
+# Manifests
+
+
+def write_manifest(directory: Path, fmt: str) -> Path:
+    """Record the SHA-256 of every file under ``directory`` (relative POSIX paths) as its manifest of ``fmt``."""
+    files = {p.relative_to(directory).as_posix(): sha256_file(p)
+             for p in sorted(directory.rglob("*")) if p.is_file() and p.relative_to(directory) != Path(MANIFEST)}
+    path = directory / MANIFEST
+    path.write_text(json.dumps({"format": fmt, "files": files}, indent=2) + "\n")
+    return path
+
+
+def read_manifest(directory: Path) -> tuple[object, dict[str, str]]:
+    """``(format, files)`` of ``directory``'s manifest; FileNotFoundError if it has none, ValueError if it is not
+    a JSON object whose ``files`` maps relative paths to SHA-256 digests."""
+    manifest = json.loads((directory / MANIFEST).read_text())
+    if not isinstance(manifest, Mapping) or not isinstance(manifest.get("files"), Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in manifest["files"].items()):
+        raise ValueError("expected a JSON object whose 'files' maps each file to its SHA-256")
+    return manifest.get("format"), dict(manifest["files"])
+
+
+def changed_files(directory: Path, listed: Mapping[str, str]) -> list[str]:
+    """The listed files that are missing or whose SHA-256 differs (relative paths, in listed order)."""
+    changed = []
+    for name, digest in listed.items():
+        path = directory / name
+        if not _inside(directory, path) or not path.is_file() or sha256_file(path) != digest:
+            changed.append(name)
+    return changed
+
+
+def unlisted_files(directory: Path, listed: Mapping[str, str], limit: int = 6) -> list[str]:
+    """Up to ``limit`` entries under ``directory`` that its manifest does not list (the manifest itself aside);
+    a symbolic link or anything else that is not a plain file or a folder counts, and is not followed."""
+    found: list[str] = []
+    for root, dirs, files in os.walk(directory):
+        here = Path(root)
+        for name in sorted(files) + sorted(d for d in dirs if (here / d).is_symlink()):
+            relative = (here / name).relative_to(directory).as_posix()
+            if relative not in listed and relative != MANIFEST:
+                found.append(relative)
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+def _inside(directory: Path, path: Path) -> bool:
+    """A listed name such as ``../x`` or ``/etc/x`` must not take a check outside the folder."""
+    return os.path.realpath(path).startswith(os.path.realpath(directory) + os.sep)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -10,17 +12,25 @@ from typing import Any
 
 from contract.errors import ModelError
 from contract.numbers import DECIMALS
+from contract.text import capped
 
 #: Written into both artifacts' metadata; a loader refuses any other. It names the consumer's contract (the input,
 #: the named outputs, the threshold in the graph, these keys), which every model family keeps: the name is from
 #: when logistic regression was the only family, and an MLP's export is the same format (``family`` says which
 #: model it is), so scorers already deployed read it unchanged. A change a reader must know about gets a new name.
-EXPORT_FORMAT = "logreg-export/2"
+#: 3: the export folder's manifest.json lists every file of the export (the SavedModel's assets included), and the
+#: loader checks it.
+EXPORT_FORMAT = "logreg-export/3"
+#: The formats of earlier exports, which had no manifest yet (the export's ``--out`` may replace one).
+EARLIER_FORMATS = ("logreg-export/1", "logreg-export/2")
 #: What an export from before there were families is: logistic regression, one layer from the features to the logit.
 LEGACY_FAMILY = "logreg"
 #: The one input and the outputs, by name (an artifact's output order means nothing: tf2onnx sorts them).
 INPUT_NAME = "features"
-OUTPUT_NAMES = ("probability", "logit", "label")
+INPUT_DTYPE = "float32"
+#: Each output's dtype; every output holds one value per input row (shape ``[batch]``).
+OUTPUT_DTYPES = {"probability": "float32", "logit": "float32", "label": "int64"}
+OUTPUT_NAMES = tuple(OUTPUT_DTYPES)
 #: Marks the fields that both artifacts of one export must carry with the same value.
 _SHARED = {"shared": True}
 
@@ -101,17 +111,31 @@ class Metadata:
                              f"{meta.get('format')!r}; was it made by this version of `python -m export`? "
                              "Re-export it.")
         names = _feature_names(meta.get("feature_names"), width, path)
-        try:
-            threshold = float(meta["threshold"])
-        except (KeyError, TypeError, ValueError):
-            raise ModelError(f"Expected a numeric 'threshold' in {path}'s metadata, got "
-                             f"{meta.get('threshold')!r}.") from None
+        threshold = read_threshold(meta.get("threshold"), f"{path}'s metadata")
         aliases = meta.get("feature_aliases") or {}
         _check_kinds(meta, path)
         known = {f.name for f in fields(cls)} - {"feature_names", "threshold", "feature_aliases"}
         return cls(feature_names=names, threshold=threshold,
                    feature_aliases=aliases if isinstance(aliases, dict) else {},
                    **{**_legacy_shape(meta, names), **{k: v for k, v in meta.items() if k in known}})
+
+
+def read_threshold(value: object, where: str) -> float:
+    """A threshold as a float, finite and in [0, 1] (NaN passed every comparison; 2.0 labelled no row positive)."""
+    try:
+        threshold = float(value) if not isinstance(value, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit integer in JSON
+        threshold = math.nan
+    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ModelError(f"Expected the threshold in {where} to be a number in [0, 1], got {shown}. The artifact is "
+                         "damaged: re-export it.")
+    return threshold
+
+
+def format_of(meta: object) -> object:
+    """The export format that raw metadata names (None when it is not a mapping), before it is read as ``Metadata``."""
+    return meta.get("format") if isinstance(meta, Mapping) else None
 
 
 def decode_onnx_props(props: Mapping[str, str]) -> dict[str, Any]:
@@ -161,11 +185,13 @@ def _legacy_shape(meta: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
 
 def _feature_names(names: object, width: int | None, path: Path) -> list[str]:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ModelError(f"Expected 'feature_names' to be a list of column names in {path}'s metadata, got {names!r}.")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+        shown = repr(names) if len(repr(names)) <= 80 else repr(names)[:77] + "..."
+        raise ModelError(f"Expected 'feature_names' to be a list of column names in {path}'s metadata, got {shown}.")
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)  # one pass: 100,000 names are fine
     if duplicates:
-        raise ModelError(f"The metadata of {path} names the feature(s) {', '.join(map(repr, duplicates[:5]))} more "
-                         "than once; feature names must be unique. The artifact is damaged: re-export it.")
+        raise ModelError(f"The metadata of {path} names the feature(s) {capped(duplicates)} more than once "
+                         f"({len(duplicates)} in all); feature names must be unique. The artifact is damaged: re-export "
+                         "it.")
     if width is not None and width != len(names):
         raise ModelError(f"The model at {path} takes {width} features, but its metadata names {len(names)}; "
                          "the artifact is inconsistent. Re-export it.")

@@ -25,3 +25,16 @@ def separator_option(text: str) -> str:
     if value not in SEPARATORS:
         raise argparse.ArgumentTypeError(f"expected one of , ; | tab, got {text!r}")
     return value
+
+
+def capped(items: list[object], limit: int = 5, width: int = 60, total: int | None = None) -> str:
+    """At most ``limit`` items, each quoted and cut at ``width`` characters, then "and N more": a message stays one
+    short line whatever the input holds (100,000 repeated column names, a folder of thousands of files).
+    ``total``: how many there are, where ``items`` holds only the first few."""
+    count = len(items) if total is None else total
+    shown = ", ".join(repr(_cut(str(item), width)) for item in items[:limit])
+    return shown + (f" and {count - min(limit, len(items))} more" if count > min(limit, len(items)) else "")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -11,7 +11,8 @@ from contract.cli import add_standard_options, prepare_tensorflow, step_printer
 from contract.errors import ToolkitError
 from export.errors import ExportError, ParityError
 from model.errors import DataError
-from model.files import check_writable_parent
+from export.layout import EXPORT
+from model.files import check_out
 
 DEFAULT_MODEL = Path("artifacts/model")
 DEFAULT_OUT = Path("artifacts/export")
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        check_writable_parent(args.out)
+        check_out(args.out, EXPORT, {"--model": args.model})  # before the work: the same check runs at the end
         prepare_tensorflow(args)
         from export.pipeline import export_model
 

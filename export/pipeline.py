@@ -7,14 +7,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from contract.artifacts import ONNX_FILE, PARITY_REPORT, SAVED_MODEL_DIR, ModelRef, sha256_file, sha256_saved_model
+from contract.artifacts import (
+    EXPORT_MANIFEST_FORMAT,
+    ONNX_FILE,
+    PARITY_REPORT,
+    SAVED_MODEL_DIR,
+    ModelRef,
+    sha256_file,
+    sha256_saved_model,
+    write_manifest,
+)
 from contract.metadata import Hashes
-from contract.verify import check_saved_model_threshold, read_metadata
+from contract.verify import check_labels, check_saved_model_threshold, read_metadata
+from export.layout import EXPORT
 from export.metadata import base_metadata
 from export.onnx import DEFAULT_OPSET, export_onnx
 from export.saved_model import export_saved_model, write_sidecar
 from export.signature import ServingModule
-from export.validate import TOLERANCES, Tolerance, max_differences, validate_parity
+from export.validate import TOLERANCES, Tolerance, load_onnx, load_saved_model, max_differences, validate_parity
 from model.checkpoint import load_classifier, load_reference_rows
 from model.files import atomic_directory
 
@@ -36,7 +46,7 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
     metadata = base_metadata(classifier, info, opset)
     reference = load_reference_rows(model_dir, classifier.n_features)
     tolerance = tolerance or TOLERANCES[classifier.net.compute_dtype]
-    with atomic_directory(out) as staging:
+    with atomic_directory(out, EXPORT, {"--model": model_dir}) as staging:
         saved_model, onnx_path = staging / SAVED_MODEL_DIR, staging / ONNX_FILE
         on_step("writing the SavedModel ...")
         export_saved_model(module, saved_model)
@@ -52,16 +62,20 @@ def export_model(model_dir: str | Path, out: str | Path, opset: int = DEFAULT_OP
         report["artifacts"] = {**Hashes(onnx_sha256=onnx_sha, saved_model_sha256=saved_model_sha).as_dict(),
                                "opset": opset}
         (staging / PARITY_REPORT).write_text(json.dumps(report, indent=2) + "\n")
+        write_manifest(staging, EXPORT_MANIFEST_FORMAT)  # last: it vouches for every file above
         on_step("checking both artifacts as a scorer does on load ...")
         check_as_loaded(staging)
     return report
 
 
 def check_as_loaded(export_dir: Path) -> None:
-    """What every scorer checks on load must hold from the start: siblings, metadata, each graph's threshold."""
+    """What every scorer checks on load must hold from the start: siblings, the manifest, metadata, each graph's
+    threshold, and each artifact's outputs and labels on probe rows."""
     import tensorflow as tf
 
     for runtime, name in (("onnx", ONNX_FILE), ("tf", SAVED_MODEL_DIR)):
         meta = read_metadata(ModelRef(runtime, export_dir / name, export_dir))
     saved_model = export_dir / SAVED_MODEL_DIR
     check_saved_model_threshold(tf.saved_model.load(str(saved_model)), meta.threshold, saved_model)
+    for load, path in ((load_onnx, export_dir / ONNX_FILE), (load_saved_model, saved_model)):
+        check_labels(load(path), len(meta.feature_names), meta.threshold, path)  # what runs, as a scorer proves it

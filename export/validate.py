@@ -67,9 +67,13 @@ def in_batches(predict: Predict, x: np.ndarray, batch_size: int) -> dict[str, np
 def parity_inputs(reference: np.ndarray, rows: int = 100_000, seed: int = 0) -> dict[str, np.ndarray]:
     """The input sets: the reference (WDBC) rows, wide random rows, and edge rows."""
     rng = np.random.default_rng(seed)
-    lo, hi, std = reference.min(axis=0), reference.max(axis=0), reference.std(axis=0)
-    # Uniform over the data range widened by 4 standard deviations on each side (negative values included).
-    wide = rng.uniform(lo - 4 * std, hi + 4 * std, size=(rows, reference.shape[1]))
+    wide64 = np.asarray(reference, np.float64)  # a feature near 1e30: its float32 range overflowed in a traceback
+    lo, hi, std = wide64.min(axis=0), wide64.max(axis=0), wide64.std(axis=0)
+    # Uniform over the data range widened by 4 standard deviations on each side (negative values included), within
+    # float32's range.
+    top = float(np.finfo(np.float32).max)
+    wide = rng.uniform(np.clip(lo - 4 * std, -top, top), np.clip(hi + 4 * std, -top, top),
+                       size=(rows, reference.shape[1]))
     n = reference.shape[1]
     edge = [np.zeros(n), np.full(n, 1e30), np.full(n, -1e30), np.full(n, 1e-30), np.full(n, 1e-40),
             np.where(np.arange(n) % 2, 1e30, -1e30), hi * 1e6, lo - 1e6 * std]

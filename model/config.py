@@ -104,10 +104,23 @@ def validate_requested(requested: Requested, target_fnr: float | None, cv_folds:
     validate_config(requested.resolve(False, 1), target_fnr, cv_folds)
 
 
+#: Upper bounds of the numeric options: far beyond any useful run, below what makes a run endless or overflows
+#: (a seed of 10**23 was a traceback; 10**20 epochs never end).
+MAX_EPOCHS = 1_000_000
+MAX_BATCH_SIZE = 1 << 31
+MAX_SEED = (1 << 63) - 1
+MAX_FOLDS = 1000
+
+
 def validate_config(config: FitConfig, target_fnr: float | None, cv_folds: int) -> None:
     """Raise ConfigError naming the first option that is out of range."""
     checks = [
-        (config.epochs >= 1, f"--epochs must be a positive integer, got {config.epochs}."),
+        (1 <= config.epochs <= MAX_EPOCHS, f"--epochs must be an integer in [1, {MAX_EPOCHS:,}], got {config.epochs}."),
+        (config.batch_size <= MAX_BATCH_SIZE, f"--batch-size must be at most {MAX_BATCH_SIZE:,}, got "
+                                              f"{config.batch_size}."),
+        (config.seed <= MAX_SEED, f"--seed must be at most {MAX_SEED:,} (TensorFlow's seeds are 64-bit), got "
+                                  f"{config.seed}."),
+        (cv_folds <= MAX_FOLDS, f"--cv-folds must be at most {MAX_FOLDS}, got {cv_folds}."),
         (config.learning_rate > 0 and math.isfinite(config.learning_rate),
          f"--learning-rate must be a finite number > 0, got {config.learning_rate}."),
         (config.batch_size >= 1, f"--batch-size must be a positive integer, got {config.batch_size}."),

@@ -241,11 +241,12 @@ def _numeric(table: Table, frame: pl.DataFrame, rows: np.ndarray, name: str, spe
         raise DataError(f"{table.source}: column {name!r} has type {column.dtype}, expected numbers. "
                         f"Leave it out with --exclude {_cli_name(name)}.")
     values = column.cast(pl.Float64).fill_null(np.nan).to_numpy()
-    infinite = np.isinf(values)
+    infinite = np.abs(values) > np.finfo(np.float32).max  # beyond float32 (1e39) would train on inf
     if infinite.any():
         row = int(np.flatnonzero(infinite)[0])
         raise DataError(f"{table.where(int(rows[row]))}, column {frame.columns.index(name) + 1} ({name!r}): "
-                        f"expected a finite number, got {values[row]}.")
+                        f"expected a finite number{'' if np.isinf(values[row]) else ' within float32 range (+-3.4e38)'}, "
+                        f"got {values[row]:g}.")
     return values
 
 

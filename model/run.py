@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +15,7 @@ from model.classifier import Classifier
 from model.config import DataSpec, FitConfig, Requested, validate_config
 from model.data import Dataset, Split, TrainingData, check_folds, class_balance, fingerprint, load_training_data
 from model.families import ModelSpec
-from model.files import atomic_directory, package_versions, write_manifest
+from model.files import TRAINING_RUN, atomic_directory, package_versions, write_manifest
 from model.fit import CompiledTrainer, History, fit_classifier
 from model.metrics import evaluate, threshold_curve, threshold_for_fnr
 from model.report import write_report
@@ -193,8 +193,11 @@ def data_report(dataset: Dataset, rows: Split) -> dict[str, Any]:
     }
 
 
-def save_run(result: TrainResult, out: str | Path) -> Path:
-    """Write checkpoint, model.json, reference rows, report.json, plots and their manifest to ``out`` atomically."""
+def save_run(result: TrainResult, out: str | Path, inputs: Mapping[str, str | Path | None] | None = None) -> Path:
+    """Write checkpoint, model.json, reference rows, report.json, plots and their manifest to ``out`` atomically.
+
+    ``out`` must be new, an empty folder or an earlier training run, and must not hold or lie inside ``inputs``
+    (flag -> path: the data the run was read from; default: the training table)."""
     report = result.report
     info = {
         "feature_names": report["feature_names"],
@@ -210,7 +213,8 @@ def save_run(result: TrainResult, out: str | Path) -> Path:
         "versions": report["versions"],
         "created": report["created"],
     }
-    with atomic_directory(out) as staging:
+    inputs = {"--data": result.dataset.source} if inputs is None else inputs
+    with atomic_directory(out, TRAINING_RUN, inputs) as staging:
         save_classifier(result.classifier, staging, info)
         save_reference_rows(result.dataset.x, staging)
         write_report(staging, report)

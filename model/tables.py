@@ -88,12 +88,26 @@ def read_table(source: str | Path, sep: str | None = None, fmt: str = "auto", na
         return Table(_read_uci(name, text, na_values), name, "uci", ",", text)
     separator = sep or sniff_separator(first)
     _check_unique_header(name, first, separator)
-    return Table(_read_csv(name, text, separator, na_values=na_values, decimal=decimal), name, "csv", separator, text)
+    frame = _read_csv(name, text, separator, na_values=na_values, decimal=decimal)
+    return Table(_as_written(frame, first, separator), name, "csv", separator, text)
+
+
+def _as_written(frame: pl.DataFrame, header: str, separator: str) -> pl.DataFrame:
+    """The columns named as the CSV standard reads the header (polars keeps a quoted name's doubled quotes:
+    ``"x""y"`` stayed ``x""y``, and the scorer, which reads ``x"y``, refused the model's own training file)."""
+    names = next(csv.reader([header], delimiter=separator), [])
+    if len(names) != frame.width or names == frame.columns or len(set(names)) != len(names):
+        return frame
+    return frame.rename(dict(zip(frame.columns, names)))
 
 
 def _open(name: str) -> Text:
-    """A local, uncompressed file stays on disk; anything else (a URL, .gz, .bz2) is read into memory."""
+    """A local, uncompressed file stays on disk; anything else (a URL, .gz, .bz2, a FIFO) is read into memory. A
+    device is refused: /dev/zero would be read until memory runs out."""
     local = Path(name)
+    if "://" not in name and (local.is_char_device() or local.is_block_device() or local.is_socket()):
+        raise DataError(f"{name} is a device or a socket, not a file: expected a CSV, Parquet or UCI 'wdbc.data' file "
+                        "(save the data to a file first).")
     if "://" not in name and local.suffix.lower() not in _DECOMPRESS and local.is_file():
         return Text(path=local)
     return Text(data=_read_bytes(name))

@@ -25,7 +25,7 @@ from model.config import (
 from model.data import check_folds, load_training_data
 from model.errors import ConfigError, DataError
 from model.families import ACTIVATIONS, DEFAULT_HIDDEN, FAMILIES, ModelSpec
-from model.files import check_writable_parent
+from model.files import TRAINING_RUN, check_out
 
 if TYPE_CHECKING:
     from model.fit import History
@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         # Options and data are checked before TensorFlow loads: a refusal takes a fraction of a second.
         validate_requested(asked, args.target_fnr, args.cv_folds)
         model_spec = ModelSpec.of(args.family, args.hidden, args.activation)
-        check_writable_parent(args.out)
+        inputs = {"--data": args.data, "--test": args.test_path}
+        check_out(args.out, TRAINING_RUN, inputs)  # before minutes of training: the same check runs at the end
         spec = data_spec(args)
         on_step(f"reading {spec.path or 'the bundled WDBC copy'} ...")
         data = load_training_data(spec)
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                            model_spec=model_spec)
         finally:
             progress.close()
-        save_run(result, args.out)
+        save_run(result, args.out, inputs)
     except (ConfigError, DataError, OSError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import io
 import itertools
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ from contract.artifacts import resolve_model
 from contract.cli import add_standard_options, honour_verbose
 from contract.errors import ToolkitError
 from contract.metadata import Metadata
+from contract.temporaries import remove_stale
 from contract.text import sniff_separator
 from scoring import streaming
 from scoring.errors import InputError, OutputError, ScoringError
@@ -39,9 +41,12 @@ from scoring.io.layout import Columns, Layout, resolve_layout, split_fields
 from scoring.io.output import (
     AtomicOutput,
     Outputs,
+    check_output_format,
     empty_output,
+    is_stdout,
     outputs_for,
     remove_unfinished,
+    streamed,
     write_rejects,
     write_scored,
 )
@@ -55,7 +60,7 @@ from scoring.io.parquet import (
 )
 from scoring.io.parsing import Parsed, Reject, parse_block
 from scoring.io.sources import Source, read_first_line
-from scoring.options import ScoreOptions, add_score_arguments
+from scoring.options import DEFAULT_MAX_RECORD_BYTES, ScoreOptions, add_score_arguments, usable_cores
 from scoring.progress import RowsAsBytes, bytes_per_record, progress_bar
 from scoring.runtimes import Runtime, load_runtime
 from scoring.signals import Interrupted, deferred, stop_on_signals
@@ -136,23 +141,50 @@ def predict(runtime: Runtime, x: np.ndarray, threshold: float | None, batch_rows
 
 
 def check_distinct(source: str | Path, output: str | Path, rejects: str | Path | None) -> None:
-    """Never replace the input with the output (or the rejects): that would lose the data being read."""
-    paths = [p for p in (source, output, rejects) if p is not None and str(p) != "-"]
-    resolved = [Path(p).resolve() for p in paths]
-    if len(set(resolved)) < len(resolved):
-        raise ScoringError(f"Input, output and rejects must be different files, got {', '.join(map(str, paths))}.")
+    """Never write the output (or the rejects) over the input: that would lose the data being read. Files are
+    compared by path and by device and inode, so a second path to the input (a bind mount, a hard link) and stdout
+    appended to it (``scoring.batch in.csv - >> in.csv``) are caught."""
+    ends = {"input": source, "output": output, "rejects": rejects}
+    paths = {role: Path(p).resolve() for role, p in ends.items() if p is not None and str(p) != "-"}
+    files = {role: found for role, p in ends.items() if p is not None and (found := _regular_file(p, role)) is not None}
+    for group in (paths, files):
+        seen: dict[object, str] = {}
+        for role, key in group.items():
+            if key in seen:
+                same = ("stdout" if str(ends[r]) == "-" else str(ends[r]) for r in (seen[key], role))
+                raise ScoringError(f"The {seen[key]} and the {role} are the same file ({' and '.join(same)}); writing "
+                                   f"the {role} would destroy the {seen[key]}. Choose another {role} path.")
+            seen[key] = role
 
 
-def open_blocks(src: Source, info: Metadata, columns: Columns, batch_rows: int) -> tuple[Layout, Iterator[Block]]:
+def _regular_file(path: str | Path, role: str) -> tuple[int, int] | None:
+    """(device, inode) of the regular file ``path`` names (stdin or stdout for ``-``), or None."""
+    try:
+        if str(path) == "-":
+            st = os.fstat((sys.stdin if role == "input" else sys.stdout).fileno())
+        else:
+            st = os.stat(path)
+    except (OSError, ValueError):  # absent, or a std stream without a descriptor (pytest's capture)
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def default_rejects(output: str | Path) -> str:
+    return f"{output}.rejects.csv"
+
+
+def open_blocks(src: Source, info: Metadata, columns: Columns, batch_rows: int,
+                max_record: int = DEFAULT_MAX_RECORD_BYTES) -> tuple[Layout, Iterator[Block]]:
     """Read the first line, match the columns, and stream the rest in blocks of about ``batch_rows`` rows
-    (at most MAX_BLOCK_BYTES, so one very long row cannot make the whole file one block)."""
+    (at most MAX_BLOCK_BYTES, so one very long row cannot make the whole file one block; a record over
+    ``max_record`` bytes is an error)."""
     first, rest = read_first_line(src)
     header = columns.header
     separator = columns.sep or sniff_separator(first.decode("utf-8", "replace"))
     pending = rest if header else first + b"\n" + rest
     sample = pending.split(b"\n", 1)[0] if pending else first
     row_bytes = max(len(sample) + 1, 2)  # a size estimate only: blocks always end on a record boundary
-    blocks = iter_blocks(src, pending, 2 if header else 1, min(batch_rows * row_bytes, MAX_BLOCK_BYTES))
+    blocks = iter_blocks(src, pending, 2 if header else 1, min(batch_rows * row_bytes, MAX_BLOCK_BYTES), max_record)
     if not header:  # the first record sets the width, and a quoted field may take it past the first line
         block = next(blocks)
         blocks, first = itertools.chain([block], blocks), first_record(block.data)
@@ -174,6 +206,7 @@ def score_csv(source: str | Path, output: str | Path, options: ScoreOptions | No
     pipeline for everything else (stdin, compressed files, --no-header, --on-error skip, any bad row, Parquet
     input); ``engine="blocks"`` always uses the block pipeline. Both give byte-identical output.
     """
+    output = "-" if is_stdout(output) else output
     loaded = None if runtime is None or isinstance(runtime, str) else runtime
     if loaded is None:
         fields["runtime"] = runtime if runtime is not None else (options.runtime if options else None)
@@ -184,20 +217,22 @@ def score_csv(source: str | Path, output: str | Path, options: ScoreOptions | No
     if o.on_error == "skip" and rejects is None:
         if str(output) == "-":
             raise ScoringError("--on-error skip with output '-' needs --rejects PATH for the rejected rows.")
-        rejects = f"{output}.rejects.csv"
+        rejects = default_rejects(output)
     check_distinct(source, output, rejects)
+    if not streamed(output):  # a killed --on-error skip run's rejects temporary, also when this run does not skip
+        remove_stale(Path(os.path.realpath(default_rejects(output))))
     # Values are read as the training table was (its missing-value spellings, its decimal mark) unless overridden.
     info = rt.info
     columns = Columns(o.header, o.sep, dict(o.rename), o.keep, o.keep_all,
                       tuple(info.na_values) if o.na_values is None else tuple(o.na_values), o.decimal or info.decimal,
                       tuple(info.id_columns))
     options = _Options(rt, o.threshold, o.batch_rows, columns, outputs_for(rt.info, o.label_values), o.on_error,
-                       o.progress, *formats)
+                       o.progress, *formats, max_record=o.max_record_bytes)
     summary = Summary(str(source), str(output), rt.name, rejects_path=str(rejects) if rejects else None)
     # Parquet input always takes the block pipeline (row groups read by pyarrow): polars' scan_parquet reads
     # ahead of a slower consumer, and its peak memory grew with the file (784 MiB at 2M rows, 1,178 MiB at 6M).
-    if o.engine == "auto" and options.input_format == "csv" and streaming.eligible(str(source), str(output),
-                                                                                   o.header, o.on_error):
+    if o.engine == "auto" and options.input_format == "csv" and not streamed(output) and \
+            streaming.eligible(str(source), str(output), o.header, o.on_error, o.max_record_bytes):
         try:
             return _score_streaming(source, output, options, summary)
         except streaming.Declined:
@@ -218,7 +253,9 @@ def check_formats(source: str | Path, output: str | Path, input_format: str, out
         if not header or sep is not None:
             raise ScoringError(f"{'--no-header' if not header else '--sep'} is for CSV input; {source} is read as "
                                "Parquet (columns by name from its schema).")
-    if fmt_out == "parquet" and str(output).lower().endswith((".gz", ".bz2")):
+    name = str(output).lower()
+    if name.endswith(tuple(f"{suffix}{c}" for suffix in (".parquet", ".pq") for c in (".gz", ".bz2"))) or (
+            fmt_out == "parquet" and name.endswith((".gz", ".bz2"))):  # x.parquet.gz wrote a gzipped CSV
         raise ScoringError(f"Parquet output {output} would be compressed twice; Parquet compresses inside the file "
                            "(snappy/zstd), so drop the .gz/.bz2 suffix.")
     return fmt_in, fmt_out
@@ -235,9 +272,11 @@ class _Options:
     progress: bool
     input_format: str = "csv"
     output_format: str = "csv"
+    max_record: int = DEFAULT_MAX_RECORD_BYTES
 
 
 def _checked_layout(layout: Layout, o: _Options) -> Layout:
+    check_output_format(layout, o.output_format)
     if o.outputs.class_column in layout.keep_names:
         raise InputError(f"kept column {o.outputs.class_column!r} has the name of the --label-values output column; "
                          "leave it out of --keep", layout.source, 1 if layout.kind == "csv" else None)
@@ -268,7 +307,7 @@ def _open_input(source: str | Path, o: _Options) -> Iterator[_Input]:
                      size, None, size / max(parquet.metadata.num_rows, 1), unit="row")
         return
     with Source(source) as src:
-        layout, blocks = open_blocks(src, o.runtime.info, o.columns, o.batch_rows)
+        layout, blocks = open_blocks(src, o.runtime.info, o.columns, o.batch_rows, o.max_record)
         _checked_layout(layout, o)
         yield _Input(layout, blocks, lambda block, st: parse_block(block, layout, st), src.size,
                      src.position if src.size else None)
@@ -277,6 +316,7 @@ def _open_input(source: str | Path, o: _Options) -> Iterator[_Input]:
 def _score_streaming(source: str | Path, output: str | Path, o: _Options, summary: Summary) -> Summary:
     started, stages = time.perf_counter(), Stages()
     with Source(source) as src:
+        opened = _version(src.name)
         layout, _ = open_blocks(src, o.runtime.info, o.columns, o.batch_rows)
     _checked_layout(layout, o)
     counted = threading.Lock()  # polars calls on_rows from several threads at once
@@ -298,10 +338,19 @@ def _score_streaming(source: str | Path, output: str | Path, o: _Options, summar
                                       stages, on_rows, o.output_format)
         if moved is not None:
             moved.finish()
+        if _version(str(source)) != opened:  # polars read a file that was being written: neither version's scores
+            raise InputError(f"changed while it was read: {opened[0]:,} bytes when opened, "
+                             f"{_version(str(source))[0]:,} now; score a copy that nothing is writing to", str(source))
         out.commit(stages)
     summary.seconds = time.perf_counter() - started
     summary.stages = {**stages.as_dict(), "engine": "polars-streaming"}
     return summary
+
+
+def _version(path: str) -> tuple[int, int]:
+    """What tells a file apart from itself after a write: its size and modification time."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
 
 
 def _score_blocks(source: str | Path, output: str | Path, rejects: str | Path | None, o: _Options,
@@ -369,14 +418,6 @@ def _score_item(item: Any, parse: Callable[[Any, Stages], Parsed], layout: Layou
         text = io.BytesIO()
         write_scored(text, o.outputs, scored.kept, scored.probability, scored.label, header=False)
     return Written(text.getvalue(), rows, positives, scored.rejects)
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask: taskset and container limits count)."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _in_parallel(blocks: Iterator[Any], work: Callable[[Any], Written], stages: Stages) -> Iterator[Written]:
@@ -459,6 +500,7 @@ def load_for_cli(options: ScoreOptions) -> Runtime:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     honour_verbose(args)
+    args.output = "-" if is_stdout(args.output) else args.output
     before = None if args.output == "-" else _identity(args.output)
     try:
         with stop_on_signals():

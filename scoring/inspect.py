@@ -64,7 +64,8 @@ def describe(model: str | Path) -> Inspection:
     checks = []
     if saved_model is not None:
         hashes = verify_export_dir(path, onnx)
-        checks.append("model.onnx and saved_model/ name each other's SHA-256 and agree on their metadata")
+        checks.append("model.onnx and saved_model/ name each other's SHA-256 and agree on their metadata, "
+                      "and every file of the export is the one its manifest.json lists")
     else:
         hashes = Hashes(onnx_sha256=onnx.sha256)
     meta = onnx.metadata(verify=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -15,8 +16,24 @@ ON_ERROR = ("stop", "skip")
 ENGINES = ("auto", "blocks")
 #: ``auto``: from the file name (.parquet and .pq are Parquet), else CSV.
 FORMATS = ("auto", "csv", "parquet")
-#: Far more than any machine has: a typo such as 1000000 is refused rather than handed to the runtime.
+#: Far more than any machine has: a typo such as 1000000 is refused rather than handed to the runtime (which builds
+#: at most one thread per usable core anyway: see scoring.runtimes.load_runtime).
 MAX_THREADS = 1024
+#: Rows per inference call: 2**30 is far beyond any useful batch (memory is bounded by the block size anyway), and
+#: below what the readers and runtimes take as a size (2**63 overflowed pyarrow's batch size in a traceback).
+MAX_BATCH_ROWS = 1 << 30
+#: A record (a CSV row, quoted line breaks and all) longer than this stops the block pipeline with an error at its
+#: line: generous, and far below a machine's memory (--max-record-bytes raises it, up to 1 GiB).
+DEFAULT_MAX_RECORD_BYTES = 64 << 20
+MAX_RECORD_BYTES = 1 << 30
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask: taskset and container limits count)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _columns(text: str) -> list[str]:
@@ -48,15 +65,18 @@ class ScoreOptions:
     engine: str = "auto"
     na_values: tuple[str, ...] | None = None  # None: the model's (how its training table spelled a missing value)
     decimal: str | None = None  # None: the model's decimal mark
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ScoringError(f"--threshold must be in [0, 1], got {self.threshold}.")
-        for name, value, most in (("--batch-rows", self.batch_rows, None), ("--threads", self.threads, MAX_THREADS)):
+        for name, value, most in (("--batch-rows", self.batch_rows, MAX_BATCH_ROWS),
+                                  ("--threads", self.threads, MAX_THREADS),
+                                  ("--max-record-bytes", self.max_record_bytes, MAX_RECORD_BYTES)):
             if value < 1:
                 raise ScoringError(f"{name} must be a positive integer, got {value}.")
-            if most is not None and value > most:
-                raise ScoringError(f"{name} must be at most {most}, got {value}.")
+            if value > most:
+                raise ScoringError(f"{name} must be at most {most:,}, got {value:,}.")
         for name, value, choices in (("--on-error", self.on_error, ON_ERROR), ("engine", self.engine, ENGINES),
                                      ("--input-format", self.input_format, FORMATS),
                                      ("--output-format", self.output_format, FORMATS)):
@@ -64,6 +84,9 @@ class ScoreOptions:
                 raise ScoringError(f"{name} must be one of {list(choices)}, got {value!r}.")
         if self.decimal is not None and self.decimal not in DECIMALS:
             raise ScoringError(f"--decimal must be one of {list(DECIMALS)}, got {self.decimal!r}.")
+        if self.rejects is not None and self.on_error != "skip":
+            raise ScoringError("--rejects names the file for rows that --on-error skip leaves out; pass --on-error "
+                               "skip too, or drop --rejects.")
         if self.keep is not None and self.keep_all:
             raise ScoringError("--keep and --keep-all cannot be used together; pass one of them.")
 
@@ -82,7 +105,8 @@ class ScoreOptions:
             rename={**load_renames(args.rename_file), **args.rename}, label_values=args.label_values,
             verify=not args.no_verify, threads=args.threads, on_error=args.on_error,
             rejects=getattr(args, "rejects", None), input_format=args.input_format,
-            output_format=args.output_format, na_values=args.na_values, decimal=args.decimal, **extra,
+            output_format=args.output_format, na_values=args.na_values, decimal=args.decimal,
+            max_record_bytes=args.max_record_bytes, **extra,
         )
 
 
@@ -122,7 +146,10 @@ def add_score_arguments(parser: argparse.ArgumentParser, *, output: str = "the o
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the model checks on load (sibling hashes, the graph's threshold)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="inference threads per scorer process (default: %(default)s)")
+                        help="inference threads per scorer process, at most the usable cores (default: %(default)s)")
+    parser.add_argument("--max-record-bytes", type=_size_option, default=DEFAULT_MAX_RECORD_BYTES, metavar="SIZE",
+                        help="the longest CSV record read, e.g. 64MiB or 1000000 (default: 64MiB); a longer one stops "
+                             "the run at its line")
     parser.add_argument("--on-error", choices=ON_ERROR, default="stop",
                         help="stop (default): exit 2 at the first bad row; skip: write bad rows to the rejects file")
     parser.add_argument("--quiet", action="store_true",
@@ -145,6 +172,20 @@ def add_rename_arguments(parser: argparse.ArgumentParser, columns: str = "input 
                         help=f"rename {columns} before matching them to the model's features by name (default: none)")
     parser.add_argument("--rename-file", default=None, metavar="PATH",
                         help="renames from a JSON object {old: new} or a two-column CSV (old,new) (default: none)")
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "mb": 1000**2, "mib": 1 << 20,
+          "g": 1000**3, "gb": 1000**3, "gib": 1 << 30}
+
+
+def _size_option(text: str) -> int:
+    """A size in bytes: ``1000000``, ``64MiB``, ``1.5GB``."""
+    import re
+
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if not found or found.group(2).lower() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"expected a size such as 64MiB or 1000000, got {text!r}")
+    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
 
 
 def _rename_option(text: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -11,7 +12,16 @@ from contract.artifacts import SIGNATURE_KEY, ModelRef, read_sidecar
 from contract.errors import ModelError, first_line
 from contract.metadata import INPUT_NAME, Metadata
 from contract.tfquiet import import_tensorflow
-from contract.verify import OnnxFile, check_saved_model_threshold, verify_export_dir
+from contract.verify import (
+    OnnxFile,
+    Spec,
+    check_labels,
+    check_outputs,
+    check_saved_model_threshold,
+    check_signature,
+    verify_export_dir,
+)
+from scoring.options import usable_cores
 
 #: What the scorer asks for by default (``logit`` is there too, by name).
 OUTPUTS = ("probability", "label")
@@ -58,10 +68,7 @@ class OnnxRuntime(_Loaded):
         import onnxruntime as ort
 
         onnx = onnx if onnx is not None and onnx.path == path else OnnxFile.read(path, "load")
-        inputs = [i.name for i in onnx.proto.graph.input]
-        if inputs != [INPUT_NAME]:
-            raise ModelError(f"Expected one input {INPUT_NAME!r} in {path}, got {inputs}.")
-        self.info = onnx.metadata(verify)
+        self.info = onnx.metadata(verify)  # the inputs and outputs by name, dtype and shape, always
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -76,7 +83,9 @@ class OnnxRuntime(_Loaded):
         self.path = path
 
     def predict(self, features: np.ndarray, names: tuple[str, ...] = OUTPUTS) -> dict[str, np.ndarray]:
-        return dict(zip(names, self._session.run(list(names), {INPUT_NAME: features})))
+        out = dict(zip(names, self._session.run(list(names), {INPUT_NAME: features})))
+        check_outputs(out, len(features), self.path)
+        return out
 
 
 class TensorFlowRuntime(_Loaded):
@@ -98,18 +107,31 @@ class TensorFlowRuntime(_Loaded):
             self._signature = loaded.signatures[SIGNATURE_KEY]
         except Exception as exc:  # noqa: BLE001 - TF raises many types (OpError, ValueError, IndexError, ...)
             raise ModelError(f"Could not load the SavedModel {path}: {first_line(exc)}") from None
-        spec = self._signature.structured_input_signature[1].get(INPUT_NAME)
-        if spec is None:
-            raise ModelError(f"Expected a {INPUT_NAME!r} input in {path}'s serving_default signature.")
+        inputs, outputs = self._signature.structured_input_signature[1], self._signature.structured_outputs
+        check_signature(_specs(inputs), _specs(outputs), path)
         self._tf = tf
         self.path = path
-        self.info = Metadata.from_dict(meta, spec.shape[-1], path)
+        self.info = Metadata.from_dict(meta, inputs[INPUT_NAME].shape[-1], path)
         if verify:
             check_saved_model_threshold(loaded, self.info.threshold, path)
 
     def predict(self, features: np.ndarray, names: tuple[str, ...] = OUTPUTS) -> dict[str, np.ndarray]:
         out = self._signature(**{INPUT_NAME: self._tf.constant(features)})
-        return {name: out[name].numpy() for name in names}
+        values = {name: out[name].numpy() for name in names}
+        check_outputs(values, len(features), self.path)
+        return values
+
+
+def _specs(specs: object) -> dict[str, Spec]:
+    """A signature's TensorSpecs as {name: (dtype, shape)} (anything else, such as a nested structure, as not one)."""
+    if not isinstance(specs, Mapping):
+        return {}
+    out: dict[str, Spec] = {}
+    for name, spec in specs.items():
+        shape = getattr(spec, "shape", None)
+        dims = tuple(shape.as_list()) if shape is not None and shape.rank is not None else ()
+        out[name] = (getattr(getattr(spec, "dtype", None), "name", type(spec).__name__), dims)
+    return out
 
 
 
@@ -127,12 +149,17 @@ def load_runtime(ref: ModelRef, threads: int = 1, verify: bool = True) -> Runtim
         cls = RUNTIMES[ref.runtime]
     except KeyError:
         raise ModelError(f"Unknown runtime {ref.runtime!r}; expected one of {sorted(RUNTIMES)}.") from None
+    threads = min(threads, usable_cores())  # more would only make the runtime build threads that wait
     if ref.runtime != "onnx":
         if verify and ref.export_dir is not None:
             verify_export_dir(ref.export_dir)
-        return cls(ref.path, threads=threads, verify=verify)
-    # Read once: for the sibling check, the graph's threshold and the session.
-    onnx = OnnxFile.read(ref.path, "read" if verify and ref.export_dir is not None else "load")
-    if verify and ref.export_dir is not None:
-        verify_export_dir(ref.export_dir, onnx)
-    return cls(ref.path, threads=threads, verify=verify, onnx=onnx)
+        runtime = cls(ref.path, threads=threads, verify=verify)
+    else:
+        # Read once: for the sibling check, the graph's threshold and the session.
+        onnx = OnnxFile.read(ref.path, "read" if verify and ref.export_dir is not None else "load")
+        if verify and ref.export_dir is not None:
+            verify_export_dir(ref.export_dir, onnx)
+        runtime = cls(ref.path, threads=threads, verify=verify, onnx=onnx)
+    if verify:  # what runs: one value per row of each output's dtype, and the label at the metadata's threshold
+        check_labels(runtime.predict, len(runtime.feature_names), runtime.threshold, ref.path)
+    return runtime

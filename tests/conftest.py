@@ -125,24 +125,39 @@ def other_export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "export"
 
 
+class Mounts(contextlib.AbstractContextManager):
+    """``mounts(args, why)``: a fresh folder under ``root`` with ``mount ARGS FOLDER`` on it (skips the test, saying
+    ``why``, where mounting is not allowed), unmounted on exit."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.done = root, []
+
+    def __call__(self, args: list[str], why: str) -> Path:
+        where = self.root / f"mount-{len(self.done)}"
+        where.mkdir()
+        done = subprocess.run(["mount", *args, str(where)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount here ({done.stderr.strip()}); {why} needs root")
+        self.done.append(where)
+        return where
+
+    def __exit__(self, *exc: object) -> None:
+        for where in self.done:
+            subprocess.run(["umount", "-l", str(where)], check=False)
+
+
 @pytest.fixture()
 def small_disk(tmp_path: Path):
     """``small_disk("64k")``: a real filesystem that fills up (a tmpfs of that size), unmounted after the test."""
-    mounts: list[Path] = []
+    with Mounts(tmp_path) as mounts:
+        yield lambda size: mounts(["-t", "tmpfs", "-o", f"size={size}", "tmpfs"], "a disk-full test")
 
-    def mount(size: str) -> Path:
-        where = tmp_path / f"disk-{len(mounts)}"
-        where.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the disk-full tests need root")
-        mounts.append(where)
-        return where
 
-    yield mount
-    for where in mounts:
-        subprocess.run(["umount", "-l", str(where)], check=False)
+@pytest.fixture()
+def bind_mount(tmp_path: Path):
+    """``bind_mount(folder)``: the same folder under a second path (as a container volume or NFS gives one)."""
+    with Mounts(tmp_path) as mounts:
+        yield lambda folder: mounts(["--bind", str(folder)], "a bind-mount test")
 
 
 @pytest.fixture(scope="session")

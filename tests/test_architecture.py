@@ -81,8 +81,11 @@ def test_metadata_keys_are_spelled_only_where_the_metadata_is_defined() -> None:
 
     keys = {f.name for f in fields(Metadata)} | {f.name for f in fields(Hashes)}
     exempt = {ROOT / "contract" / "metadata.py", ROOT / "export" / "metadata.py"}
+    # The manifest (contract/artifacts.py defines it) has a "format" key of its own, not the metadata's.
+    own = {"contract/artifacts.py:format"}
     spelled = [hit for package in ("contract", "export", "scoring") for path in sorted((ROOT / package).rglob("*.py"))
-               if path not in exempt for hit in spelled_keys(path, keys)]
+               if path not in exempt for hit in spelled_keys(path, keys)
+               if f"{hit.split(':')[0]}:{hit.split(' ', 1)[1].strip(chr(39))}" not in own]
     assert spelled == []
 
 

@@ -21,8 +21,8 @@ class FakeSource:
     def read(self, n: int) -> bytes:
         return self._io.read(min(n, 7))  # short reads, as pipes give
 
-    def readline(self) -> bytes:
-        return self._io.readline()
+    def readline(self, limit: int = -1) -> bytes:
+        return self._io.readline(min(limit, 7) if limit > 0 else limit)  # short reads here too
 
 
 @pytest.mark.parametrize("target", [1, 5, 17, 64, 10_000])

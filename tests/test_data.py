@@ -324,6 +324,14 @@ def test_blank_lines_are_not_rows(tmp_path: Path) -> None:
     assert data.x[:, 0].tolist() == [1, 2, 3]
 
 
+def test_values_beyond_float32_are_refused_with_their_line(tmp_path: Path) -> None:
+    """The issue's case: training on 1e39 (inf as float32) was scikit-learn's `ValueError: Input contains NaN`."""
+    with pytest.raises(DataError, match=r"line 3, column 1 \('x'\): expected a finite number within float32 range "
+                                        r"\(\+-3.4e38\), got -1e\+39\.$"):
+        load_dataset(DataSpec(write(tmp_path, "x,y\n1,0\n-1e39,1\n2,1\n"), label="y"))
+    assert load_dataset(DataSpec(write(tmp_path, "x,y\n1,0\n3e38,1\n2,1\n"), label="y")).x.max() == np.float32(3e38)
+
+
 def test_errors_after_blank_lines_name_the_line_in_the_file(tmp_path: Path) -> None:
     # blank lines are dropped before the values are checked: a message must still point at the file's own line
     blanks = "a,b,y\n1,2,0\n\n2,3,1\n\n"

@@ -68,14 +68,14 @@ def test_success_comes_last_and_names_the_merged_file(client, wdbc_csv, export_d
     success = json.loads((out / SUCCESS).read_text())
     assert success["rows"] == 569 and Path(success["merged"]) == out / "scored.csv"
 
-    def full_disk(self, fmt: str) -> str:
+    def full_disk(self, fmt: str, parts: list[str]) -> str:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(OutputStore, "merge", full_disk)
     failed = tmp_path / "failed"
     with pytest.raises(OSError, match="No space left"):
         score_distributed([str(wdbc_csv)], failed, client, model=export_dir, merge=True)
-    assert parts(failed) and not (failed / SUCCESS).exists()
+    assert parts(failed) and not (failed / SUCCESS).exists() and not (failed / "_RUNNING").exists()
 
 
 def test_several_files_and_globs_keep_input_order(client, wdbc_csv, big_csv, export_dir, tmp_path) -> None:
@@ -181,6 +181,51 @@ def test_a_killed_worker_does_not_change_the_output(export_dir, big_csv, tmp_pat
     assert (out / "scored.csv").read_bytes() == single_machine(big_csv, tmp_path, export_dir)
     assert (out / SUCCESS).is_file()
     assert not list(out.glob(".*.tmp"))  # no stale temporary part of the killed attempt beside _SUCCESS
+
+
+def two_jobs_at_once(client, inputs: list[list[str]], out_dir: str, **kwargs) -> tuple[list, list[ScoringError]]:
+    """Plan one job per entry of ``inputs`` into one OUT_DIR (each passes the client's early check: it is empty),
+    then run them at the same moment; their summaries and their ScoringErrors."""
+    from scoring.distributed.job import run_job
+    from scoring.distributed.plan import plan_job
+
+    plans = [plan_job(files, out_dir, **kwargs) for files in inputs]
+    start = threading.Barrier(len(plans))
+    done: list = []
+    refused: list[ScoringError] = []
+
+    def run(plan) -> None:
+        start.wait()
+        try:
+            done.append((plan, run_job(plan, client, merge=True)))
+        except ScoringError as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=run, args=(plan,)) for plan in plans]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    return done, refused
+
+
+@pytest.mark.slow
+def test_two_jobs_into_one_empty_out_dir_at_once_one_is_refused_and_the_output_is_the_others(
+        client, big_csv, wdbc_csv, export_dir, tmp_path) -> None:
+    """The issue's case: both jobs passed the emptiness check, the second one's parts overwrote the first's, and
+    _SUCCESS was written over the mix."""
+    out = tmp_path / "out"
+    done, refused = two_jobs_at_once(client, [[str(big_csv)], [str(wdbc_csv)]], str(out), model=export_dir,
+                                     blocksize="1MiB")
+    assert len(done) == 1 and len(refused) == 1, (done, refused)
+    assert re.search(rf"Output directory {out}/ (is being written by job [0-9a-f]{{8}} \(host|is not empty)",
+                     str(refused[0])), refused[0]
+    (plan, summary), = done
+    winner = Path(plan.files[0])
+    assert (out / "scored.csv").read_bytes() == single_machine(winner, tmp_path, export_dir)
+    assert sorted(p.name for p in parts(out)) == plan.part_names()
+    assert json.loads((out / SUCCESS).read_text())["parts"] == plan.part_names()
+    assert not (out / "_RUNNING").exists()
 
 
 def test_non_empty_out_dir_needs_overwrite(client, wdbc_csv, export_dir, tmp_path) -> None:
@@ -585,3 +630,21 @@ def test_an_mlp_on_tensorflow_agrees_with_the_single_machine_to_float32_rounding
     a, b = (pd.read_csv(p, dtype={"probability": np.float32}) for p in (out / "scored.csv", single))
     assert a["id"].tolist() == b["id"].tolist() and a["label"].tolist() == b["label"].tolist()
     assert np.max(np.abs(a["probability"].to_numpy(np.float64) - b["probability"].to_numpy())) <= 1e-6
+
+
+@pytest.mark.slow
+def test_an_onnx_model_with_external_weights_travels_with_its_weights(client, wdbc_csv, export_dir, tmp_path) -> None:
+    """The issue's case: a model whose weights live in a file beside it scored on one machine, but failed on the Dask
+    workers (only model.onnx was shipped) after the client's checks had passed."""
+    import onnx
+
+    folder = tmp_path / "external"
+    folder.mkdir()
+    model = onnx.load(str(export_dir / "model.onnx"))
+    onnx.save_model(model, str(folder / "model.onnx"), save_as_external_data=True, location="weights.bin",
+                    size_threshold=100)  # the 30 weights go out, the scalar threshold stays in the graph
+    assert (folder / "weights.bin").is_file()
+    out = tmp_path / "out"
+    score_distributed([str(wdbc_csv)], out, client, model=folder / "model.onnx", merge=True)
+    assert (out / "scored.csv").read_bytes() == single_machine(wdbc_csv, tmp_path, folder / "model.onnx")
+    assert (out / "scored.csv").read_bytes() == single_machine(wdbc_csv, tmp_path, export_dir)

@@ -109,7 +109,7 @@ def test_parquet_files_are_planned_by_row_group_csv_files_by_byte_range(wdbc_csv
     data.mkdir()
     pl.read_csv(wdbc_csv).write_parquet(data / "a.parquet", row_group_size=100)
     pl.read_csv(wdbc_csv).write_parquet(data / "b.data", row_group_size=300)  # Parquet by --input-format only
-    (data / "c.csv").write_bytes(wdbc_csv.read_bytes())
+    (data / "c.csv").write_bytes(b"".join(wdbc_csv.read_bytes().splitlines(keepends=True)[:20]))  # 4 KB: blocks of 1
     plan = plan_job([str(data / "a.parquet"), str(data / "c.csv")], str(tmp_path / "out"), model=export_dir,
                     blocksize=1)
     assert [type(t) for t in plan.tasks[:6]] == [RowGroupTask] * 6 and isinstance(plan.tasks[6], RangeTask)
@@ -136,3 +136,24 @@ def test_parquet_output_needs_the_same_types_from_every_file(wdbc_csv, export_di
                                          r"label: Int64\}, but \S+a\.parquet gives \{id: Int64, "):
         plan_job([str(a), str(b)], str(tmp_path / "out"), model=export_dir, output_format="parquet")
     plan_job([str(a), str(b)], str(tmp_path / "out"), model=export_dir, output_format="parquet", keep=["diagnosis"])
+
+
+def test_a_blocksize_that_would_make_millions_of_tasks_is_refused(big_csv, export_dir, tmp_path) -> None:
+    """Every numeric option is bounded: --blocksize 1 made one task per byte (13 million for this file)."""
+    size = big_csv.stat().st_size
+    with pytest.raises(InputError, match=rf"big.csv: would be cut into {size:,} blocks of 1 bytes, over the 100,000 one "
+                                         r"job may have; pass a larger --blocksize"):
+        plan_job([str(big_csv)], str(tmp_path / "out"), model=export_dir, blocksize=1)
+    assert len(plan_job([str(big_csv)], str(tmp_path / "out"), model=export_dir, blocksize="1MiB").tasks) == \
+        -(-size // (1 << 20))
+
+
+def test_the_local_cluster_size_is_bounded(wdbc_csv, export_dir, tmp_path, capsys) -> None:
+    from scoring.distributed import main
+    from scoring.options import usable_cores
+
+    for workers in (0, 4 * usable_cores() + 1, 10**6):
+        assert main([str(wdbc_csv), str(tmp_path / "out"), "--model", str(export_dir), "--workers", str(workers)]) == 2
+        assert capsys.readouterr().err == (f"ScoringError: --workers must be an integer in [1, {4 * usable_cores()}] "
+                                           f"(4 per usable core), got {workers}.\n")
+    assert not (tmp_path / "out").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from scoring.batch import score_csv  # noqa: E402
 from scoring.distributed import SUCCESS, main, score_distributed  # noqa: E402
 from scoring.errors import InputError, ScoringError  # noqa: E402
 from tests.expect import error_line  # noqa: E402
-from tests.test_distributed import single_machine, with_bad_value  # noqa: E402
+from tests.test_distributed import single_machine, two_jobs_at_once, with_bad_value  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -119,6 +120,27 @@ def test_a_bad_row_names_the_object_and_line_and_leaves_no_success(dask_client, 
         score_distributed([f"s3://{name}/in/bad.csv"], f"s3://{name}/out", dask_client, model=export_dir,
                           blocksize="1MiB", storage_options=storage_options)
     assert SUCCESS not in listing(fs, f"{name}/out/")
+
+
+@pytest.mark.slow
+def test_two_jobs_into_one_s3_out_dir_at_once_one_is_refused_and_the_output_is_the_others(
+        dask_client, bucket, storage_options, big_csv, wdbc_csv, export_dir, tmp_path) -> None:
+    """The claim is a conditional PUT (If-None-Match: *) of OUT_DIR/_RUNNING: the S3 server refuses the second."""
+    import json
+
+    name, fs = bucket
+    fs.put_file(str(big_csv), f"{name}/in/big.csv")
+    fs.pipe_file(f"{name}/in/small.csv", wdbc_csv.read_bytes())
+    inputs = [[f"s3://{name}/in/big.csv"], [f"s3://{name}/in/small.csv"]]
+    done, refused = two_jobs_at_once(dask_client, inputs, f"s3://{name}/out", model=export_dir, blocksize="1MiB",
+                                     storage_options=storage_options)
+    assert len(done) == 1 and len(refused) == 1, (done, refused)
+    assert re.search(rf"s3://{name}/out/ (is being written by job|is not empty)", str(refused[0])), refused[0]
+    (plan, summary), = done
+    local = big_csv if plan.files[0].endswith("big.csv") else wdbc_csv
+    assert fs.cat_file(f"{name}/out/scored.csv") == single_machine(local, tmp_path, export_dir)
+    assert listing(fs, f"{name}/out/") == sorted([*plan.part_names(), "scored.csv", SUCCESS])
+    assert json.loads(fs.cat_file(f"{name}/out/{SUCCESS}"))["parts"] == plan.part_names()
 
 
 def test_a_rerun_needs_overwrite_which_replaces_only_the_jobs_files(dask_client, bucket, storage_options, wdbc_csv,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring.distributed.store import MERGED, PART, SUCCESS, OutputStore, part_name, temporary_name
+from contract.temporaries import HOST
+from scoring.distributed.store import CLAIM, MERGED, PART, SUCCESS, OutputStore, part_name, temporary_name
 from scoring.errors import ScoringError
 from tests.expect import says
 
@@ -95,7 +97,9 @@ def test_merge_keeps_one_header_and_the_part_order(tmp_path) -> None:
     for name, body in [("part-00001-000000.csv", "3,c\n"), ("part-00000-000001.csv", "2,b\n"),
                        ("part-00000-000000.csv", "1,a\n")]:
         (tmp_path / name).write_text("id,x\n" + body)
-    assert store.merge("csv") == f"{tmp_path}/{MERGED}"
+    (tmp_path / "part-00002-000000.csv").write_text("id,x\nzzz,9\n")  # not this job's: not merged
+    planned = ["part-00000-000000.csv", "part-00000-000001.csv", "part-00001-000000.csv"]
+    assert store.merge("csv", planned) == f"{tmp_path}/{MERGED}"
     assert (tmp_path / MERGED).read_text() == "id,x\n1,a\n2,b\n3,c\n"
 
 
@@ -233,7 +237,7 @@ def test_merge_of_parquet_parts_appends_their_row_groups_in_order_with_the_schem
     for name, frame in frames.items():
         frame.write_parquet(tmp_path / name, row_group_size=1)
     (tmp_path / "part-00000-000000.csv").write_text("id,label\nzzz,9\n")  # another format: not merged
-    assert store.merge("parquet") == f"{tmp_path}/{MERGED_NAMES['parquet']}"
+    assert store.merge("parquet", sorted(frames)) == f"{tmp_path}/{MERGED_NAMES['parquet']}"
     merged = pl.read_parquet(tmp_path / "scored.parquet")
     assert merged.to_dict(as_series=False) == {"id": ["a", "b", "c", "d"], "label": [0, 1, 1, 0]}
     assert merged.schema == {"id": pl.String, "label": pl.Int64}
@@ -285,3 +289,55 @@ def test_a_put_that_fails_before_its_temporary_exists_raises_its_own_error(tmp_p
     with pytest.raises(FileNotFoundError, match="no-such-part.csv"):  # not an error about the missing temporary
         OutputStore(str(out)).put(tmp_path / "no-such-part.csv", "part-00000-000000.csv")
     assert os.listdir(out) == []
+
+
+def test_a_second_claim_on_an_out_dir_fails_and_names_the_job_that_holds_it(tmp_path) -> None:
+    out = str(tmp_path / "out")
+    OutputStore(out).claim("aaaa1111", overwrite=False)
+    with pytest.raises(ScoringError, match=r"out/ is being written by job aaaa1111 \(host .*, pid \d+, started .*\): "
+                                           r"wait for it to finish or choose another OUT_DIR"):
+        OutputStore(out).claim("bbbb2222", overwrite=True)
+    with pytest.raises(ScoringError, match="being written by job aaaa1111"):  # the client's early check says so too
+        OutputStore(out).check(overwrite=True)
+    OutputStore(out).release("bbbb2222")  # not its claim: left alone
+    assert json.loads((tmp_path / "out" / CLAIM).read_text())["job"] == "aaaa1111"
+    OutputStore(out).release("aaaa1111")
+    assert os.listdir(tmp_path / "out") == []
+    OutputStore(out).claim("bbbb2222", overwrite=False)
+    OutputStore(out).release("bbbb2222")
+
+
+def test_a_claim_checks_again_that_the_out_dir_is_empty_and_lets_go_if_not(tmp_path) -> None:
+    """The client's early check can be long past: another job may have finished into OUT_DIR since."""
+    (tmp_path / "part-00000-000000.csv").write_text("id\n")
+    with pytest.raises(ScoringError, match="is not empty; pass --overwrite"):
+        OutputStore(str(tmp_path)).claim("aaaa1111", overwrite=False)
+    assert os.listdir(tmp_path) == ["part-00000-000000.csv"]
+    OutputStore(str(tmp_path)).claim("aaaa1111", overwrite=True)
+    OutputStore(str(tmp_path)).release("aaaa1111")
+
+
+def test_a_claim_left_by_a_killed_job_on_this_host_is_named_as_such(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    (tmp_path / CLAIM).write_text(json.dumps({"job": "dead0000", "host": HOST, "pid": proc.pid, "started": "x"}))
+    with pytest.raises(ScoringError, match=rf"its process {proc.pid} on this host is gone, so it was killed: remove "
+                                           rf".*/{CLAIM} and run again"):
+        OutputStore(str(tmp_path)).claim("aaaa1111", overwrite=True)
+
+
+def test_parts_must_be_exactly_the_jobs_own_before_success(tmp_path) -> None:
+    store = OutputStore(str(tmp_path))
+    planned = [part_name(0, i, "csv") for i in range(3)]
+    for name in planned:
+        (tmp_path / name).write_text("id\n")
+    store.check_parts(planned)
+    (tmp_path / "part-00007-000000.csv").write_text("id\n")
+    with pytest.raises(ScoringError, match=r"holds 1 part file\(s\) this job did not write \('part-00007-000000.csv'\)"):
+        store.check_parts(planned)
+    (tmp_path / planned[1]).unlink()
+    with pytest.raises(ScoringError, match=r"lacks 1 part file\(s\) this job wrote \('part-00000-000001.csv'\)"):
+        store.check_parts(planned)

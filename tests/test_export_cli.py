@@ -34,7 +34,7 @@ def corrupt_checkpoint(model_dir: Path, target: Path) -> Path:
         ("missing", 2, "DataError: No trained model in .*model.json is missing. Run `python -m model.train"),
         ("corrupt", 2, r"DataError: .*classifier.data-00000-of-00001 is not the file this run wrote"),
         ("opset", 2, "ExportError: tf2onnx could not convert the serving function at opset 99"),
-        ("unwritable", 2, "OSError: Output path .* exists and is not a directory"),
+        ("unwritable", 2, "FileExistsError: Output path .* exists and is not a directory"),
     ],
 )
 def test_cli_bad_input_gives_one_line_error(model_dir: Path, tmp_path: Path, capsys, case, code, match) -> None:

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from contract.artifacts import DEFAULT_OPSET, SIDECAR, sha256_file, sha256_saved_model
+from contract.metadata import EXPORT_FORMAT
 from export.metadata import base_metadata
 from export.onnx import export_onnx
 from export.saved_model import export_saved_model
@@ -118,7 +119,7 @@ def test_base_metadata_carries_every_key_the_readme_lists_under_its_name(model_d
                           "positive_label", "id_columns", "na_values", "decimal",
                           "metrics", "data_fingerprint_sha256", "training_config", "opset",
                           "versions", "exported_at", "family", "layer_widths", "activation"]
-    assert meta["format"] == "logreg-export/2" and meta["feature_names"] == list(FEATURE_NAMES)
+    assert meta["format"] == EXPORT_FORMAT == "logreg-export/3" and meta["feature_names"] == list(FEATURE_NAMES)
     assert (meta["family"], meta["layer_widths"], meta["activation"]) == ("logreg", [30, 1], None)
     assert meta["n_features"] == 30 and meta["input_name"] == "features" and meta["output_names"] == list(OUTPUT_NAMES)
     assert meta["feature_aliases"] == info["feature_aliases"]
@@ -150,7 +151,7 @@ def test_an_mlp_export_is_the_same_interface_with_its_family_in_the_metadata(exp
     meta = ort.InferenceSession(str(mlp_export_dir / "model.onnx")).get_modelmeta().custom_metadata_map
     sidecar = json.loads((mlp_export_dir / "saved_model" / SIDECAR).read_text())
     for facts in (meta, sidecar):
-        assert (facts["format"], facts["family"]) == ("logreg-export/2", "mlp")
+        assert (facts["format"], facts["family"]) == (EXPORT_FORMAT, "mlp")
     assert (json.loads(meta["layer_widths"]), meta["activation"]) == ([30, 32, 16, 1], "relu")
     assert (sidecar["layer_widths"], sidecar["activation"]) == ([30, 32, 16, 1], "relu")
     assert onnx.load(str(mlp_export_dir / "model.onnx")).doc_string.startswith("Binary classifier (mlp)")

@@ -125,8 +125,15 @@ def test_duplicate_columns_are_listed_sorted_and_capped_at_five() -> None:
     dupes = ["f", "e", "d", "c", "b", "a"]
     message = error_of(first_fields=[*NAMES, *dupes, *dupes])
     says(message, "f.csv, line 1:", "duplicate", "'a' in columns 36, 42", "'b' in columns 35, 41",
-         "'c' in columns 34, 40", "'d' in columns 33, 39", "'e' in columns 32, 38")
+         "'c' in columns 34, 40", "'d' in columns 33, 39", "'e' in columns 32, 38", "1 more")
     assert "'f'" not in message  # five at most
+
+
+def test_a_name_repeated_100000_times_gives_a_short_message() -> None:
+    """The issue's case: a header repeating one name 100,000 times gave a 689 kB error message."""
+    message = error_of(first_fields=[*NAMES, *["x" * 1000] * 100_000])
+    assert len(message) < 300
+    says(message, "in columns 31, 32, 33, 34, 35", "99995 more")
 
 
 def test_a_tab_separated_header_read_as_one_field_names_tab_and_the_default_separator() -> None:

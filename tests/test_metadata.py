@@ -40,11 +40,11 @@ def test_checks_on_read() -> None:
     assert (info.feature_names, info.threshold, info.label_column) == (["a", "b"], 0.5, "y")
     with pytest.raises(ModelError, match="takes 3 features, but its metadata names 2"):
         Metadata.from_dict(meta, 3, Path("m"))
-    with pytest.raises(ModelError, match="Expected a numeric 'threshold'"):
+    with pytest.raises(ModelError, match=r"Expected the threshold in m's metadata to be a number in \[0, 1\], got 'high'"):
         Metadata.from_dict({**meta, "threshold": "high"}, 2, Path("m"))
     with pytest.raises(ModelError, match=r"names the feature\(s\) 'a' more than once"):
         Metadata.from_dict({**meta, "feature_names": ["a", "b", "a"]}, 3, Path("m"))
-    with pytest.raises(ModelError, match=r"format 'logreg-export/2' .* got 'wdbc-logreg-export/1'"):
+    with pytest.raises(ModelError, match=r"format 'logreg-export/3' .* got 'wdbc-logreg-export/1'"):
         Metadata.from_dict({**meta, "format": "wdbc-logreg-export/1"}, 2, Path("m"))
     with pytest.raises(ModelError, match="JSON object, got list"):
         Metadata.from_dict([], None, Path("m"))
@@ -118,7 +118,7 @@ def test_a_threshold_that_is_no_number_is_shown_and_aliases_that_are_no_mapping_
     meta = {"format": EXPORT_FORMAT, "feature_names": ["a"], "threshold": "high"}
     with pytest.raises(ModelError) as info:
         Metadata.from_dict(meta, 1, Path("m"))
-    says(str(info.value), "'threshold'", "m's metadata", "'high'")
+    says(str(info.value), "threshold", "m's metadata", "'high'")
     assert Metadata.from_dict({**meta, "threshold": 0.5, "feature_aliases": [["a", "b"]]}, 1, Path("m")).feature_aliases == {}
 
 
@@ -143,3 +143,28 @@ def test_the_family_and_its_shape_round_trip_and_a_damaged_shape_is_refused() ->
     for key, bad in (("layer_widths", [2, 0, 1]), ("layer_widths", "2-32-1"), ("family", 3), ("activation", [1])):
         with pytest.raises(ModelError, match=rf"Expected '{key}' in m's metadata .* got {re.escape(repr(bad))}"):
             Metadata.from_dict({**mlp.as_dict(), key: bad}, 2, Path("m"))
+
+
+@pytest.mark.parametrize(("threshold", "shown"), [
+    (float("nan"), "nan"), ("NaN", "'NaN'"), (2.0, "2.0"), (-0.1, "-0.1"), (float("inf"), "inf"), (True, "True"),
+    (None, "None"), ([0.5], r"\[0.5\]"), (10**400, r"1000000000000000000000000000000000000\.\.\."),
+])
+def test_a_threshold_must_be_a_finite_number_in_0_1(threshold: object, shown: str) -> None:
+    """The issue's cases: NaN passed every check (every comparison with it is false) and 2.0 labelled no row
+    positive; a 400-digit number was an OverflowError traceback."""
+    meta = {"format": EXPORT_FORMAT, "feature_names": ["a"], "threshold": threshold}
+    with pytest.raises(ModelError, match=rf"threshold in m's metadata .*\[0, 1\].* got {shown}\."):
+        Metadata.from_dict(meta, 1, Path("m"))
+    for fine in (0.0, 1.0, "0.25"):
+        assert 0 <= Metadata.from_dict({**meta, "threshold": fine}, 1, Path("m")).threshold <= 1
+
+
+def test_a_hundred_thousand_feature_names_are_checked_in_linear_time() -> None:
+    import time
+
+    names = [f"f{i}" for i in range(100_000)]
+    started = time.perf_counter()
+    with pytest.raises(ModelError, match=r"names the feature\(s\) 'f0', 'f1', 'f10', 'f100', 'f1000' and 99995 more more "
+                                         r"than once \(100000 in all\)"):
+        Metadata.from_dict({"format": EXPORT_FORMAT, "feature_names": names * 2, "threshold": 0.5}, None, Path("m"))
+    assert time.perf_counter() - started < 5  # names.count per name took minutes

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from scoring.errors import OutputError
-from scoring.io.output import _UNFINISHED, HOST, AtomicOutput, remove_unfinished, write_rejects
+from contract.temporaries import HOST
+from scoring.errors import OutputError, ScoringError
+from scoring.io.output import _UNFINISHED, AtomicOutput, remove_unfinished, write_rejects
 from scoring.io.parsing import Reject
 from tests.expect import says
 
@@ -188,37 +189,6 @@ def test_rejects_are_lf_terminated_csv_with_an_empty_column_field_where_none_app
     )
 
 
-@pytest.mark.parametrize("kind", ["file", "directory"])
-def test_a_removal_that_fails_while_a_late_writer_still_creates_files_is_retried(tmp_path: Path, monkeypatch,
-                                                                                 kind: str) -> None:
-    """polars' sink may still create its file as we remove the temporary (ENOTEMPTY): the next try wins."""
-    import errno
-    import shutil
-
-    from scoring.io import output
-
-    target = tmp_path / "out.csv.tmp"
-    if kind == "directory":
-        target.mkdir()
-        (target / "part").write_text("x")
-    else:
-        target.write_text("x")
-    failures = iter([OSError(errno.ENOTEMPTY, "Directory not empty"), OSError(errno.EBUSY, "busy")])
-
-    def flaky(real):
-        def remove(*args, **kwargs):
-            exc = next(failures, None)
-            if exc is not None:
-                raise exc
-            return real(*args, **kwargs)
-        return remove
-
-    monkeypatch.setattr(output.shutil, "rmtree", flaky(shutil.rmtree))
-    monkeypatch.setattr(output.Path, "unlink", flaky(Path.unlink))
-    output._remove(target)
-    assert not target.exists() and next(failures, None) is None
-
-
 @pytest.mark.parametrize("by_name", [False, True])
 def test_the_output_gets_the_permissions_a_new_file_would_not_the_temporarys_0600(tmp_path: Path,
                                                                                   by_name: bool) -> None:
@@ -350,3 +320,109 @@ def test_a_temporary_that_cannot_be_created_is_one_output_error(tmp_path: Path, 
         AtomicOutput(tmp_path / "out.csv", by_name=by_name)
     says(str(info.value), "out.csv", "Permission denied", "out.csv is unchanged")
     assert os.listdir(tmp_path) == ["out.csv"]
+
+
+# ---------------------------------------------------------------------------------------------- what OUT already is
+
+
+def device(tmp_path: Path, name: str, major: int, minor: int, kind: int = 0o020000) -> Path:
+    """A copy of a device node (character by default) made with mknod in the test's folder; skips without root."""
+    import stat as st
+
+    path = tmp_path / name
+    try:
+        os.mknod(path, 0o666 | kind, os.makedev(major, minor))
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    assert st.S_ISCHR(path.stat().st_mode) or st.S_ISBLK(path.stat().st_mode)
+    return path
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_a_character_device_is_written_to_in_place_never_replaced(tmp_path: Path, suffix: str) -> None:
+    """The issue's case: as root, `scoring.batch in.csv /dev/null` would have replaced the system's /dev/null."""
+    import stat as st
+
+    null = device(tmp_path, f"null{suffix}", 1, 3)
+    before = null.stat()
+    with AtomicOutput(null) as out:
+        out.handle.write(b"scores\n")
+        out.commit()
+    after = null.stat()
+    assert st.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    assert os.listdir(tmp_path) == [null.name]
+
+
+def test_a_full_device_is_the_usual_one_line_error(tmp_path: Path) -> None:
+    full = device(tmp_path, "full", 1, 7)
+    with pytest.raises(OutputError, match=r"^Cannot write .*/full: No space left on device\. Free some space or "
+                                          r"choose another output path\.$"), AtomicOutput(full) as out:
+        with out.writing():
+            out.handle.write(b"x" * 100_000)
+            out.commit()
+    assert os.listdir(tmp_path) == ["full"] and full.is_char_device()
+
+
+def test_a_fifo_is_written_to_in_place_and_its_reader_gets_everything(tmp_path: Path) -> None:
+    """The issue's case: the FIFO was replaced by a plain file and its reader got nothing."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = tmp_path / "got"
+    reader = subprocess.Popen(["cp", str(fifo), str(got)])  # a real reader in another process
+    with AtomicOutput(fifo) as out:
+        out.handle.write(b"x" * 1_000_000)
+        out.commit()
+    assert reader.wait(timeout=30) == 0 and got.read_bytes() == b"x" * 1_000_000
+    got.unlink()
+    assert fifo.is_fifo() and os.listdir(tmp_path) == ["fifo"]
+
+
+def test_a_block_device_or_a_socket_is_refused(tmp_path: Path) -> None:
+    import socket
+    import stat as st
+
+    block = device(tmp_path, "block", 7, 250, st.S_IFBLK)
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(tmp_path / "socket"))
+    try:
+        for path in (block, tmp_path / "socket"):
+            with pytest.raises(ScoringError, match="is a block device or a socket; expected a file path, a character"):
+                AtomicOutput(path)
+    finally:
+        listening.close()
+    assert sorted(os.listdir(tmp_path)) == ["block", "socket"]
+
+
+def test_a_symlinked_output_keeps_its_link_and_its_target_is_replaced_atomically(tmp_path: Path) -> None:
+    """The issue's case: the link was cut (replaced by a file) and its target kept stale content."""
+    (tmp_path / "data").mkdir()
+    real = tmp_path / "data" / "scores.csv"
+    real.write_text("stale\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    with AtomicOutput(link) as out:
+        assert out.path.parent == real.parent  # the temporary is beside the target: the rename stays in one folder
+        out.handle.write(b"new\n")
+        out.commit()
+    assert link.is_symlink() and os.readlink(link) == str(real) and real.read_text() == "new\n"
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "data" / "new.csv")
+    with AtomicOutput(dangling) as out:
+        out.handle.write(b"first\n")
+        out.commit()
+    assert dangling.is_symlink() and (tmp_path / "data" / "new.csv").read_text() == "first\n"
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+def test_a_replaced_file_keeps_its_mode_owner_and_group(tmp_path: Path, by_name: bool) -> None:
+    """The issue's case: a 0600 file of patient scores became 0644 when it was written again."""
+    target = tmp_path / "scores.csv"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    owner = (1234, 5678) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(target, *owner)
+    with AtomicOutput(target, by_name=by_name) as out:
+        (out.path.write_bytes(b"new\n") if by_name else out.handle.write(b"new\n"))
+        out.commit()
+    st = target.stat()
+    assert target.read_text() == "new\n" and st.st_mode & 0o7777 == 0o600 and (st.st_uid, st.st_gid) == owner

@@ -326,3 +326,72 @@ def test_memory_does_not_grow_with_the_parquet_file(export_dir: Path, tmp_path: 
                 f"model={str(export_dir)!r}, runtime='onnx'); assert s.rows == {300_000 * copies}")
         peaks[name] = run_measured([sys.executable, "-c", code])["peak_rss_mib"]
     assert peaks["large"] < peaks["small"] * 1.15, peaks
+
+
+def test_nested_pass_through_columns_go_to_parquet_and_are_refused_for_csv_in_one_line(export_dir, tmp_path,
+                                                                                     capsys) -> None:
+    """The issue's case: a list or struct column passed through into a CSV was polars' ComputeError traceback."""
+    from scoring.batch import main
+
+    frame = load_bundled().with_columns(pl.concat_list([pl.col("id"), pl.col("id")]).alias("tags"),
+                                        pl.struct(pl.col("id").alias("a")).alias("meta"))
+    src = write(frame, tmp_path / "nested.parquet")
+    assert main([str(src), str(tmp_path / "out.csv"), "--model", str(export_dir), "--keep-all"]) == 2
+    assert capsys.readouterr().err == (
+        f"InputError: {src}: column 'tags' holds nested values (List(Int64)), which a CSV output cannot hold (2 such "
+        "columns: 'tags', 'meta'); leave them out of --keep/--keep-all, or write Parquet (--output-format parquet)\n")
+    assert main([str(src), str(tmp_path / "out.csv"), "--model", str(export_dir), "--keep", "id,meta"]) == 2
+    assert "column 'meta' holds nested values (Struct({'a': Int64}))" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+    assert main([str(src), str(tmp_path / "out.parquet"), "--model", str(export_dir), "--keep-all", "--quiet"]) == 0
+    assert pl.read_parquet(tmp_path / "out.parquet")["tags"].to_list()[:2] == [[1, 1], [2, 2]]
+
+
+def _with_a_changed_value(src: Path, target: Path, column: str) -> Path:
+    """``src`` with the first value of ``column`` changed by its last bit, in place in its data page (an uncompressed,
+    plain-encoded page: the change is silent unless the page has a checksum that is checked)."""
+    import struct
+
+    table = pq.read_table(src)
+    meta = pq.ParquetFile(src).metadata.row_group(0).column(table.column_names.index(column))
+    data = bytearray(src.read_bytes())
+    at = data.find(struct.pack("<d", table.column(column)[0].as_py()), meta.data_page_offset)
+    assert at > 0
+    data[at] ^= 1
+    target.write_bytes(bytes(data))
+    return target
+
+
+def test_a_data_page_overwritten_on_disk_is_caught_by_its_checksum(export_dir, tmp_path, capsys) -> None:
+    """The issue's case: a Parquet file whose data pages were overwritten scored with exit 0."""
+    from scoring.batch import main
+
+    table = load_bundled().to_arrow()
+    good = tmp_path / "good.parquet"
+    pq.write_table(table, good, write_page_checksum=True, compression="none", use_dictionary=False)
+    bad = _with_a_changed_value(good, tmp_path / "bad.parquet", "radius_mean")
+    assert pq.read_table(bad).column("radius_mean")[0].as_py() != table.column("radius_mean")[0].as_py()  # silently
+    assert main([str(bad), str(tmp_path / "out.csv"), "--model", str(export_dir)]) == 2
+    assert capsys.readouterr().err == (
+        f"InputError: {bad}, row 1: row group 1 of 1 (rows 1 to 569) cannot be read: could not verify page integrity, "
+        "CRC checksum verification failed for page_ordinal 0 The file is damaged; write it again from its source.\n")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_the_parquet_we_write_carries_page_checksums(export_dir, tmp_path) -> None:
+    """What the block pipeline writes (here from a Parquet input) has a CRC per data page: a byte changed in a page's
+    data fails the check (without one, the page would decompress to other values, or fail otherwise)."""
+    from scoring.batch import score_csv
+
+    src = write(load_bundled(), tmp_path / "in.parquet")
+    out = tmp_path / "out.parquet"
+    score_csv(src, out, model=export_dir, keep_all=True)
+    table = pq.read_table(out)
+    meta = pq.ParquetFile(out).metadata.row_group(0).column(table.column_names.index("probability"))
+    data = bytearray(out.read_bytes())
+    start = min(o for o in (meta.dictionary_page_offset, meta.data_page_offset) if o is not None)
+    data[start + meta.total_compressed_size - 1] ^= 0xFF  # the last byte of the last page's data
+    changed = tmp_path / "changed.parquet"
+    changed.write_bytes(bytes(data))
+    with pytest.raises(OSError, match="CRC checksum verification failed"):
+        pq.ParquetFile(changed, page_checksum_verification=True).read()

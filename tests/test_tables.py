@@ -93,3 +93,15 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         read_table(tmp_path / "nope.csv")
     with pytest.raises(DataError, match=r"is a directory; expected a CSV or Parquet file"):
         read_table(tmp_path)
+
+
+def test_a_quoted_header_name_is_read_as_the_csv_standard_reads_it(tmp_path: Path) -> None:
+    """The issue's case: `"x""y"` was stored as x""y, so the scorer (which reads x"y) refused the model's own
+    training file."""
+    import csv
+
+    path = tmp_path / "t.csv"
+    path.write_text('a,"x""y","b,c"\n1,2,3\n4,5,6\n')
+    table = read_table(path)
+    assert table.frame.columns == ['a', 'x"y', "b,c"] == next(csv.reader(open(path)))
+    assert table.frame["x\"y"].to_list() == [2, 5]

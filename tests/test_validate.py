@@ -270,3 +270,14 @@ def test_a_planted_mismatch_in_an_mlp_fails_its_export(mlp_model_dir: Path, tmp_
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
     assert (plant(mlp_model_dir, tmp_path, monkeypatch, 1.0) / "model.onnx").is_file()  # the plant itself is no breach
+
+
+def test_parity_inputs_of_features_near_1e30_stay_finite() -> None:
+    """The issue's case: exporting a model trained on a feature around 1e30 was an OverflowError traceback (the
+    widened float32 range overflowed numpy's uniform)."""
+    from export.validate import parity_inputs
+
+    reference = np.array([[1.0, 1e30], [2.0, -3e30], [3.0, 3.3e38]], np.float32)
+    for name, x in parity_inputs(reference, rows=1000).items():
+        assert x.dtype == np.float32 and np.isfinite(x[:, 0]).all(), name
+    assert np.isfinite(parity_inputs(reference, rows=1000)["random_wide"]).all()

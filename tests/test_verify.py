@@ -109,7 +109,7 @@ def test_duplicate_names_in_metadata_are_refused_not_a_crash(export_dir, wdbc_cs
     edit_onnx_metadata(lone, feature_names=[names[0], *names[:-1]])
     assert score_main([str(wdbc_csv), str(tmp_path / "o.csv"), "--model", str(lone)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"ModelError: The metadata of {lone} names the feature(s) 'radius_mean' more than once; feature "
+    assert err == [f"ModelError: The metadata of {lone} names the feature(s) 'radius_mean' more than once (1 in all); feature "
                    "names must be unique. The artifact is damaged: re-export it."]
 
 
@@ -126,7 +126,7 @@ def test_old_format_is_refused_with_the_fix(export_dir, tmp_path) -> None:
     lone = tmp_path / "old.onnx"
     shutil.copy(export_dir / "model.onnx", lone)
     edit_onnx_metadata(lone, format="wdbc-logreg-export/1")
-    with pytest.raises(ModelError, match=r"format 'logreg-export/2' .* got 'wdbc-logreg-export/1'.*Re-export it"):
+    with pytest.raises(ModelError, match=r"format 'logreg-export/3' .* got 'wdbc-logreg-export/1'.*Re-export it"):
         load_runtime(resolve_model(lone, None))
 
 
@@ -168,15 +168,21 @@ def test_the_graphs_threshold_is_found_in_a_constant_node_and_only_on_probabilit
     assert onnx_threshold(helper.make_model(graph)) == 0.25
 
 
-def test_an_export_directory_with_one_artifact_has_nothing_to_compare(export_dir, tmp_path) -> None:
-    from contract.metadata import Hashes
+def test_an_export_directory_is_one_its_manifest_vouches_for(export_dir, tmp_path) -> None:
+    """A folder holding one artifact without the export's manifest is no export; one artifact missing from an export
+    is named."""
     from contract.verify import verify_export_dir
 
-    only_onnx, only_saved_model = tmp_path / "onnx", tmp_path / "sm"
+    only_onnx = tmp_path / "onnx"
     only_onnx.mkdir()
     shutil.copy(export_dir / "model.onnx", only_onnx / "model.onnx")
-    shutil.copytree(export_dir / "saved_model", only_saved_model / "saved_model")
-    assert verify_export_dir(only_onnx) == Hashes() and verify_export_dir(only_saved_model) == Hashes()
+    with pytest.raises(ModelError, match=r"onnx has no manifest.json \(the list of the export's files"):
+        verify_export_dir(only_onnx)
+    partial = copy_export(export_dir, tmp_path / "partial")
+    shutil.rmtree(partial / "saved_model")
+    with pytest.raises(ModelError, match=r"partial: 'saved_model/assets/metadata.json', .* are missing, by its "
+                                         r"manifest.json"):
+        verify_export_dir(partial)
 
 
 def test_a_changed_saved_model_is_refused_showing_the_hash_the_onnx_file_recorded(export_dir, tmp_path) -> None:
@@ -289,3 +295,224 @@ def test_a_saved_model_without_our_threshold_variable_is_a_model_error() -> None
     for loaded in (SimpleNamespace(), SimpleNamespace(classifier=SimpleNamespace())):
         with pytest.raises(ModelError, match="Could not find the threshold in sm"):
             check_saved_model_threshold(loaded, 0.5, Path("sm"))
+# ---------------------------------------------------------------------------------------------- proving what runs
+
+
+def set_graph_threshold(path: Path, value: float, initializer: str = "Greater/ReadVariableOp:0") -> None:
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    for i, tensor in enumerate(model.graph.initializer):
+        if tensor.name == initializer:
+            model.graph.initializer[i].CopyFrom(numpy_helper.from_array(np.array(value, np.float32), initializer))
+    onnx.save(model, str(path))
+
+
+def with_decoy(source: Path, target: Path, decoy: float) -> Path:
+    """The issue's attack: a Greater(probability, decoy) wired into label, beside the real Greater(probability, 0.5)
+    left dangling, first in the graph."""
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(source))
+    model.graph.initializer.append(numpy_helper.from_array(np.array(decoy, np.float32), "decoy"))
+    model.graph.node.append(helper.make_node("Greater", ["probability", "decoy"], ["decoy_label"]))
+    for node in model.graph.node:
+        if list(node.output) == ["label"]:
+            node.input[0] = "decoy_label"
+    onnx.save(model, str(target))
+    return target
+
+
+def test_the_threshold_is_the_one_that_makes_label_not_a_decoy_beside_it(export_dir, wdbc_csv, tmp_path,
+                                                                          capsys) -> None:
+    """The issue's case: the first Greater(probability, c) was read (0.5), the one feeding label (0.999) scored
+    117 positives instead of 208, and the model was said to be verified."""
+    from contract.verify import onnx_threshold
+
+    lone = with_decoy(export_dir / "model.onnx", tmp_path / "decoy.onnx", 0.999)
+    assert onnx_threshold(onnx.load(str(lone))) == pytest.approx(0.999)
+    out = tmp_path / "out.csv"
+    assert score_main([str(wdbc_csv), str(out), "--model", str(lone)]) == 2
+    assert capsys.readouterr().err == (f"ModelError: {lone}: the graph labels rows with probability > 0.999000013, but "
+                                       "its metadata says the threshold is 0.5; the artifact is inconsistent. "
+                                       "Re-export it.\n")
+    assert not out.exists()
+
+
+def test_running_the_model_proves_its_label_applies_the_threshold(export_dir, tmp_path) -> None:
+    """Whatever the graph looks like: probe rows, then rows bisected to just below and just above the threshold."""
+    import onnxruntime as ort
+
+    from contract.verify import check_labels
+
+    for decoy, caught in ((0.5 + 1e-5, True), (0.999, True), (0.5, False)):
+        path = with_decoy(export_dir / "model.onnx", tmp_path / f"decoy-{decoy}.onnx", decoy)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+        def predict(x: np.ndarray) -> dict[str, np.ndarray]:
+            return dict(zip(("probability", "label", "logit"), session.run(["probability", "label", "logit"],
+                                                                           {"features": x})))
+
+        if caught:
+            with pytest.raises(ModelError, match=r"the model labels a row of probability 0\.\d+ as 0, but its "
+                                                 r"metadata's threshold is 0.5: its label does not apply"):
+                check_labels(predict, 30, 0.5, path)
+        else:
+            check_labels(predict, 30, 0.5, path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), 2.0, -1.0])
+def test_a_threshold_outside_0_1_in_metadata_and_graph_is_refused(export_dir, tmp_path, value: float) -> None:
+    """The issue's cases: NaN passed verification (every comparison with it is false); 2.0 in metadata and graph
+    scored 0 of 569 rows positive with exit 0."""
+    lone = tmp_path / "lone.onnx"
+    shutil.copy(export_dir / "model.onnx", lone)
+    set_graph_threshold(lone, value)
+    edit_onnx_metadata(lone, threshold=str(value) if value != value else value)
+    with pytest.raises(ModelError, match=r"Expected the threshold in .*lone.onnx's metadata to be a number in \[0, 1\]"):
+        load_runtime(resolve_model(lone, None))
+    from contract.verify import check_threshold
+
+    with pytest.raises(ModelError, match=r"a threshold must be a number in \[0, 1\]"):
+        check_threshold(value, value, lone)
+
+
+def test_the_saved_models_metadata_is_covered_by_the_manifest(export_dir, tmp_path) -> None:
+    """The issue's case: saved_model/assets/metadata.json was covered by no hash: swapping two feature_aliases entries
+    changed 547 probabilities with --runtime tf."""
+    folder = copy_export(export_dir, tmp_path / "export")
+    aliases = json.loads((folder / "saved_model" / SIDECAR).read_text())["feature_aliases"]
+    first, second = list(aliases)[:2]
+    edit_sidecar(folder / "saved_model", feature_aliases={**aliases, first: aliases[second], second: aliases[first]})
+    for name in ("tf", "onnx"):
+        with pytest.raises(ModelError, match=r"export: 'saved_model/assets/metadata.json' is not the file the export "
+                                             r"wrote \(SHA-256 differs\), by its manifest.json"):
+            load_runtime(resolve_model(folder, name))
+    with pytest.raises(ModelError, match="metadata.json' is not the file"):  # also when the artifact is named alone
+        load_runtime(resolve_model(folder / "saved_model", None))
+
+
+def test_a_resealed_rethresholded_onnx_file_is_refused(export_dir, tmp_path) -> None:
+    """The issue's case: editing the sidecar's onnx_sha256 and threshold resealed a re-thresholded model.onnx."""
+    from contract.artifacts import sha256_file
+
+    folder = copy_export(export_dir, tmp_path / "export")
+    set_graph_threshold(folder / "model.onnx", 0.9)
+    edit_onnx_metadata(folder / "model.onnx", threshold=0.9)
+    edit_sidecar(folder / "saved_model", threshold=0.9, onnx_sha256=sha256_file(folder / "model.onnx"))
+    with pytest.raises(ModelError, match=r"'model.onnx', 'saved_model/assets/metadata.json' are not the files the "
+                                         r"export wrote"):
+        load_runtime(resolve_model(folder, "onnx"))
+
+
+def test_a_file_added_to_the_saved_model_is_refused(export_dir, tmp_path) -> None:
+    folder = copy_export(export_dir, tmp_path / "export")
+    (folder / "saved_model" / "assets" / "vocab.txt").write_text("x\n")
+    with pytest.raises(ModelError, match=r"not from the same export: .*model.onnx's metadata names a SavedModel"):
+        load_runtime(resolve_model(folder, "tf"))
+    from contract.verify import check_manifest
+
+    with pytest.raises(ModelError, match=r"holds 'saved_model/assets/vocab.txt', which its manifest.json does not list"):
+        check_manifest(folder)
+    (folder / "README.txt").write_text("notes beside the export are fine\n")
+    (folder / "saved_model" / "assets" / "vocab.txt").unlink()
+    load_runtime(resolve_model(folder, "tf"))
+
+
+def with_fewer_rows(source: Path, target: Path, dropped: int) -> Path:
+    """A graph that gives ``dropped`` rows fewer than it is given, in every output (metadata intact)."""
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(source))
+    for node in model.graph.node:
+        node.output[:] = [f"{o}_all" if o in ("probability", "logit", "label") else o for o in node.output]
+        node.input[:] = [f"{i}_all" if i in ("probability", "logit", "label") else i for i in node.input]
+    model.graph.initializer.extend([numpy_helper.from_array(np.array([0], np.int64), "start"),
+                                    numpy_helper.from_array(np.array([-dropped], np.int64), "end")])
+    model.graph.node.extend(helper.make_node("Slice", [f"{o}_all", "start", "end"], [o])
+                            for o in ("probability", "logit", "label"))
+    onnx.save(model, str(target))
+    return target
+
+
+def test_a_model_that_returns_fewer_rows_than_it_was_given_is_caught(export_dir, wdbc_csv, tmp_path,
+                                                                      capsys) -> None:
+    """The issue's case: 566 rows out for 569 in, every one shifted onto the wrong id, exit 0."""
+    lone = with_fewer_rows(export_dir / "model.onnx", tmp_path / "short.onnx", 3)
+    out = tmp_path / "out.csv"
+    for verify in ([], ["--no-verify"]):  # caught on load; and without the checks, at the first batch
+        assert score_main([str(wdbc_csv), str(out), "--model", str(lone), *verify]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith("ModelError: "), err
+        assert not out.exists()
+    assert re.search(r"the model gave probability as float32 of shape \[(\d+)\] for (\d+) input rows; expected float32 "
+                     r"of shape \[\2\], one value per row", err[0]), err[0]
+
+
+def saved_model_with(target: Path, export_dir: Path, dtype: str = "float32", **outputs: str) -> Path:
+    """A SavedModel whose serving_default takes ``features`` of ``dtype`` and gives ``outputs`` (name -> "rows", "rows1"
+    for [batch, 1] or "scalar"), with the export's metadata sidecar: near misses of our signature."""
+    import tensorflow as tf
+
+    def shaped(value, kind):
+        return {"rows": value, "rows1": value[:, None], "scalar": tf.reduce_sum(value)}[kind]
+
+    class Module(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 30], getattr(tf, dtype), name="features")])
+        def serve(self, features):
+            p = tf.sigmoid(tf.cast(tf.reduce_sum(features, axis=1), tf.float32))
+            values = {"probability": p, "logit": p, "label": tf.cast(p > 0.5, tf.int64), "score": p}
+            return {name: shaped(values[name], kind) for name, kind in outputs.items()}
+
+    module = Module()
+    tf.saved_model.save(module, str(target), signatures={"serving_default": module.serve.get_concrete_function()})
+    shutil.copy(export_dir / "saved_model" / SIDECAR, target / SIDECAR)
+    return target
+
+
+@pytest.mark.parametrize(("dtype", "outputs", "problem"), [
+    ("float32", {"score": "rows", "logit": "rows", "label": "rows"}, r"no output 'probability' \(it has 'label', "
+                                                                      r"'logit', 'score'\)"),
+    ("float64", {"probability": "rows", "logit": "rows", "label": "rows"}, r"input 'features' float64 \[\?, 30\], "
+                                                                            r"expected float32 \[batch, n_features\]"),
+    ("float32", {"probability": "rows1", "logit": "rows", "label": "rows"}, r"output 'probability' float32 \[\?, 1\], "
+                                                                             r"expected float32 \[batch\]"),
+    ("float32", {"probability": "scalar", "logit": "scalar", "label": "scalar"}, r"output 'probability' float32 \[\], "
+                                                                                  r"expected float32 \[batch\]; output"),
+])
+def test_a_saved_models_outputs_are_checked_by_name_dtype_and_shape_like_its_input(export_dir, wdbc_csv, tmp_path,
+                                                                                     capsys, dtype, outputs,
+                                                                                     problem) -> None:
+    """The issue's cases: other outputs gave `KeyError: 'probability'`; a float64 input, scalar outputs or a
+    probability of shape [batch, 1] were tracebacks. Checked on load, with or without --no-verify."""
+    model = saved_model_with(tmp_path / "sm", export_dir, dtype, **outputs)
+    for verify in ([], ["--no-verify"]):
+        assert score_main([str(wdbc_csv), str(tmp_path / "out.csv"), "--model", str(model), *verify]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and re.search(rf"^ModelError: {re.escape(str(model))} is not a model this scorer can "
+                                           rf"run: .*{problem}", err[0]), err
+
+
+def test_an_onnx_probability_of_shape_batch_1_is_refused_on_load(export_dir, tmp_path) -> None:
+    """The issue's case: a `probability` of shape [batch, 1] was a traceback."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("ReduceSum", ["features", "axes"], ["logit"], keepdims=1),
+             helper.make_node("Sigmoid", ["logit"], ["probability"]),
+             helper.make_node("Greater", ["probability", "cut"], ["above"]),
+             helper.make_node("Cast", ["above"], ["label"], to=TensorProto.INT64)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 30])],
+        [helper.make_tensor_value_info(n, t, ["batch", 1]) for n, t in
+         (("probability", TensorProto.FLOAT), ("logit", TensorProto.FLOAT), ("label", TensorProto.INT64))],
+        [numpy_helper.from_array(np.array([1], np.int64), "axes"), numpy_helper.from_array(np.array(0.5, np.float32), "cut")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    source = onnx.load(str(export_dir / "model.onnx"))
+    model.metadata_props.extend(source.metadata_props)
+    path = tmp_path / "wide.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"wide.onnx is not a model this scorer can run: output 'probability' float32 "
+                                         r"\[\?, 1\], expected float32 \[batch\]; output 'logit' .*; output 'label' "
+                                         r"int64 \[\?, 1\], expected int64 \[batch\]\."):
+        load_runtime(resolve_model(path, None), verify=False)

@@ -18,7 +18,7 @@ from scoring.distributed.ranges import DEFAULT_BLOCKSIZE
 from scoring.distributed.storage import parse_storage_options, storage_errors
 from scoring.distributed.store import MERGED, MERGED_NAMES
 from scoring.errors import ScoringError
-from scoring.options import ScoreOptions, add_score_arguments
+from scoring.options import ScoreOptions, add_score_arguments, usable_cores
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output directory, local or an fsspec URL: part-*.csv (or .parquet), then _SUCCESS")
     add_score_arguments(parser, output="the part files and the merged file")
     parser.add_argument("--scheduler", default=None, help="address of a running scheduler (default: a local cluster)")
-    parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
+    parser.add_argument("--workers", type=int, default=None, help="local cluster size, at most 4 per usable core (default: one per core)")
     parser.add_argument("--blocksize", default=DEFAULT_BLOCKSIZE,
                         help="bytes per block, e.g. 64MiB: a CSV's byte range, or a Parquet file's row groups by "
                              "their compressed size (default: %(default)s)")
@@ -117,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
-        if args.workers is not None and args.workers < 1:
-            raise ScoringError(f"--workers must be a positive integer, got {args.workers}.")
+        most = 4 * usable_cores()  # one process each: room for I/O-bound work, not for a typo's thousands
+        if args.workers is not None and not 1 <= args.workers <= most:
+            raise ScoringError(f"--workers must be an integer in [1, {most}] (4 per usable core), got {args.workers}.")
         honour_verbose(args)  # also in the workers, which inherit the environment (--runtime tf)
         from scoring.distributed.job import run_job
         from scoring.distributed.plan import plan_job

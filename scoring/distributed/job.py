@@ -45,7 +45,8 @@ class JobSummary:
 
 def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = False,
             on_interrupt: Callable[[], None] | None = None) -> JobSummary:
-    """Score a checked plan on ``client``'s cluster: one part file per block, then ``_SUCCESS``.
+    """Score a checked plan on ``client``'s cluster: claim OUT_DIR (``_RUNNING``, removed at the end), one part
+    file per block, then ``_SUCCESS`` over exactly the plan's parts.
 
     A bad row stops the job with the file and line, and no ``_SUCCESS`` is written. On any exception
     (Ctrl-C included, after ``on_interrupt``) the blocks still queued are cancelled, and the exception is
@@ -54,9 +55,28 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
     distributed = require_dask()
     started = time.perf_counter()
     store = plan.store
+    job = uuid.uuid4().hex[:8]
+    store.claim(job, plan.overwrite)  # first: a second job into this OUT_DIR fails here, at any moment
+    try:
+        summary = _run_claimed(plan, client, job, distributed, progress, on_interrupt)
+        planned = plan.part_names()
+        store.check_parts(planned)  # _SUCCESS vouches for exactly this job's parts
+        if merge:
+            summary.merged = store.merge(plan.options.output_format, planned)
+        summary.seconds = time.perf_counter() - started
+        # Written last: its presence means every part (and the merged file) is complete.
+        store.write_success(json.dumps({**asdict(summary), "job": job, "parts": planned}, indent=2) + "\n")
+    finally:
+        store.release(job)
+    return summary
+
+
+def _run_claimed(plan: JobPlan, client: Any, job: str, distributed: Any, progress: bool,
+                 on_interrupt: Callable[[], None] | None) -> JobSummary:
+    """Submit every block, collect the results; on any exception cancel, wait for running blocks, sweep, raise."""
+    store = plan.store
     store.prepare(plan.overwrite)
     client.register_plugin(plan.plugin)
-    job = uuid.uuid4().hex[:8]
     futures = [client.submit(score_block, task, plan.options, pure=False,
                              key=f"wdbc-score-{job}-{task.file_index:05d}-{task.block_index:06d}")
                for task in plan.tasks]
@@ -86,11 +106,6 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
         store.sweep()
         raise
     store.sweep()  # temporaries of attempts that died (their blocks were retried and published since)
-    if merge:
-        summary.merged = store.merge(plan.options.output_format)
-    summary.seconds = time.perf_counter() - started
-    # Written last: its presence means every part (and the merged file) is complete.
-    store.write_success(json.dumps(asdict(summary), indent=2) + "\n")
     return summary
 
 

@@ -14,11 +14,11 @@ from contract.verify import read_metadata
 from scoring.distributed.ranges import DEFAULT_BLOCKSIZE, RangeTask, plan_file
 from scoring.distributed.rowgroups import RowGroupTask, plan_parquet
 from scoring.distributed.storage import canonical, filesystem, storage_errors
-from scoring.distributed.store import OutputStore
+from scoring.distributed.store import OutputStore, part_name
 from scoring.distributed.task import JobOptions, ModelPlugin
 from scoring.errors import InputError, ScoringError
 from scoring.io.layout import Layout, resolve_layout, split_fields
-from scoring.io.output import Outputs, outputs_for
+from scoring.io.output import Outputs, check_output_format, outputs_for
 from scoring.io.parquet import file_format
 from scoring.options import ScoreOptions
 
@@ -43,6 +43,10 @@ class JobPlan:
     plugin: ModelPlugin
     options: JobOptions
     overwrite: bool
+
+    def part_names(self) -> list[str]:
+        """The part files this job writes, in input order."""
+        return sorted(part_name(t.file_index, t.block_index, self.options.output_format) for t in self.tasks)
 
     def file_tasks(self, file_index: int) -> list[RangeTask]:
         return [t for t in self.tasks if t.file_index == file_index and isinstance(t, RangeTask)]
@@ -116,6 +120,8 @@ def _plan_csv(path: str, index: int, blocksize: int, info: Metadata, score: Scor
 def check_same_output(layouts: dict[str, Layout], output_format: str, outputs: Outputs = Outputs()) -> None:
     """The part files of one job make one table: the same columns from every file, with the same types where
     the output keeps them (Parquet; a CSV input's pass-through columns are text)."""
+    for layout in layouts.values():
+        check_output_format(layout, output_format)
     schemas = {path: outputs.schema(layout) for path, layout in layouts.items()}
     (first, want), *_ = schemas.items()
     for path, schema in schemas.items():

@@ -13,6 +13,7 @@ import numpy as np
 
 from scoring.distributed.storage import filesystem, is_local, storage_errors
 from scoring.errors import InputError
+from scoring.io.sources import MAX_HEADER_BYTES
 
 #: Bytes per block unless --blocksize says otherwise.
 DEFAULT_BLOCKSIZE = "64MiB"
@@ -61,20 +62,48 @@ def infer_compression(path: str) -> str | None:
     return infer(path)
 
 
+#: The most blocks one input may be cut into: a task each, planned and tracked on the client.
+MAX_BLOCKS = 100_000
+
+
+def read_header(handle: Any, limit: int = MAX_HEADER_BYTES) -> bytes:
+    """The first line with its line end, read in chunks and kept to just over ``limit`` bytes, so a file with no
+    line end is not read whole (fsspec's remote files take no size in ``readline``)."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = handle.read(1 << 16)
+        if not chunk:
+            break
+        end = chunk.find(b"\n")
+        if end >= 0:
+            parts.append(chunk[:end + 1])
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
 def plan_file(path: str, file_index: int, blocksize: int, options: dict[str, Any]) -> tuple[list[RangeTask], bytes]:
     """Split one input into blocks (one for a compressed file); returns them and the header line."""
     compression = infer_compression(path)
     fs, inner = filesystem(path, options)
     try:
         with fs.open(inner, "rb", compression=compression) as handle:
-            header = handle.readline()
+            header = read_header(handle)
             size = None if compression else handle.seek(0, os.SEEK_END)
     except storage_errors() + (EOFError,) as exc:  # missing, unreadable, or a corrupt compressed stream
         raise InputError(f"cannot read: {exc}", path) from None
+    if len(header) > MAX_HEADER_BYTES:
+        raise InputError(f"the first line is longer than {MAX_HEADER_BYTES >> 20} MiB; expected a header line naming "
+                         "the columns (is this a CSV file?)", path, 1)
     if not header.strip():
         raise InputError("the file is empty; expected a header line naming the feature columns", path, 1)
     if size is None:
         return [RangeTask(path, file_index, 0, 0, None, header, compression)], header
+    if -(-size // blocksize) > MAX_BLOCKS:  # counted before a task exists: --blocksize 1 made millions
+        raise InputError(f"would be cut into {-(-size // blocksize):,} blocks of {blocksize:,} bytes, over the "
+                         f"{MAX_BLOCKS:,} one job may have; pass a larger --blocksize", path)
     return [RangeTask(path, file_index, i, offset, blocksize, header)
             for i, offset in enumerate(range(0, max(size, 1), blocksize))], header
 

@@ -14,7 +14,7 @@ from scoring.distributed.ranges import FIX_ROW
 from scoring.distributed.storage import filesystem, storage_errors
 from scoring.errors import InputError
 from scoring.io.layout import Columns, Layout
-from scoring.io.parquet import parquet_layout
+from scoring.io.parquet import READ_OPTIONS, WRITE_OPTIONS, parquet_layout
 
 #: Rows per batch while a worker copies its row groups to local disk.
 STAGE_BATCH_ROWS = 65_536
@@ -48,7 +48,7 @@ def open_parquet_url(path: str, options: dict[str, Any]) -> Iterator[Any]:
         raise InputError(f"cannot read: {exc}", path) from None
     with handle:
         try:
-            parquet = pq.ParquetFile(handle)
+            parquet = pq.ParquetFile(handle, **READ_OPTIONS)
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise InputError(f"is not a readable Parquet file: {first_line(exc)}", path) from None
         yield parquet
@@ -101,10 +101,10 @@ def stage_row_groups(task: RowGroupTask, target: Path, options: dict[str, Any]) 
 
     fs, inner = filesystem(task.path, options)
     with fs.open(inner, "rb") as handle:
-        parquet = pq.ParquetFile(handle)
+        parquet = pq.ParquetFile(handle, **READ_OPTIONS)
         schema = pa.schema([parquet.schema_arrow.field(name) for name in task.columns])
         meta, first_row = parquet.metadata, task.first_row
-        with pq.ParquetWriter(target, schema) as writer:
+        with pq.ParquetWriter(target, schema, **WRITE_OPTIONS) as writer:
             for group in task.row_groups:
                 rows = meta.row_group(group).num_rows
                 try:

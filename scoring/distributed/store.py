@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from contract.temporaries import HOST, alive
+from contract.text import capped
 from scoring.distributed.storage import canonical, filesystem, is_local, single_put
 from scoring.errors import ScoringError
 
 SUCCESS = "_SUCCESS"
+#: A running job's claim on OUT_DIR (its id, host, pid and start time), made by an exclusive create (O_EXCL
+#: locally, a conditional PUT, If-None-Match: *, on S3): a second job into the same OUT_DIR fails at once,
+#: whenever it starts. The job removes it when it ends, however it ends short of SIGKILL.
+CLAIM = "_RUNNING"
 MERGED = "scored.csv"
 #: The merged file and the part files' suffix for each output format.
 MERGED_NAMES = {"csv": MERGED, "parquet": "scored.parquet"}
@@ -81,9 +89,74 @@ class OutputStore:
         if self.single_put and not self.fs.exists(bucket):  # the job never creates buckets
             raise ScoringError(f"Output bucket {self.fs.unstrip_protocol(bucket)} does not exist (or is not "
                                f"visible with these credentials); create it or choose another OUT_DIR.")
-        if self.names() and not overwrite:
+        self._check_contents(self.names(), overwrite)
+
+    def _check_contents(self, names: list[str], overwrite: bool) -> None:
+        if CLAIM in names:
+            raise ScoringError(self._claimed())
+        if names and not overwrite:
             raise ScoringError(f"Output directory {self.display()} is not empty; pass --overwrite to replace the "
                                "part files, scored.csv/.parquet and _SUCCESS of an earlier job, or choose an empty one.")
+
+    def claim(self, job: str, overwrite: bool) -> None:
+        """Take OUT_DIR for ``job`` with an exclusive create of ``_RUNNING``, then check again that it is empty (or
+        ``overwrite``): the client's early check may be long past, and another job may have run since."""
+        if not self.single_put:  # object stores have no directories (and makedirs could create a bucket)
+            self.fs.makedirs(self.root, exist_ok=True)
+        mine = {"job": job, "host": HOST, "pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        try:
+            self._create(CLAIM, (json.dumps(mine) + "\n").encode())
+        except FileExistsError:
+            raise ScoringError(self._claimed()) from None
+        if self._claim_holder().get("job") != job:  # a store that cannot create exclusively lets the last one win
+            raise ScoringError(self._claimed())
+        try:
+            self._check_contents([n for n in self.names() if n != CLAIM], overwrite)
+        except BaseException:
+            self.release(job)
+            raise
+
+    def _create(self, name: str, data: bytes) -> None:
+        """Create OUT_DIR/name holding ``data``, or raise FileExistsError: in one step where the store can (fsspec's
+        generic ``mode="create"`` checks, then writes)."""
+        if self.local:  # written whole under a temporary name, then hard-linked: link(2) never replaces a file
+            tmp = self.path(temporary_name(name))
+            try:
+                with open(tmp, "xb") as handle:
+                    handle.write(data)
+                    os.fsync(handle.fileno())
+                os.link(tmp, self.path(name))
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+        elif self.single_put:  # s3fs: a conditional PUT (If-None-Match: *)
+            self.fs.pipe_file(self.path(name), data, mode="create")
+        else:
+            with self.fs.open(self.path(name), "xb") as handle:
+                handle.write(data)
+
+    def release(self, job: str) -> None:
+        """Remove the claim, if it is ``job``'s."""
+        if self._claim_holder().get("job") == job:
+            self.remove(CLAIM)
+
+    def _claim_holder(self) -> dict[str, Any]:
+        try:
+            holder = json.loads(self.fs.cat_file(self.path(CLAIM)))
+        except (OSError, ValueError):
+            return {}
+        return holder if isinstance(holder, dict) else {}
+
+    def _claimed(self) -> str:
+        """Who holds OUT_DIR, and what to do about it."""
+        holder = self._claim_holder()
+        who = (f"job {holder.get('job')} (host {holder.get('host')}, pid {holder.get('pid')}, started "
+               f"{holder.get('started')})") if holder else "another job"
+        gone = holder.get("host") == HOST and isinstance(holder.get("pid"), int) and not alive(holder["pid"])
+        state = (f"its process {holder['pid']} on this host is gone, so it was killed: remove {self.display(CLAIM)} "
+                 "and run again" if gone else
+                 f"wait for it to finish or choose another OUT_DIR; if it was killed, remove {self.display(CLAIM)}")
+        return f"Output directory {self.display()} is being written by {who}: {state}."
 
     def prepare(self, overwrite: bool) -> None:
         """Remove an earlier job's files (only those; ``_SUCCESS`` first) and make sure OUT_DIR exists."""
@@ -141,16 +214,25 @@ class OutputStore:
                 self.fs.rm_file(tmp)
             raise
 
-    def parts(self, fmt: str) -> list[str]:
-        return [n for n in self.names() if PART.fullmatch(n) and n.endswith(f".{fmt}")]
+    def check_parts(self, planned: Sequence[str]) -> None:
+        """OUT_DIR's part files must be exactly ``planned`` (the job's own) before they are merged or marked done:
+        ``_SUCCESS`` vouches for what is there."""
+        present = {n for n in self.names() if PART.fullmatch(n)}
+        missing, foreign = sorted(set(planned) - present), sorted(present - set(planned))
+        if missing:
+            raise ScoringError(f"Output directory {self.display()} lacks {len(missing)} part file(s) this job wrote "
+                               f"({capped(missing)}): something removed them while it ran. No {SUCCESS} was written.")
+        if foreign:
+            raise ScoringError(f"Output directory {self.display()} holds {len(foreign)} part file(s) this job did not "
+                               f"write ({capped(foreign)}): another writer used it meanwhile. No {SUCCESS} was written.")
 
-    def merge(self, fmt: str) -> str:
-        """Concatenate the part files of ``fmt``, in order, into scored.csv (header once) or scored.parquet
+    def merge(self, fmt: str, parts: Sequence[str]) -> str:
+        """Concatenate ``parts`` (of ``fmt``), in order, into scored.csv (header once) or scored.parquet
         (their row groups appended one at a time), atomically."""
         if fmt == "parquet":
-            return self._merge_parquet()
+            return self._merge_parquet(parts)
         with self.writer(MERGED) as out:
-            for i, name in enumerate(self.parts("csv")):
+            for i, name in enumerate(parts):
                 with self.fs.open(self.path(name), "rb") as part:
                     header = part.readline()
                     if i == 0:
@@ -159,17 +241,19 @@ class OutputStore:
                         out.write(chunk)
         return self.display(MERGED)
 
-    def _merge_parquet(self) -> str:
+    def _merge_parquet(self, parts: Sequence[str]) -> str:
         import pyarrow.parquet as pq
+
+        from scoring.io.parquet import READ_OPTIONS, WRITE_OPTIONS
 
         name = MERGED_NAMES["parquet"]
         with self.writer(name) as out, contextlib.ExitStack() as stack:
             writer = None
-            for part_name in self.parts("parquet"):
+            for part_name in parts:
                 with self.fs.open(self.path(part_name), "rb") as handle:
-                    part = pq.ParquetFile(handle)
+                    part = pq.ParquetFile(handle, **READ_OPTIONS)
                     if writer is None:  # every part has the job's one output schema (checked by the plan)
-                        writer = stack.enter_context(pq.ParquetWriter(out, part.schema_arrow))
+                        writer = stack.enter_context(pq.ParquetWriter(out, part.schema_arrow, **WRITE_OPTIONS))
                     for i in range(part.num_row_groups):  # one row group in memory at a time
                         writer.write_table(part.read_row_group(i).cast(writer.schema))
         return self.display(name)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.artifacts import ModelRef
+from contract.verify import OnnxFile
 from scoring.batch import score_csv
 from scoring.distributed.ranges import BlockInputError, RangeTask, odd_quotes, stage_range
 from scoring.distributed.rowgroups import RowGroupTask, in_file, stage_row_groups
@@ -31,9 +32,12 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 
 def pack_model(ref: ModelRef) -> dict[str, bytes]:
-    """The model's files by relative path: an ONNX file, or every file of a SavedModel directory."""
+    """The model's files by relative path: an ONNX file and the files of its external weights (which the client's
+    checks read too, so a job whose workers lack them cannot start), or every file of a SavedModel directory."""
     if ref.path.is_file():
-        return {ref.path.name: ref.path.read_bytes()}
+        external = OnnxFile.read(ref.path).external_files()
+        return {ref.path.name: ref.path.read_bytes(),
+                **{name: (ref.path.parent / name).read_bytes() for name in external}}
     return {str(p.relative_to(ref.path)): p.read_bytes() for p in sorted(ref.path.rglob("*")) if p.is_file()}
 
 

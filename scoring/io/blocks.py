@@ -7,11 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoring.errors import InputError
 from scoring.io.sources import Source
+from scoring.options import DEFAULT_MAX_RECORD_BYTES
 
 #: The most a block holds (unless one record is longer): memory stays bounded whatever the rows look
 #: like, e.g. a very long first row, from which the block size in rows is estimated.
 MAX_BLOCK_BYTES = 16 << 20
+#: How much of a long record one read takes while completing it.
+_LINE_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,13 @@ def count_lines(data: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 10))
 
 
-def iter_blocks(source: Source, pending: bytes, first_line: int, target_bytes: int) -> Iterator[Block]:
+def iter_blocks(source: Source, pending: bytes, first_line: int, target_bytes: int,
+                max_record: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Block]:
     """Yield blocks of about ``target_bytes`` (at least one whole record each) from ``pending`` + ``source``.
 
-    Each block is one large read completed by ``readline`` to the end of a record, so the data is
-    copied once; memory stays bounded by the block size, whatever the input size.
+    Each block is one large read completed to the end of a record, so the data is copied once; memory stays
+    bounded by the block size, whatever the input size, and a record longer than ``max_record`` bytes (a file with
+    no line ends, /dev/zero) is an InputError at the line where it starts rather than read to its end.
     """
     line = first_line
     eof = False
@@ -66,12 +72,37 @@ def iter_blocks(source: Source, pending: bytes, first_line: int, target_bytes: i
         if not data:
             return
         cut = record_end(data, min(target_bytes, len(data)) - 1)
-        while cut == 0 and not eof:  # complete the last record (possibly a quoted multi-line field)
-            more = source.readline()
-            eof = not more
-            data += more
-            cut = record_end(data, len(data) - len(more) - 1)
+        if cut == 0 and not eof:  # complete the last record (possibly a quoted multi-line field): it ends where
+            data, eof = _complete_record(source, data, line, max_record)  # the data now does, or the input did
         cut = cut or len(data)  # the last record may lack a final newline
         block, pending = data[:cut], data[cut:]  # (a whole-bytes slice is the same object: no copy)
         yield Block(block, line)
         line += count_lines(block)
+
+
+def _complete_record(source: Source, data: bytes, line: int, max_record: int) -> tuple[bytes, bool]:
+    """``data`` read on to the end of the record it ends inside: (the data, whether the input ended). Linear: the
+    quote parity is carried along, so each new line is searched once, and the parts are joined once."""
+    parts, size, quotes = [data], len(data), data.count(b'"')
+    while True:
+        more = source.readline(_LINE_CHUNK)
+        if not more:
+            return b"".join(parts), True
+        parts.append(more)
+        size += len(more)
+        if more.endswith(b"\n") and (quotes + more.count(b'"')) % 2 == 0:  # a line end outside quotes: done
+            return b"".join(parts), False
+        quotes += more.count(b'"')
+        if size - len(data) > max_record:
+            start = line + count_lines(data[:_last_record_end(data)])
+            raise InputError(f"a record longer than {max_record:,} bytes starts here and has no end in sight; "
+                             "expected lines of a CSV file (pass --max-record-bytes for longer records)",
+                             source.name, start)
+
+
+def _last_record_end(data: bytes) -> int:
+    """Where the last complete record of ``data`` ends (0 if none): its last line end outside quotes."""
+    raw = np.frombuffer(data, np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    outside = newlines[np.cumsum(raw == 34)[newlines] % 2 == 0] if newlines.size else newlines
+    return int(outside[-1]) + 1 if outside.size else 0

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from contract.numbers import parse_numbers
+from contract.text import capped
 from scoring.errors import InputError, ScoringError
 
 OUTPUT_COLUMNS = ("probability", "label")
@@ -151,12 +152,12 @@ def normalize(name: str) -> str:
 
 
 def _quote_list(names: list[str], limit: int = 5) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return capped(names, limit)
 
 
 def _check_present(wanted: list[str], names: list[str], what: str, source: str) -> None:
-    missing = sorted(set(wanted) - set(names), key=wanted.index)
+    present = set(names)
+    missing = list(dict.fromkeys(n for n in wanted if n not in present))  # in the order asked for, once each
     if not missing:
         return
     raise InputError(f"missing {len(missing)} {what}: {_quote_list(missing)}.{_suggest(missing, names, wanted)}",
@@ -231,8 +232,14 @@ def _check_unique(names: list[str], source: str) -> None:
             seen.setdefault(name, []).append(i)
     dupes = {n: cols for n, cols in seen.items() if len(cols) > 1}
     if dupes:
-        detail = "; ".join(f"{n!r} in columns {', '.join(map(str, c))}" for n, c in sorted(dupes.items())[:5])
-        raise InputError(f"duplicate column names: {detail}. Column names must be unique.", source, 1)
+        detail = "; ".join(f"{_quote_list([n])} in columns {_numbers(c)}" for n, c in sorted(dupes.items())[:5])
+        more = f" and {len(dupes) - 5} more names" if len(dupes) > 5 else ""
+        raise InputError(f"duplicate column names: {detail}{more}. Column names must be unique.", source, 1)
+
+
+def _numbers(columns: list[int], limit: int = 5) -> str:
+    shown = ", ".join(map(str, columns[:limit]))
+    return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
 
 
 def _check_single_field(fields: list[str], separator: str, source: str) -> None:
@@ -277,7 +284,8 @@ def resolve_layout(first_fields: list[str], feature_names: list[str], source: st
     if clash:
         raise InputError(f"kept column {clash[0]!r} has the name of an output column; "
                          f"rename it or leave it out of --keep", source, 1)
-    return Layout(source, tuple(names), tuple(features), tuple(names.index(n) for n in keep_names), has_header,
+    position = {name: i for i, name in reversed(list(enumerate(names)))}  # the first column of each name
+    return Layout(source, tuple(names), tuple(features), tuple(position[n] for n in keep_names), has_header,
                   separator, na_values=tuple(na_values), decimal=decimal)
 
 

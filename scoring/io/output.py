@@ -9,8 +9,7 @@ import glob
 import io
 import os
 import re
-import shutil
-import socket
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -22,15 +21,15 @@ import numpy as np
 import polars as pl
 
 from contract.metadata import Metadata
-from scoring.errors import OutputError, ScoringError
+from contract.temporaries import prefix, remove_stale
+from contract.text import capped
+from contract.temporaries import remove as _remove
+from scoring.errors import InputError, OutputError, ScoringError
 from scoring.io.layout import Layout
 from scoring.io.parsing import Reject
 from scoring.io.sources import OPENERS
 from scoring.timing import UNTIMED, Stages
 
-#: Temporary names are ``.OUT.HOST.PID.RANDOM.tmp``: a later run can tell a killed writer's leftovers
-#: (removed) from a live writer's (left alone), and never touches another host's.
-HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 #: ``os.umask`` can only be read by setting it, which races with threads creating files: read it once.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -45,18 +44,42 @@ _UNFINISHED: set[tuple[Path, str]] = set()
 
 def remove_unfinished() -> None:
     """Remove this process's temporaries that no writer removed (see _UNFINISHED)."""
-    for directory, prefix in list(_UNFINISHED):
-        for path in directory.glob(f"{glob.escape(prefix)}*.tmp"):
+    for directory, start in list(_UNFINISHED):
+        for path in directory.glob(f"{glob.escape(start)}*.tmp"):
             _remove(path)
-        _UNFINISHED.discard((directory, prefix))
+        _UNFINISHED.discard((directory, start))
+
+
+#: Names that mean stdout: what users type, and what a shell's ``/dev/stdout`` resolves to. Replacing such a
+#: path by a rename would destroy the link and print nothing.
+STDOUT_NAMES = frozenset({"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
+
+
+def is_stdout(path: str | Path) -> bool:
+    return str(path) in STDOUT_NAMES
+
+
+def streamed(path: str | Path) -> bool:
+    """Whether OUT is written in place rather than replaced: stdout, or an existing character device (``/dev/null``,
+    a terminal) or FIFO, which a rename would replace by a plain file (and, as root, ``/dev/null`` itself)."""
+    if is_stdout(path):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 class AtomicOutput(contextlib.AbstractContextManager):
     """Write to a hidden temporary file beside ``path`` and rename it into place on ``commit()`` only.
 
     On any error, Ctrl-C or SIGTERM the temporary file is removed, so ``path`` is either absent or
-    keeps its previous content. ``commit()`` fsyncs the file before the rename and the directory after.
-    ``-`` writes to stdout, which cannot be atomic. ``.gz``/``.bz2`` compress. ``by_name=True`` is for a
+    keeps its previous content; a replaced file keeps its permissions (and its owner and group where this
+    process may set them). ``commit()`` fsyncs the file before the rename and the directory after. A symbolic
+    link is followed: the file it points to is replaced (its temporary beside it), the link is kept. Stdout
+    (``-``, ``/dev/stdout``, ...) and an existing character device or FIFO are written in place, which cannot be
+    atomic; a block device or a socket is refused. ``.gz``/``.bz2`` compress. ``by_name=True`` is for a
     writer that opens files itself (polars' sink): it gets ``path``, inside a private temporary directory,
     so that a writer still shutting down after an error cannot recreate a file once the directory is gone.
     """
@@ -67,39 +90,58 @@ class AtomicOutput(contextlib.AbstractContextManager):
         self._tmp: Path | None = None  # the temporary file or directory, removed unless committed
         self._raw: IO[bytes] | None = None
         self._committed = False
-        if self.name == "-":
+        self._previous: os.stat_result | None = None  # the file being replaced
+        if is_stdout(self.name) or streamed(self.name):
             if by_name:
-                raise ScoringError("Cannot hand stdout to a writer that needs a file path.")
-            self.handle: IO[bytes] = sys.stdout.buffer
+                what = "stdout" if is_stdout(self.name) else self.name
+                raise ScoringError(f"Cannot hand {what} to a writer that needs a file path.")
+            self._open_stream()
             return
-        target = Path(path)
-        if target.is_dir():
-            raise ScoringError(f"Output path {target} is a directory; expected a file path or '-' for stdout.")
+        target = Path(os.path.realpath(path))
+        if target.is_dir() or self.name.endswith(os.sep):  # "newdir/" wrote a file named newdir
+            what = "is a directory" if target.is_dir() else "ends in '/', which names a directory"
+            raise ScoringError(f"Output path {path} {what}; expected a file path or '-' for stdout.")
+        if os.path.exists(target) and not target.is_file():
+            raise ScoringError(f"Output path {path} is a block device or a socket; expected a file path, a "
+                               "character device, a FIFO or '-' for stdout.")
         if not target.parent.is_dir():
             raise ScoringError(f"Output directory {target.parent} does not exist; create it or choose another path.")
         self.target, self.existed = target, target.exists()
+        self._previous = os.stat(target) if self.existed else None
         remove_stale(target)
-        prefix = f".{target.name}.{HOST}.{os.getpid()}."
-        self._unfinished = (target.parent, prefix)
+        start = prefix(target.name)
+        self._unfinished = (target.parent, start)
         _UNFINISHED.add(self._unfinished)  # before the file exists: see remove_unfinished
         try:
-            self._create(target, prefix, by_name)
+            self._create(target, start, by_name)
         except BaseException as exc:
             # A signal (SIGINT/SIGTERM raise, see scoring.signals) can land after mkstemp/mkdtemp created the
             # file and before it is ours to remove, and no __exit__ runs for a constructor that raised: remove
             # what this process created under its own prefix.
-            for leftover in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+            for leftover in target.parent.glob(f"{glob.escape(start)}*.tmp"):
                 _remove(leftover)
             if isinstance(exc, OSError):
                 raise self.error(exc) from None
             raise
 
-    def _create(self, target: Path, prefix: str, by_name: bool) -> None:
+    def _open_stream(self) -> None:
+        """Stdout, or a device or FIFO opened for writing (a FIFO waits for its reader, as a shell's ``>`` does)."""
+        if is_stdout(self.name):
+            self.handle: IO[bytes] = sys.stdout.buffer
+            return
+        try:
+            self._raw = open(self.name, "wb")
+        except OSError as exc:
+            raise self.error(exc) from None
+        opener = OPENERS.get(Path(self.name).suffix.lower())
+        self.handle = opener(self._raw, "wb") if opener else self._raw
+
+    def _create(self, target: Path, start: str, by_name: bool) -> None:
         if by_name:
-            self._tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
+            self._tmp = Path(tempfile.mkdtemp(prefix=start, suffix=".tmp", dir=target.parent))
             self.path = self._tmp / target.name
             return
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=start, suffix=".tmp", dir=target.parent)
         self._tmp = self.path = Path(tmp)
         self._raw = os.fdopen(fd, "wb")
         opener = OPENERS.get(target.suffix.lower())
@@ -109,7 +151,7 @@ class AtomicOutput(contextlib.AbstractContextManager):
         """One line for a failed write: what failed, how to fix it, and what became of a previous file."""
         code = os_errno(exc)
         reason = exc.strerror or re.sub(r" \(os error \d+\).*", "", str(exc))
-        where = "stdout" if self.name == "-" else self.name
+        where = "stdout" if is_stdout(self.name) else self.name
         fix = "Free some space or choose another output path" if code in _NO_SPACE else "Choose another output path"
         state = f"; the previous {self.target.name} is unchanged" if self.existed else ""
         return OutputError(f"Cannot write {where}: {reason}. {fix}{state}.")
@@ -125,13 +167,13 @@ class AtomicOutput(contextlib.AbstractContextManager):
     def commit(self, stages: Stages = UNTIMED) -> None:
         """Flush and fsync the temporary file, rename it into place, fsync the directory."""
         with self.writing():
-            if self._tmp is None:
-                self.handle.flush()
+            if self._tmp is None:  # written in place
+                self._close_stream()
                 self._committed = True
                 return
             with stages("sync"):
                 self._sync_file()
-            os.chmod(self.path, 0o666 & ~_UMASK)  # mkstemp's 0600 is for the temporary file only
+            self._keep_permissions()
             os.replace(self.path, self.target)
             self._committed = True
         with stages("sync"):
@@ -139,6 +181,23 @@ class AtomicOutput(contextlib.AbstractContextManager):
         if self._tmp != self.path:
             _remove(self._tmp)  # the private directory, empty now
         _UNFINISHED.discard(self._unfinished)
+
+    def _close_stream(self) -> None:
+        self.handle.flush()
+        if self._raw is not None:
+            if self.handle is not self._raw:
+                self.handle.close()  # the gzip/bz2 trailer
+            self._raw.close()
+
+    def _keep_permissions(self) -> None:
+        """The replaced file's mode, owner and group (where allowed: chown needs privileges), else a new file's."""
+        previous = self._previous
+        if previous is None:
+            os.chmod(self.path, 0o666 & ~_UMASK)  # mkstemp's 0600 is for the temporary file only
+            return
+        with contextlib.suppress(PermissionError):
+            os.chown(self.path, previous.st_uid, previous.st_gid)
+        os.chmod(self.path, stat.S_IMODE(previous.st_mode))  # after chown, which may clear set-id bits
 
     def _sync_file(self) -> None:
         if self._raw is None:  # written by name: fsync through a descriptor of our own
@@ -155,7 +214,12 @@ class AtomicOutput(contextlib.AbstractContextManager):
         self._raw.close()
 
     def __exit__(self, *exc: object) -> None:
-        if self._tmp is None or self._committed:
+        if self._committed:
+            return
+        if self._tmp is None:
+            if self._raw is not None:  # a device or FIFO: close it quietly, the error is already on its way
+                with contextlib.suppress(OSError):
+                    self._close_stream()
             return
         if self._raw is not None:
             with contextlib.suppress(OSError):  # a full disk fails the final flush too
@@ -185,48 +249,6 @@ def _sync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-def _remove(path: Path, attempts: int = 10) -> None:
-    """Remove a temporary file or directory. Retried: after an error polars' sink may still create its
-    file in the directory while we remove it (rmdir then fails with ENOTEMPTY); once the directory is
-    gone, such a late create fails instead of leaving a file behind."""
-    for _ in range(attempts):
-        if not os.path.lexists(path):
-            return
-        try:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-        except OSError:
-            continue
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (our own pid counts as alive: never ours to judge)."""
-    if pid == os.getpid() or os.name != "posix":  # elsewhere os.kill(pid, 0) is not a harmless probe
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, owned by someone else
-        return True
-    return True
-
-
-def remove_stale(target: Path) -> list[Path]:
-    """Remove temporary files of ``target`` left by writers on this host that are gone (killed runs)."""
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.{re.escape(HOST)}\.(\d+)\.[a-z0-9_]+\.tmp")
-    try:
-        entries = list(os.scandir(target.parent))
-    except OSError:
-        return []
-    stale = [Path(e.path) for e in entries if (m := pattern.fullmatch(e.name)) and not _alive(int(m.group(1)))]
-    for path in stale:
-        _remove(path)
-    return stale
-
-
 @dataclass(frozen=True)
 class Outputs:
     """The columns after the kept ones: probability, label (0/1) and, if asked for, the class value (M/B)."""
@@ -247,6 +269,20 @@ class Outputs:
         if self.class_column:
             columns.append(pl.Series(self.class_column, np.asarray(self.classes, dtype=object)[label], dtype=pl.String))
         return pl.DataFrame(columns)
+
+
+def check_output_format(layout: Layout, output_format: str) -> None:
+    """A CSV output cannot hold a nested pass-through column (a Parquet list or struct): refused before any work, with
+    the column named, rather than failing in polars' writer."""
+    if output_format != "csv":
+        return
+    nested = [(name, kind) for name, kind in zip(layout.keep_names, layout.keep_dtypes) if kind.is_nested()]
+    if nested:
+        name, kind = nested[0]
+        raise InputError(f"column {name!r} holds nested values ({kind}), which a CSV output cannot hold ({len(nested)} "
+                         f"such column{'s' * (len(nested) > 1)}: {capped([n for n, _ in nested])}); leave "
+                         f"{'them' if len(nested) > 1 else 'it'} out of --keep/--keep-all, or write Parquet "
+                         "(--output-format parquet)", layout.source, None, unit="row")
 
 
 def write_scored(handle: IO[bytes] | str, outputs: Outputs, kept: pl.DataFrame, probability: np.ndarray,
