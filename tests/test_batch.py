@@ -1349,8 +1349,9 @@ def test_a_terminal_shows_bytes_with_a_total_and_an_eta_then_the_closing_line_al
         runtime_name: str, export_dir: Path, big_inputs: dict[str, Path], tmp_path: Path, engine: str) -> None:
     out = tmp_path / "out.csv"
     code, text = _in_a_terminal([sys.executable, "-m", "scoring.batch", str(big_inputs[engine]), str(out),
-                                 "--runtime", runtime_name, "--model", str(export_dir), "--rejects",
-                                 str(tmp_path / "rejects.csv"), *(["--on-error", "skip"] if engine == "blocks" else [])])
+                                 "--runtime", runtime_name, "--model", str(export_dir),
+                                 *(["--on-error", "skip", "--rejects", str(tmp_path / "rejects.csv")]
+                                   if engine == "blocks" else [])])
     size = tqdm.format_sizeof(big_inputs[engine].stat().st_size, divisor=1024)
     assert code == 0, text
     # e.g. "scoring:  37%|####   | 6.25M/16.9M [00:01<00:02, 5.12MB/s]": bytes of the input, elapsed<remaining

@@ -193,6 +193,7 @@ def two_jobs_at_once(client, inputs: list[list[str]], out_dir: str, **kwargs) ->
     start = threading.Barrier(len(plans))
     done: list = []
     refused: list[ScoringError] = []
+    crashed: list[BaseException] = []
 
     def run(plan) -> None:
         start.wait()
@@ -200,12 +201,15 @@ def two_jobs_at_once(client, inputs: list[list[str]], out_dir: str, **kwargs) ->
             done.append((plan, run_job(plan, client, merge=True)))
         except ScoringError as exc:
             refused.append(exc)
+        except BaseException as exc:  # anything else fails the test with what it was, not a silent thread
+            crashed.append(exc)
 
     threads = [threading.Thread(target=run, args=(plan,)) for plan in plans]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(600)
+    assert not crashed and not any(thread.is_alive() for thread in threads), crashed
     return done, refused
 
 

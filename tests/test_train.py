@@ -128,7 +128,7 @@ REFUSALS = [
      r"DataError: .*comma.csv: no label column .species."),
     (["--data", "{iris}", "--label", "species", "--positive", "virginica", "--l2", "cv", "--cv-folds", "60"],
      r"DataError: --l2 cv with 60 folds needs at least 60 training rows of each class"),
-    (["--epochs", "0"], r"ConfigError: --epochs must be a positive integer"),
+    (["--epochs", "0"], r"ConfigError: --epochs must be .*got 0"),
     (["--recipe", "converge", "--tolerance", "2"], r"ConfigError: --tolerance must be in \[0, 1\)"),
     (["--data", "{missing}"], r"DataError: Data file not found"),
 ]

@@ -60,7 +60,10 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         with _signals_blocked():
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                dashboard_address=":0"))
+                dashboard_address=":0",
+                # Warnings off in the workers we start: after Ctrl-C each cancelled task logs one (as the signal
+                # reaches the process group, before a later quieting could); errors still show.
+                silence_logs=logging.ERROR))
             client = stack.enter_context(distributed.Client(cluster))
         yield client
 

@@ -42,6 +42,11 @@ def temporary_name(name: str) -> str:
     return f".{name}.{uuid.uuid4().hex}.tmp"
 
 
+def _claim_attempt(name: str) -> bool:
+    """A temporary that another job writes while it tries to claim OUT_DIR: it removes it when its link fails."""
+    return name.startswith(f".{CLAIM}.") and name.endswith(".tmp")
+
+
 class OutputStore:
     """OUT_DIR as a local directory or an object-store prefix, written through fsspec.
 
@@ -111,7 +116,9 @@ class OutputStore:
         if self._claim_holder().get("job") != job:  # a store that cannot create exclusively lets the last one win
             raise ScoringError(self._claimed())
         try:
-            self._check_contents([n for n in self.names() if n != CLAIM], overwrite)
+            # Another job's attempt to claim (its temporary, gone in a moment) does not make OUT_DIR taken: counted,
+            # it made both jobs fail, the holder and the one that came second.
+            self._check_contents([n for n in self.names() if n != CLAIM and not _claim_attempt(n)], overwrite)
         except BaseException:
             self.release(job)
             raise
