@@ -40,13 +40,13 @@ def out_path(target: str | Path) -> Path:
     return Path(os.path.realpath(target))
 
 
-def check_out(target: str | Path, kind: RunKind, inputs: Mapping[str, str | Path | None] = {}) -> Path:
+def check_out(target: str | Path, kind: RunKind, inputs: Mapping[str, str | Path | None] | None = None) -> Path:
     """Fail early, before any work, unless ``target`` can be made or replaced: it is absent, an empty folder or a
     run of ``kind`` (its manifest lists every file in it), it holds none of ``inputs`` (flag -> path) and none of
     them holds it, and its parent is writable. Returns the resolved path."""
     target = out_path(target)
     recover(target)
-    check_apart(target, inputs)
+    check_apart(target, inputs or {})
     check_replaceable(target, kind)
     parent = target.parent
     while not parent.exists():
@@ -112,7 +112,7 @@ def _within(inner: Path, outer: Path) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_directory(target: str | Path, kind: RunKind, inputs: Mapping[str, str | Path | None] = {}
+def atomic_directory(target: str | Path, kind: RunKind, inputs: Mapping[str, str | Path | None] | None = None
                      ) -> Iterator[Path]:
     """Yield a temporary sibling of ``target``; on success it replaces ``target``, on error it is removed.
 
