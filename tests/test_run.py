@@ -141,3 +141,27 @@ def test_an_mlp_chooses_l2_by_cv_and_its_threshold_for_a_target_fnr_as_logistic_
     train_p = result.classifier.outputs(rows.x_train)["probability"].numpy()
     assert result.report["threshold"] == threshold_for_fnr(rows.y_train, train_p, 0.02)
     assert result.report["metrics"]["train"]["fnr"] <= 0.02 and result.classifier.net.family == "mlp"
+
+
+def test_a_network_worse_than_the_baseline_is_told_of_overfitting_not_to_train_longer() -> None:
+    """An MLP converged on 331 rows of diabetes overfit (test log loss 1.03 against 0.46): the advice to converge
+    further or lower --tolerance would make it worse."""
+    from model.config import FitConfig
+    from model.run import versus_baseline
+
+    test, baselines = {"log_loss": 1.0}, {"LogisticRegression": {"log_loss": 0.5}}
+    for config, converged in ((FitConfig(stop="plateau"), True), (FitConfig(stop="epochs"), False)):
+        mlp = versus_baseline(test, baselines, config, None, converged, hidden_layers=True)
+        assert mlp["worse"] and "--l2" in mlp["advice"] and "--model logreg" in mlp["advice"]
+        assert "--tolerance" not in mlp["advice"] and "--recipe converge" not in mlp["advice"]
+    linear = versus_baseline(test, baselines, FitConfig(stop="plateau"), None, True)
+    assert "--tolerance" in linear["advice"] and "--model logreg" not in linear["advice"]
+
+
+
+def test_an_mlp_run_worse_than_the_baseline_gets_the_networks_advice(iris_spec) -> None:
+    from model.config import Requested
+    from model.families import ModelSpec
+
+    report = train(Requested(recipe="tutorial", epochs=2), iris_spec, model_spec=ModelSpec.of("mlp", (4,))).report
+    assert report["versus_baseline"]["worse"] and "--model logreg" in report["versus_baseline"]["advice"]
