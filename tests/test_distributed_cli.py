@@ -15,6 +15,7 @@ pytest.importorskip("distributed")
 
 from benchmarks.common import default_sigint  # noqa: E402
 from tests.expect import error_line
+from scoring.distributed.cli import Stopped  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,3 +89,25 @@ def test_a_bad_row_is_one_line_on_stderr_without_the_workers_report_of_it(big_cs
     # 'n/a' is one of the model's missing-value spellings: the Dask job reads it as training did.
     error_line(done.stderr, "InputError", f"{bad}, line 30001, column 6 ('smoothness_mean')", "missing value ('n/a')",
                "Fix the row", "no _SUCCESS")
+
+
+@pytest.mark.parametrize("signum, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Stopped)])
+def test_the_signal_handler_quiets_dask_before_the_unwinding_starts(signum, raised) -> None:
+    """Once interrupted, Dask's own clean-up (distributed.utils.sync's cancel callback, on its event loop thread)
+    may log an error before the job's handler runs: the handler quiets the loggers first, so the one line stays one."""
+    import logging
+
+    from scoring.distributed.cli import _on_signal
+
+    names = ("distributed", "tornado", "tornado.application", "asyncio")
+    roots = {name.split(".")[0] for name in names}
+    levels = {name: logging.getLogger(name).level for name in
+              {*names, *(n for n in logging.root.manager.loggerDict if n.split(".")[0] in roots)}}
+    try:
+        with pytest.raises(raised) as caught:
+            _on_signal(signum, None)
+        assert (caught.type is Stopped) == (signum == signal.SIGTERM)
+        assert all(not logging.getLogger(name).isEnabledFor(logging.CRITICAL) for name in names)
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

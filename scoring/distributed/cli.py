@@ -27,8 +27,13 @@ class Stopped(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so both unwind the same way."""
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Stopped
+def _on_signal(signum: int, frame: object) -> None:
+    # Quiet first: the unwinding that follows runs Dask's own clean-up on its event loop, which can log an error
+    # of its own once interrupted (distributed.utils.sync's cancel callback) before the job's handler runs.
+    _quiet()
+    if signum == signal.SIGTERM:
+        raise Stopped
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -117,8 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     expected = (ToolkitError, *storage_errors())
-    main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    main_thread = threading.current_thread() is threading.main_thread()
+    # Only the main thread may set handlers; an ignored Ctrl-C (a background job of a script) stays ignored.
+    previous = {signum: signal.signal(signum, _on_signal) for signum in STOP_SIGNALS
+                if main_thread and not (signum == signal.SIGINT and signal.getsignal(signum) == signal.SIG_IGN)}
     try:
         most = 4 * usable_cores()  # one process each: room for I/O-bound work, not for a typo's thousands
         if args.workers is not None and not 1 <= args.workers <= most:
@@ -143,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.out_dir} has no _SUCCESS.", file=sys.stderr)
         return 128 + signum
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if not args.quiet:
         print(summary.line(), file=sys.stderr)
     return 0
