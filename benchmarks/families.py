@@ -20,6 +20,7 @@ import numpy as np
 
 from benchmarks.common import RESULTS, benchmark_parser, machine_info, machine_line, markdown_table, run_measured, \
     write_result
+from benchmarks.own_tables import iris_and_wine
 
 FAMILIES = ("logreg", "mlp")
 SEEDS = (22, 1, 2)
@@ -72,14 +73,7 @@ def write_tables(directory: Path) -> None:
     """Every table but WDBC as a CSV in ``directory``."""
     from sklearn import datasets
 
-    frames = {"rings": rings(), "xor": xor()}
-    bunch = datasets.load_iris(as_frame=True)
-    iris = bunch.frame
-    iris["species"] = bunch.target_names[iris.pop("target")]
-    frames["iris"] = iris[iris.species != "setosa"]
-    wine = datasets.load_wine(as_frame=True).frame
-    wine["class_0"] = np.where(wine.pop("target") == 0, "yes", "no")
-    frames["wine"] = wine
+    frames = {"rings": rings(), "xor": xor(), **iris_and_wine()}
     diabetes = datasets.load_diabetes(as_frame=True, scaled=False).frame
     target = diabetes.pop("target")
     diabetes["high"] = np.where(target > target.median(), "yes", "no")

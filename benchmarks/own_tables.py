@@ -58,19 +58,26 @@ R_TABLES = {"pima": ("MASS", "Pima.tr"), "pima_te": ("MASS", "Pima.te"), "biopsy
             "hmda": ("AER", "HMDA"), "cowles": ("carData", "Cowles")}
 
 
+def iris_and_wine() -> dict[str, Any]:
+    """scikit-learn's iris (versicolor vs virginica, label ``species``) and wine (class 0 or not, ``class_0`` yes/no)
+    as two-class tables with their labels spelled as a user's table would spell them."""
+    import numpy as np
+    from sklearn import datasets
+
+    bunch = datasets.load_iris(as_frame=True)
+    iris = bunch.frame
+    iris["species"] = bunch.target_names[iris.pop("target")]
+    wine = datasets.load_wine(as_frame=True).frame
+    wine["class_0"] = np.where(wine.pop("target") == 0, "yes", "no")
+    return {"iris": iris[iris.species != "setosa"], "wine": wine}
+
+
 def write_tables(directory: Path, r_tables: bool = True) -> None:
     """Every table as a CSV in ``directory`` (R's row names left out: they are not data)."""
     import numpy as np
     from sklearn import datasets
 
-    frames = {}
-    bunch = datasets.load_iris(as_frame=True)
-    iris = bunch.frame
-    iris["species"] = bunch.target_names[iris.pop("target")]
-    frames["iris"] = iris[iris.species != "setosa"]
-    wine = datasets.load_wine(as_frame=True).frame
-    wine["class_0"] = np.where(wine.pop("target") == 0, "yes", "no")
-    frames["wine"] = wine
+    frames = iris_and_wine()
     cancer = datasets.load_breast_cancer(as_frame=True).frame
     cancer["diagnosis"] = np.where(cancer.pop("target") == 0, "M", "B")
     frames["breast_cancer"] = cancer
