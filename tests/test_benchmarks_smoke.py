@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.common import core_sets
+
 #: Each runs real subprocesses end to end: left out of the fast subset (`pytest -m "not slow"`).
 pytestmark = pytest.mark.slow
 
@@ -222,6 +224,23 @@ def test_cores_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> N
     for stage in result["stages"].values():
         assert set(stage["rows_per_second"]) == set(result["cores"])
         assert 0 <= stage["gil_share"]["median"] <= 1
+
+
+def test_alternatives_quick_scores_like_the_scorer_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
+    from benchmarks import alternatives
+
+    assert alternatives.main(["--quick", "--model", str(export_dir), "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "alternatives_quick.json").read_text())
+    assert set(result["by_cores"]) == {str(n) for n in core_sets()}
+    for part in result["by_cores"].values():
+        others = set(alternatives.SCRIPTS) | {alternatives.CEILING}
+        assert set(part["ours_speedup"]) == set(part["memory_vs_ours"]) == others
+        assert all(s["median"] > 0 for s in part["ours_speedup"].values())
+        # The comparison is fair only if the scripts score what the scorer scores, row for row.
+        for agree in part["agreement"].values():
+            assert agree["rows"] == 20_000 and agree["same_ids"] and agree["label_mismatches"] == 0
+            assert agree["probability_max_abs_diff"] == 0
+        assert part["agreement"]["polars + onnxruntime script"]["same_bytes"]
 
 
 def test_tf_startup_quick_runs_and_writes_json(export_dir: Path, tmp_path: Path) -> None:
