@@ -67,7 +67,7 @@ def test_wdbc_rows_score_as_the_runtime_does(runtime, wdbc_csv: Path, tmp_path: 
 
 
 @pytest.mark.parametrize("engine", ["auto", "blocks"])
-@pytest.mark.parametrize("batch_rows", [1, 7, 4096, 10**9])
+@pytest.mark.parametrize("batch_rows", [pytest.param(1, marks=pytest.mark.slow), 7, 4096, 10**9])
 def test_chunk_invariance(runtime, wdbc_csv: Path, tmp_path: Path, batch_rows: int, engine: str) -> None:
     whole = tmp_path / "whole.csv"
     score_csv(wdbc_csv, whole, runtime=runtime, batch_rows=10**9, engine="blocks")
@@ -1247,6 +1247,7 @@ def test_onnx_path_never_imports_tensorflow_nor_the_onnx_package(export_dir, wdb
     assert len(pd.read_csv(tmp_path / "o.csv")) == 569
 
 
+@pytest.mark.slow
 def test_stdin_to_stdout_subprocess(export_dir, wdbc_csv, tmp_path) -> None:
     done = subprocess.run([sys.executable, "-m", "scoring.batch", "-", "-", "--model", str(export_dir), "--quiet"],
                           input=wdbc_csv.read_bytes(), capture_output=True, timeout=120)
@@ -1669,6 +1670,7 @@ def test_scores_are_what_the_runtime_gives_for_the_same_matrix(runtime_name: str
 @given(n=st.integers(1, 40), bad=st.sets(st.integers(0, 39)), multiline=st.sets(st.integers(0, 39)),
        header=st.booleans(), batch_rows=st.integers(1, 25), column=st.integers(0, 29),
        value=st.sampled_from(["abc", "", "nan", "-inf", "1.5.5", "1e99"]))
+@pytest.mark.slow
 def test_rejects_name_the_file_line_of_every_injected_bad_row(
         runtime_name: str, loaded_runtimes, n: int, bad: set[int], multiline: set[int], header: bool, batch_rows: int,
         column: int, value: str) -> None:
@@ -1866,7 +1868,7 @@ def test_an_mlp_export_scores_with_no_new_flag_on_either_runtime(runtime_name, m
 
 
 @pytest.mark.parametrize("engine", ["auto", "blocks"])
-@pytest.mark.parametrize("batch_rows", [1, 7, 4096])
+@pytest.mark.parametrize("batch_rows", [pytest.param(1, marks=pytest.mark.slow), 7, 4096])
 def test_an_mlp_on_onnx_writes_the_same_bytes_at_any_batch_size(mlp_export_dir, wdbc_csv, tmp_path, batch_rows: int,
                                                                  engine: str) -> None:
     """onnxruntime sums a row in the same order in any batch, so the float32 MLP keeps chunk invariance there."""

@@ -44,6 +44,7 @@ FIELD = st.text(alphabet=st.sampled_from(['a', 'é', ' ', ',', '"', '\n', '\r', 
 @given(records=st.lists(st.lists(FIELD, min_size=1, max_size=4), min_size=1, max_size=30),
        terminator=st.sampled_from(["\n", "\r\n"]), final_newline=st.booleans(),
        target=st.integers(1, 200), head=st.integers(0, 50))
+@pytest.mark.slow
 def test_cutting_never_splits_or_loses_a_record(records: list[list[str]], terminator: str, final_newline: bool,
                                                 target: int, head: int) -> None:
     """Quotes, commas, CR, LF and CRLF inside fields: every block holds whole records, none is lost."""

@@ -40,6 +40,7 @@ def test_corrupt_checkpoint_is_reported(model_dir: Path, tmp_path: Path) -> None
         load_classifier(broken)
 
 
+@pytest.mark.slow
 def test_model_json_of_another_run_is_refused(model_dir: Path, tmp_path: Path) -> None:
     """The issue's case: run A's model.json beside run B's checkpoint gave run A's threshold in the metadata."""
     from model.fit import FitConfig

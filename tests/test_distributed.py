@@ -44,6 +44,7 @@ def parts(out_dir: Path) -> list[Path]:
     return sorted(out_dir.glob("part-*.csv"))
 
 
+@pytest.mark.slow
 def test_one_big_file_in_several_blocks_matches_single_machine(client, big_csv, export_dir, tmp_path) -> None:
     out = tmp_path / "out"
     summary = score_distributed([str(big_csv)], out, client, model=export_dir, blocksize="1MiB", merge=True)
@@ -78,6 +79,7 @@ def test_success_comes_last_and_names_the_merged_file(client, wdbc_csv, export_d
     assert parts(failed) and not (failed / SUCCESS).exists() and not (failed / "_RUNNING").exists()
 
 
+@pytest.mark.slow
 def test_several_files_and_globs_keep_input_order(client, wdbc_csv, big_csv, export_dir, tmp_path) -> None:
     data = tmp_path / "in"
     data.mkdir()
@@ -241,6 +243,7 @@ def test_non_empty_out_dir_needs_overwrite(client, wdbc_csv, export_dir, tmp_pat
     assert len(parts(out)) > 1 and (out / SUCCESS).is_file()
 
 
+@pytest.mark.slow
 def test_cli_local_cluster_and_errors(wdbc_csv, export_dir, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     assert main([str(wdbc_csv), str(out), "--model", str(export_dir), "--workers", "1", "--merge"]) == 0

@@ -60,6 +60,7 @@ def test_files_that_give_different_output_columns_are_refused(wdbc_csv, export_d
         plan_job([str(wdbc_csv)], str(tmp_path / "out"), model=export_dir, threshold=2)
 
 
+@pytest.mark.slow
 def test_planning_an_onnx_job_never_imports_tensorflow(wdbc_csv, export_dir, tmp_path) -> None:
     import subprocess
     import sys

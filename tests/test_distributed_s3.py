@@ -96,6 +96,7 @@ def test_s3_in_s3_out_matches_the_single_machine_scorer(dask_client, bucket, sto
     assert summary.line().endswith(f"-> s3://{name}/out/scored.csv (and {summary.blocks} part files beside it)")
 
 
+@pytest.mark.slow
 def test_a_glob_of_several_objects_and_a_compressed_one(dask_client, bucket, storage_options, wdbc_csv, export_dir,
                                                         tmp_path) -> None:
     name, fs = bucket
@@ -143,6 +144,7 @@ def test_two_jobs_into_one_s3_out_dir_at_once_one_is_refused_and_the_output_is_t
     assert json.loads(fs.cat_file(f"{name}/out/{SUCCESS}"))["parts"] == plan.part_names()
 
 
+@pytest.mark.slow
 def test_a_rerun_needs_overwrite_which_replaces_only_the_jobs_files(dask_client, bucket, storage_options, wdbc_csv,
                                                                     export_dir, tmp_path) -> None:
     name, fs = bucket
@@ -211,6 +213,7 @@ def s3_environment(dask_client, s3_endpoint, monkeypatch):
     dask_client.run(lambda: [os.environ.pop(key, None) for key in env])
 
 
+@pytest.mark.slow
 def test_an_s3_out_dir_is_written_to_the_bucket_never_to_a_local_s3_directory(dask_client, bucket, s3_environment,
                                                                               wdbc_csv, export_dir, tmp_path,
                                                                               capsys) -> None:

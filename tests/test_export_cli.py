@@ -13,6 +13,7 @@ import pytest
 from export.__main__ import main
 
 
+@pytest.mark.slow
 def test_cli_exports_both_artifacts(model_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "export"
     assert main(["--model", str(model_dir), "--out", str(out)]) == 0

@@ -27,6 +27,7 @@ def test_whole_run_is_traced_once_across_blocks_and_refits(rows) -> None:
     assert trainer.trace_count == 1
 
 
+@pytest.mark.slow
 def test_same_seed_gives_bitwise_identical_weights(rows) -> None:
     config = FitConfig(epochs=50)
     a, _, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, config)
@@ -93,6 +94,7 @@ def test_history_is_whole_set_per_epoch_and_loss_falls(rows) -> None:
     assert losses[-1] == pytest.approx(whole, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_l2_penalty_shrinks_the_weights(rows) -> None:
     plain, _, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, FitConfig(epochs=50))
     ridge, _, _ = fit_classifier(rows.x_train, rows.y_train, rows.x_test, rows.y_test, FitConfig(epochs=50, l2=0.5))
@@ -105,6 +107,7 @@ def test_normalization_uses_training_rows_only(rows) -> None:
     np.testing.assert_allclose(clf.normalize.std.numpy(), rows.x_train.std(axis=0), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_adam_refits_start_fresh_and_are_bitwise_reproducible(rows) -> None:
     """fit() forgets Adam's moments, so refitting one trainer (as CV does) equals a fresh run."""
     config = FitConfig(epochs=5, batch_size=128, learning_rate=0.05, optimizer="adam")
@@ -152,6 +155,7 @@ def test_large_batches_reach_sklearn_loss_with_adam_but_not_with_the_tutorial_sg
     assert min(sgd.values["train_log_loss"]) > 1.2 * sklearn["train"]
 
 
+@pytest.mark.slow
 def test_plateau_stopping_ends_early_traced_once_and_reproducibly(rows) -> None:
     config = FitConfig(epochs=3000, optimizer="adam", learning_rate=0.02, batch_size=1024, l2=1 / (2 * 427),
                        stop="plateau", patience=20, tolerance=1e-5)
@@ -166,6 +170,7 @@ def test_plateau_stopping_ends_early_traced_once_and_reproducibly(rows) -> None:
     assert weights(clf)[0].tobytes() == weights(again)[0].tobytes()
 
 
+@pytest.mark.slow
 def test_plateau_stopping_reaches_scikit_learns_optimum(rows) -> None:
     """With l2 = 1/(2n), our objective is scikit-learn's C=1 objective divided by n: the same minimum."""
     from sklearn.linear_model import LogisticRegression
@@ -226,6 +231,7 @@ def test_the_loop_trains_any_module_with_variables_and_logits(rows) -> None:
 MLP_SPEC = ModelSpec.of("mlp", hidden=(6, 4))
 
 
+@pytest.mark.slow
 def test_an_mlp_trains_in_the_same_one_trace_bitwise_reproducibly(rows) -> None:
     config = FitConfig(epochs=12)
     args = (rows.x_train, rows.y_train, rows.x_test, rows.y_test)

@@ -52,6 +52,7 @@ def test_threshold_for_fnr_rejects_out_of_range_targets() -> None:
         threshold_for_fnr(np.array([1]), np.array([0.5]), 1.5)
 
 
+@pytest.mark.slow
 def test_threshold_curve_equals_a_confusion_matrix_at_every_threshold() -> None:
     from sklearn.metrics import confusion_matrix
 

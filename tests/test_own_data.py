@@ -136,6 +136,7 @@ def test_default_wdbc_run_is_unchanged(trained) -> None:
     assert trained.config == FitConfig()
 
 
+@pytest.mark.slow
 def test_the_default_run_through_the_recipe_is_the_tutorials_bit_for_bit(trained) -> None:
     """No config at all (the CLI's path): WDBC gets the tutorial's recipe, and the same weights to the last bit."""
     from model.run import train

@@ -33,6 +33,7 @@ def test_report_has_history_baseline_fingerprint_and_versions(trained) -> None:
                                   "reason": "ran the fixed 200 epochs (--stop epochs)"}
 
 
+@pytest.mark.slow
 def test_target_fnr_threshold_is_recorded_and_met_on_training_rows() -> None:
     result = train(FitConfig(epochs=60), target_fnr=0.02)
     report = result.report
@@ -88,6 +89,7 @@ def iris_spec(tmp_path_factory):
     return DataSpec(str(path), "species", "virginica")
 
 
+@pytest.mark.slow
 def test_a_table_of_ones_own_gets_the_converge_recipe_and_matches_scikit_learn(iris_spec) -> None:
     report = train(data=iris_spec).report
     assert report["recipe"] == "converge"
@@ -98,6 +100,7 @@ def test_a_table_of_ones_own_gets_the_converge_recipe_and_matches_scikit_learn(i
     assert abs(versus["relative"]) < 0.02 and not versus["worse"] and versus["advice"] is None
 
 
+@pytest.mark.slow
 def test_worse_than_the_baseline_is_said_with_the_flag_to_try(iris_spec) -> None:
     from model.config import Requested
     from model.report import summary
@@ -114,6 +117,7 @@ def test_worse_than_the_baseline_is_said_with_the_flag_to_try(iris_spec) -> None
     assert "larger --epochs" in report["stopping"]["reason"]
 
 
+@pytest.mark.slow
 def test_the_default_mlp_meets_the_quality_bar_and_a_second_run_gives_the_same_report(trained_mlp) -> None:
     test = trained_mlp.report["metrics"]["test"]
     assert test["n"] == 142 and test["accuracy"] >= 0.97 and test["log_loss"] <= 0.09
@@ -128,6 +132,7 @@ def test_the_default_mlp_meets_the_quality_bar_and_a_second_run_gives_the_same_r
         {k: v for k, v in trained_mlp.report.items() if k not in ignore}
 
 
+@pytest.mark.slow
 def test_an_mlp_chooses_l2_by_cv_and_its_threshold_for_a_target_fnr_as_logistic_regression_does() -> None:
     from model.data import split
     from model.families import ModelSpec

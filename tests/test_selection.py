@@ -32,6 +32,7 @@ def test_scores_are_the_mean_validation_loss_of_models_fit_without_those_rows(ro
     assert best == min((0.0, 0.05), key=lambda l2: scores[repr(l2)])
 
 
+@pytest.mark.slow
 def test_the_lowest_score_wins_whatever_its_place_in_the_grid(rows) -> None:
     config = FitConfig()  # the tutorial's 200 epochs: no penalty is best on WDBC
     grid = (0.3, 0.0, 0.03)  # the best is neither first nor last

@@ -56,6 +56,7 @@ def test_cli_bad_arguments_give_one_line_error(tmp_path: Path, capsys, args, mat
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_optimizer_flag_reaches_the_report(tmp_path: Path) -> None:
     from model.train import build_parser
 
@@ -67,6 +68,7 @@ def test_cli_optimizer_flag_reaches_the_report(tmp_path: Path) -> None:
     assert report["config"]["learning_rate"] == 0.05
 
 
+@pytest.mark.slow
 def test_cli_failure_keeps_previous_run(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert main(["--epochs", "2", "--out", str(out), "--quiet"]) == 0
@@ -100,6 +102,7 @@ def test_full_disk_is_one_line_and_leaves_nothing(small_disk, capsys, size: str)
     assert list(disk.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_four_row_table_trains_and_its_report_is_strict_json(tmp_path: Path, capsys) -> None:
     """Undefined rates (no positive test row) are null, not NaN; the CV baseline needs 2 rows a class."""
     data = tmp_path / "four.csv"
@@ -163,6 +166,7 @@ def test_refusals_come_before_tensorflow_in_well_under_a_second(tmp_path: Path, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_cli_trains_an_mlp_and_records_its_family_and_shape(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     assert main(["--model", "mlp", "--hidden", "6,3", "--activation", "tanh", "--epochs", "2", "--out", str(out)]) == 0

@@ -46,6 +46,7 @@ def test_a_perturbed_onnx_weight_is_caught(export_dir: Path, tmp_path: Path) -> 
         validate_parity(export_dir / "saved_model", bad, load_dataset().x, 0.5)
 
 
+@pytest.mark.slow
 def test_parity_failure_leaves_the_previous_export_untouched(model_dir: Path, export_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "export"
     shutil.copytree(export_dir, out)
@@ -58,6 +59,7 @@ def test_parity_failure_leaves_the_previous_export_untouched(model_dir: Path, ex
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # no staging directory left
 
 
+@pytest.mark.slow
 def test_parity_failure_leaves_no_directory(model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ParityError):
         export_model(model_dir, tmp_path / "new", tolerance=Tolerance(probability=-1.0))
@@ -262,6 +264,7 @@ def plant(mlp_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     return out
 
 
+@pytest.mark.slow
 def test_a_planted_mismatch_in_an_mlp_fails_its_export(mlp_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """One weight matrix off by 1e-4 of itself: within float32's reach of many ulps, far beyond GEMM rounding."""
     with pytest.raises(ParityError, match=r"tf-vs-onnx: (probability max \|diff\| \S+ > 1e-05|logit max rel diff "
