@@ -12,7 +12,7 @@ from typing import Any
 
 from contract.errors import ModelError
 from contract.numbers import DECIMALS
-from contract.text import capped
+from contract.text import capped, cut
 
 #: Written into both artifacts' metadata; a loader refuses any other. It names the consumer's contract (the input,
 #: the named outputs, the threshold in the graph, these keys), which every model family keeps: the name is from
@@ -127,9 +127,8 @@ def read_threshold(value: object, where: str) -> float:
     except (TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit integer in JSON
         threshold = math.nan
     if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-        raise ModelError(f"Expected the threshold in {where} to be a number in [0, 1], got {shown}. The artifact is "
-                         "damaged: re-export it.")
+        raise ModelError(f"Expected the threshold in {where} to be a number in [0, 1], got {cut(repr(value), 40)}. The "
+                         "artifact is damaged: re-export it.")
     return threshold
 
 
@@ -185,8 +184,8 @@ def _legacy_shape(meta: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
 
 def _feature_names(names: object, width: int | None, path: Path) -> list[str]:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        shown = repr(names) if len(repr(names)) <= 80 else repr(names)[:77] + "..."
-        raise ModelError(f"Expected 'feature_names' to be a list of column names in {path}'s metadata, got {shown}.")
+        raise ModelError(f"Expected 'feature_names' to be a list of column names in {path}'s metadata, got "
+                         f"{cut(repr(names), 80)}.")
     duplicates = sorted(n for n, count in Counter(names).items() if count > 1)  # one pass: 100,000 names are fine
     if duplicates:
         raise ModelError(f"The metadata of {path} names the feature(s) {capped(duplicates)} more than once "

@@ -32,9 +32,10 @@ def capped(items: list[object], limit: int = 5, width: int = 60, total: int | No
     short line whatever the input holds (100,000 repeated column names, a folder of thousands of files).
     ``total``: how many there are, where ``items`` holds only the first few."""
     count = len(items) if total is None else total
-    shown = ", ".join(repr(_cut(str(item), width)) for item in items[:limit])
+    shown = ", ".join(repr(cut(str(item), width)) for item in items[:limit])
     return shown + (f" and {count - min(limit, len(items))} more" if count > min(limit, len(items)) else "")
 
 
-def _cut(text: str, width: int) -> str:
+def cut(text: str, width: int) -> str:
+    """``text`` if it is at most ``width`` characters, else its first ``width - 3`` and "..." (``width`` in all)."""
     return text if len(text) <= width else text[: width - 3] + "..."

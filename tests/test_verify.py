@@ -516,3 +516,52 @@ def test_an_onnx_probability_of_shape_batch_1_is_refused_on_load(export_dir, tmp
                                          r"\[\?, 1\], expected float32 \[batch\]; output 'logit' .*; output 'label' "
                                          r"int64 \[\?, 1\], expected int64 \[batch\]\."):
         load_runtime(resolve_model(path, None), verify=False)
+
+
+def with_external_weights(export_dir: Path, folder: Path, one_file: bool = True) -> Path:
+    """The export's ONNX graph saved with its 30-value tensors in files beside it, as
+    onnx.save_model does for a big model; the scalar threshold stays inside."""
+    folder.mkdir()
+    path = folder / "model.onnx"
+    onnx.save_model(onnx.load(str(export_dir / "model.onnx")), str(path), save_as_external_data=True,
+                    all_tensors_to_one_file=one_file, location="weights.bin", size_threshold=100)
+    return path
+
+
+def test_external_weights_are_named_once_per_file_beside_the_model(export_dir, tmp_path) -> None:
+    from contract.verify import OnnxFile
+
+    one = OnnxFile.read(with_external_weights(export_dir, tmp_path / "one"))
+    assert one.external_data and one.external_files() == ["weights.bin"]  # two tensors, one file
+    several = OnnxFile.read(with_external_weights(export_dir, tmp_path / "several", one_file=False))
+    names = several.external_files()
+    assert len(names) == len(set(names)) == 2 and all((tmp_path / "several" / n).is_file() for n in names)
+    inside = OnnxFile.read(export_dir / "model.onnx")
+    assert not inside.external_data and inside.external_files() == []
+
+
+@pytest.mark.parametrize("location", ["/etc/weights.bin", "../weights.bin", "sub/../../weights.bin", ""])
+def test_external_weights_outside_the_models_folder_are_refused(export_dir, tmp_path, location: str) -> None:
+    from contract.verify import OnnxFile
+
+    path = with_external_weights(export_dir, tmp_path / "m")
+    model = onnx.load(str(path), load_external_data=False)
+    tensor = next(t for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL)
+    next(e for e in tensor.external_data if e.key == "location").value = location
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(ModelError) as caught:
+        OnnxFile.read(path).external_files()
+    says(str(caught.value), str(path), repr(tensor.name), repr(location), "outside")
+
+
+def test_external_weights_in_a_subfolder_of_the_model_are_accepted(export_dir, tmp_path) -> None:
+    from contract.verify import OnnxFile
+
+    path = with_external_weights(export_dir, tmp_path / "m")
+    model = onnx.load(str(path), load_external_data=False)
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "weights/w.bin"
+    path.write_bytes(model.SerializeToString())
+    assert OnnxFile.read(path).external_files() == ["weights/w.bin"]
