@@ -208,9 +208,11 @@ def _constant(model: Any, producers: dict[str, Any], name: str) -> float | None:
         node = producers.get(name)
         if node is None:
             return None
-        if node.op_type == "Constant":
-            value = next((a.t for a in node.attribute if a.name == "value"), None)
-            return None if value is None else scalar(value)
+        if node.op_type == "Constant":  # its value as a tensor, or (other exporters) as a plain float
+            attribute = next((a for a in node.attribute if a.name in ("value", "value_float")), None)
+            if attribute is None:
+                return None
+            return scalar(attribute.t) if attribute.name == "value" else float(attribute.f)
         if node.op_type != "Identity":
             return None
         name = node.input[0]

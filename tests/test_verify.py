@@ -565,3 +565,194 @@ def test_external_weights_in_a_subfolder_of_the_model_are_accepted(export_dir, t
                 entry.value = "weights/w.bin"
     path.write_bytes(model.SerializeToString())
     assert OnnxFile.read(path).external_files() == ["weights/w.bin"]
+
+
+def label_graph(nodes: list, initializers: list | None = None, label_input: bool = False) -> onnx.ModelProto:
+    """A graph with inputs probability and logit and output label, made by ``nodes``; the label an input itself
+    (no node makes it) if ``label_input``."""
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in ("probability", "logit")]
+    if label_input:
+        inputs.append(helper.make_tensor_value_info("label", TensorProto.BOOL, [1]))
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("label", TensorProto.BOOL, [1])],
+                              initializer=initializers or [])
+    return helper.make_model(graph)
+
+
+def test_the_threshold_is_followed_through_identity_nodes_to_an_initializer_or_a_plain_float_constant() -> None:
+    from onnx import TensorProto, helper
+
+    from contract.verify import onnx_threshold
+
+    cut = helper.make_tensor("cut", TensorProto.FLOAT, [], [0.375])
+    chain = [helper.make_node("Identity", ["cut"], ["a"]), helper.make_node("Identity", ["a"], ["b"]),
+             helper.make_node("Greater", ["probability", "b"], ["label"])]
+    assert onnx_threshold(label_graph(chain, [cut])) == 0.375  # every node of the graph on the way
+    plain = [helper.make_node("Constant", [], ["c"], value_float=0.625), helper.make_node("Identity", ["c"], ["d"]),
+             helper.make_node("Greater", ["probability", "d"], ["label"])]
+    assert onnx_threshold(label_graph(plain)) == 0.625
+
+
+@pytest.mark.parametrize("case", ["greater-or-equal", "on-logit", "label-is-an-input", "not-a-constant",
+                                  "constant-of-text", "identity-cycle"])
+def test_a_label_not_made_by_greater_on_probability_and_a_constant_has_no_threshold(case: str) -> None:
+    from onnx import TensorProto, helper
+
+    from contract.verify import onnx_threshold
+
+    cut = helper.make_tensor("cut", TensorProto.FLOAT, [], [0.5])
+    nodes, label_input = {
+        "greater-or-equal": ([helper.make_node("GreaterOrEqual", ["probability", "cut"], ["label"])], False),
+        "on-logit": ([helper.make_node("Greater", ["logit", "cut"], ["label"])], False),
+        "label-is-an-input": ([], True),
+        "not-a-constant": ([helper.make_node("Greater", ["probability", "logit"], ["label"])], False),
+        "constant-of-text": ([helper.make_node("Constant", [], ["c"], value_string=b"0.5"),
+                              helper.make_node("Greater", ["probability", "c"], ["label"])], False),
+        "identity-cycle": ([helper.make_node("Identity", ["y"], ["x"]), helper.make_node("Identity", ["x"], ["y"]),
+                            helper.make_node("Greater", ["probability", "x"], ["label"])], False),
+    }[case]
+    assert onnx_threshold(label_graph(nodes, [cut], label_input)) is None
+
+
+def test_thresholds_of_exactly_0_and_1_are_thresholds() -> None:
+    from contract.verify import check_threshold
+
+    for value in (0.0, 1.0):
+        check_threshold(value, value, Path("m.onnx"))
+    with pytest.raises(ModelError) as caught:
+        check_threshold(1.0000001, 1.0000001, Path("m.onnx"))
+    says(str(caught.value), "m.onnx", "1.0000001", "[0, 1]", "re-export")
+
+
+def test_a_graphs_width_must_match_its_metadatas_feature_names(export_dir, tmp_path) -> None:
+    from contract.verify import OnnxFile
+
+    lone = tmp_path / "lone.onnx"
+    shutil.copy(export_dir / "model.onnx", lone)
+    names = OnnxFile.read(lone).metadata().feature_names
+    edit_onnx_metadata(lone, feature_names=names[:-1])
+    with pytest.raises(ModelError) as caught:
+        OnnxFile.read(lone).metadata(verify=False)
+    says(str(caught.value), str(lone), "takes 30 features", "names 29", "Re-export")
+
+
+def test_inputs_and_outputs_of_another_kind_are_named_with_what_was_expected() -> None:
+    from onnx import TensorProto, helper
+
+    from contract.verify import check_signature, onnx_signature
+
+    def refusal(inputs: list, outputs: list) -> str:
+        graph = helper.make_graph([], "g", inputs, outputs)
+        with pytest.raises(ModelError) as caught:
+            check_signature(*onnx_signature(helper.make_model(graph)), Path("m.onnx"))
+        return str(caught.value)
+
+    outputs = [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["n"]),
+               helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["n"]),
+               helper.make_tensor_value_info("label", TensorProto.INT64, ["n"])]
+    text = refusal([helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 30])], outputs)
+    says(text, "m.onnx", "inputs 'x'", "'features'", "python -m export")
+    text = refusal([helper.make_tensor_value_info("features", TensorProto.STRING, ["n", 30])], outputs)
+    says(text, "input 'features' type 8 [?, 30]", "float32 [batch, n_features]")
+
+
+def test_an_output_of_the_wrong_dtype_is_refused_even_with_one_value_per_row() -> None:
+    from contract.verify import check_outputs
+
+    right = {"probability": np.zeros(3, np.float32), "label": np.zeros(3, np.int64)}
+    check_outputs(right, 3, Path("m.onnx"))
+    with pytest.raises(ModelError) as caught:
+        check_outputs({**right, "probability": np.zeros(3, np.float64)}, 3, Path("m.onnx"))
+    says(str(caught.value), "m.onnx", "probability as float64", "expected float32")
+    check_outputs({**right, "extra": np.zeros(3, np.float64)}, 3, Path("m.onnx"))  # an output we do not read
+
+
+def sigmoid_model(label_cut: float = 0.5, flip_axis: int | None = None, flip_at: float | None = None,
+                  cut_axis: int | None = None):
+    """A model of any width in numpy: probability = sigmoid(sum of the row) in float32; label = probability >
+    ``label_cut`` (only on rows whose feature ``cut_axis`` is nonzero, if given; > 0.5 on the others), inverted on
+    rows whose feature ``flip_axis`` is nonzero (or equals ``flip_at``, if given)."""
+
+    def predict(x: np.ndarray) -> dict[str, np.ndarray]:
+        with np.errstate(over="ignore"):  # exp(1e6): probability 0, as a runtime gives it
+            probability = (1 / (1 + np.exp(-x.astype(np.float64).sum(axis=1)))).astype(np.float32)
+        cut = np.full(len(x), np.float32(label_cut)) if cut_axis is None else \
+            np.where(x[:, cut_axis] != 0, np.float32(label_cut), np.float32(0.5))
+        label = probability > cut
+        if flip_axis is not None:
+            flip = x[:, flip_axis] != 0 if flip_at is None else x[:, flip_axis] == np.float32(flip_at)
+            label = np.where(flip, ~label, label)
+        return {"probability": probability, "label": label.astype(np.int64), "logit": probability}
+
+    return predict
+
+
+@pytest.mark.parametrize("width", [1, 30, 100])
+def test_a_label_that_applies_the_threshold_passes_the_probes(width: int) -> None:
+    from contract.verify import check_labels
+
+    check_labels(sigmoid_model(), width, 0.5, Path("m.onnx"))
+
+
+@pytest.mark.parametrize("label_cut", [0.5 + 1e-6, 0.5 - 1e-6, 0.5 + 1e-3, 0.4])
+def test_a_label_cut_anywhere_else_is_caught_also_just_beside_the_threshold(label_cut: float) -> None:
+    """Only rows found by bisection have probabilities within 1e-6 of the threshold: none of the probe values do."""
+    from contract.verify import check_labels
+
+    with pytest.raises(ModelError) as caught:
+        check_labels(sigmoid_model(label_cut), 30, 0.5, Path("m.onnx"))
+    says(str(caught.value), "m.onnx", "labels a row of probability", "threshold is 0.5")
+
+
+@pytest.mark.parametrize("axis", [1, 17, 29])
+def test_a_label_cut_beside_the_threshold_along_one_feature_only_is_caught(axis: int) -> None:
+    """Every feature's ray is bisected, not only the first one that crosses the threshold."""
+    from contract.verify import check_labels
+
+    with pytest.raises(ModelError, match="labels a row of probability"):
+        check_labels(sigmoid_model(0.5 + 1e-6, cut_axis=axis), 30, 0.5, Path("m.onnx"))
+
+
+@pytest.mark.parametrize(("width", "axis"), [(30, 0), (30, 29), (100, 0), (100, 99), (1, 0)])
+def test_a_label_wrong_only_along_the_first_or_the_last_feature_is_caught(width: int, axis: int) -> None:
+    from contract.verify import check_labels
+
+    with pytest.raises(ModelError, match="labels a row of probability"):
+        check_labels(sigmoid_model(flip_axis=axis), width, 0.5, Path("m.onnx"))
+
+
+def test_the_message_shows_the_one_row_labelled_wrong() -> None:
+    """Exactly one probe row is wrong (feature 3 at 1e6, probability 1): it is the one shown."""
+    from contract.verify import check_labels
+
+    with pytest.raises(ModelError) as caught:
+        check_labels(sigmoid_model(flip_axis=3, flip_at=1e6), 30, 0.5, Path("m.onnx"))
+    says(str(caught.value), "m.onnx", "probability 1 as 0", "threshold is 0.5")
+
+
+def test_a_probe_answered_with_too_few_rows_names_the_model() -> None:
+    from contract.verify import check_labels
+
+    def short(x: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: v[:-1] for k, v in sigmoid_model()(x).items()}
+
+    with pytest.raises(ModelError) as caught:
+        check_labels(short, 30, 0.5, Path("m.onnx"))
+    says(str(caught.value), "m.onnx", "one value per row")
+
+
+def test_an_unreadable_manifest_or_one_of_another_format_is_named_with_the_fix(export_dir, tmp_path) -> None:
+    from contract.verify import check_manifest
+
+    folder = copy_export(export_dir, tmp_path / "export")
+    (folder / "manifest.json").write_text("{not json")
+    with pytest.raises(ModelError) as caught:
+        check_manifest(folder)
+    says(str(caught.value), f"Could not read {folder / 'manifest.json'}: Expecting property name", "python -m export",
+         "--no-verify")
+    (folder / "manifest.json").write_text(json.dumps({"format": "other/9", "files": {}}))
+    with pytest.raises(ModelError) as caught:
+        check_manifest(folder)
+    says(str(caught.value), str(folder / "manifest.json"), "'logreg-export-manifest/1'", "'other/9'",
+         "python -m export")
