@@ -134,6 +134,9 @@ def test_an_export_from_before_families_reads_as_logistic_regression() -> None:
     old = {k: v for k, v in example().as_dict().items() if k not in FAMILY_KEYS}
     meta = Metadata.from_dict(old, 2, Path("m"))
     assert (meta.family, meta.layer_widths, meta.activation) == ("logreg", [2, 1], None)
+    # Only an export without a family gets the legacy shape: one that names its family says its own shape, or none.
+    unshaped = {k: v for k, v in example().as_dict().items() if k != "layer_widths"}
+    assert "family" in unshaped and Metadata.from_dict(unshaped, 2, Path("m")).layer_widths is None
 
 
 def test_the_family_and_its_shape_round_trip_and_a_damaged_shape_is_refused() -> None:
