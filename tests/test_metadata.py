@@ -171,3 +171,13 @@ def test_a_hundred_thousand_feature_names_are_checked_in_linear_time() -> None:
                                          r"than once \(100000 in all\)"):
         Metadata.from_dict({"format": EXPORT_FORMAT, "feature_names": names * 2, "threshold": 0.5}, None, Path("m"))
     assert time.perf_counter() - started < 5  # names.count per name took minutes
+
+
+def test_the_format_is_read_from_raw_metadata_of_any_shape() -> None:
+    from contract.metadata import EXPORT_FORMAT, format_of
+
+    assert format_of(example().as_dict()) == EXPORT_FORMAT
+    assert format_of({"format": "logreg-export/2"}) == "logreg-export/2"
+    assert format_of({"feature_names": ["a"]}) is None
+    for raw in (None, "logreg-export/3", ["format"], 3):  # a damaged sidecar: no mapping to read it from
+        assert format_of(raw) is None

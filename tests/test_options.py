@@ -168,3 +168,8 @@ def test_usable_cores_follow_the_affinity_mask_or_the_cpu_count(monkeypatch) -> 
     assert usable_cores() == 6
     monkeypatch.setattr(os, "cpu_count", lambda: None)  # cannot tell
     assert usable_cores() == 1
+
+
+def test_a_cli_adds_the_options_it_sets_from_other_flags() -> None:
+    options = ScoreOptions.from_args(flags_parser().parse_args([]), progress=True, engine="blocks")
+    assert (options.progress, options.engine) == (True, "blocks")

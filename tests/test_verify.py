@@ -540,18 +540,22 @@ def test_external_weights_are_named_once_per_file_beside_the_model(export_dir, t
     assert not inside.external_data and inside.external_files() == []
 
 
-@pytest.mark.parametrize("location", ["/etc/weights.bin", "../weights.bin", "sub/../../weights.bin", ""])
-def test_external_weights_outside_the_models_folder_are_refused(export_dir, tmp_path, location: str) -> None:
+@pytest.mark.parametrize("location", ["/etc/weights.bin", "../weights.bin", "sub/../../weights.bin", "", None])
+def test_external_weights_outside_the_models_folder_are_refused(export_dir, tmp_path, location: str | None) -> None:
     from contract.verify import OnnxFile
 
     path = with_external_weights(export_dir, tmp_path / "m")
     model = onnx.load(str(path), load_external_data=False)
     tensor = next(t for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL)
-    next(e for e in tensor.external_data if e.key == "location").value = location
+    entry = next(e for e in tensor.external_data if e.key == "location")
+    if location is None:  # no location at all
+        tensor.external_data.remove(entry)
+    else:
+        entry.value = location
     path.write_bytes(model.SerializeToString())
     with pytest.raises(ModelError) as caught:
         OnnxFile.read(path).external_files()
-    says(str(caught.value), str(path), repr(tensor.name), repr(location), "outside")
+    says(str(caught.value), str(path), repr(tensor.name), repr(location or ""), "outside")
 
 
 def test_external_weights_in_a_subfolder_of_the_model_are_accepted(export_dir, tmp_path) -> None:
@@ -756,3 +760,19 @@ def test_an_unreadable_manifest_or_one_of_another_format_is_named_with_the_fix(e
         check_manifest(folder)
     says(str(caught.value), str(folder / "manifest.json"), "'logreg-export-manifest/1'", "'other/9'",
          "python -m export")
+
+
+def test_the_crossing_bisected_is_the_one_found_between_two_neighbouring_probes() -> None:
+    """A model whose probability rises above the threshold and falls again between three probes (0.1, 1, 10: above
+    only at 1) and whose label is cut 1e-6 above the threshold: only bisecting between 0.1 and 1 finds the rows."""
+    from contract.verify import check_labels
+
+    def bump(x: np.ndarray) -> dict[str, np.ndarray]:
+        v = x.astype(np.float64).sum(axis=1)
+        with np.errstate(divide="ignore", over="ignore"):
+            score = np.where(v > 0, 2 - 40 * np.log10(np.abs(v) + 1e-300) ** 2, -10.0)
+            probability = (1 / (1 + np.exp(-score))).astype(np.float32)
+        return {"probability": probability, "label": (probability > np.float32(0.5 + 1e-6)).astype(np.int64)}
+
+    with pytest.raises(ModelError, match="labels a row of probability"):
+        check_labels(bump, 30, 0.5, Path("m.onnx"))
