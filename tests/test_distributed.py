@@ -655,3 +655,30 @@ def test_an_onnx_model_with_external_weights_travels_with_its_weights(client, wd
     score_distributed([str(wdbc_csv)], out, client, model=folder / "model.onnx", merge=True)
     assert (out / "scored.csv").read_bytes() == single_machine(wdbc_csv, tmp_path, folder / "model.onnx")
     assert (out / "scored.csv").read_bytes() == single_machine(wdbc_csv, tmp_path, export_dir)
+
+
+@pytest.mark.parametrize("after", [1, 3, "all"])
+def test_a_stop_asked_between_blocks_ends_the_job_without_success(client, big_csv, export_dir, tmp_path,
+                                                                   after: int | str) -> None:
+    """``check_stop`` raising (a signal whose own KeyboardInterrupt a finalizer swallowed) stops the job as Ctrl-C
+    does: no _SUCCESS, no merged file, no temporaries, OUT_DIR free for the next job."""
+    from scoring.distributed.job import run_job
+    from scoring.distributed.plan import plan_job
+
+    out = tmp_path / "out"
+    plan = plan_job([str(big_csv)], str(out), model=export_dir, blocksize="256KiB")
+    calls = []
+    stop_at = len(plan.tasks) + 1 if after == "all" else after  # "all": after the last block, before the merge
+
+    def check_stop() -> None:
+        calls.append(1)
+        if len(calls) >= stop_at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job(plan, client, merge=True, check_stop=check_stop)
+    assert len(calls) == stop_at
+    assert not (out / "_SUCCESS").exists() and not (out / "scored.csv").exists()
+    assert not list(out.glob(".*.tmp")) and not (out / "_RUNNING").exists()
+    parts = len(list(out.glob("part-*.csv")))
+    assert (parts == len(plan.tasks)) if after == "all" else (parts < len(plan.tasks))

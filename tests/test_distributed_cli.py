@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -111,3 +112,27 @@ def test_the_signal_handler_quiets_dask_before_the_unwinding_starts(signum, rais
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_a_stop_whose_exception_a_finalizer_swallowed_is_raised_again_at_the_next_check(monkeypatch) -> None:
+    """Python prints and drops an exception raised while it runs a ``__del__`` (a Dask future's, at any moment):
+    the handler keeps the signal, and the job's next check raises it."""
+    from scoring.distributed import cli
+
+    cli._received.clear()
+
+    class Finalized:
+        def __del__(self) -> None:
+            cli._on_signal(signal.SIGTERM, None)
+
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda raised: dropped.append(raised.exc_type))
+    try:
+        Finalized()  # collected at once: its exception goes to sys.unraisablehook, never to the caller
+        gc.collect()
+        assert dropped == [Stopped]
+        with pytest.raises(Stopped):
+            cli._check_stop()
+    finally:
+        cli._received.clear()
+    cli._check_stop()  # nothing received: nothing raised

@@ -27,13 +27,28 @@ class Stopped(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so both unwind the same way."""
 
 
+#: The signal that asked the job to stop, kept: Python prints and drops an exception raised while it runs a finalizer
+#: (a Dask future's ``__del__``), so the handler's raise can be lost, and the job raises it again at its next check.
+_received: list[int] = []
+
+
+def _stop(signum: int) -> KeyboardInterrupt:
+    return Stopped() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 def _on_signal(signum: int, frame: object) -> None:
     # Quiet first: the unwinding that follows runs Dask's own clean-up on its event loop, which can log an error
     # of its own once interrupted (distributed.utils.sync's cancel callback) before the job's handler runs.
     _quiet()
-    if signum == signal.SIGTERM:
-        raise Stopped
-    raise KeyboardInterrupt
+    if not _received:
+        _received.append(signum)
+    raise _stop(signum)
+
+
+def _check_stop() -> None:
+    """Raise the stop a signal asked for, if its first raise was lost (see ``_received``)."""
+    if _received:
+        raise _stop(_received[0])
 
 
 @contextlib.contextmanager
@@ -123,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     expected = (ToolkitError, *storage_errors())
     main_thread = threading.current_thread() is threading.main_thread()
+    _received.clear()
     # Only the main thread may set handlers; an ignored Ctrl-C (a background job of a script) stays ignored.
     previous = {signum: signal.signal(signum, _on_signal) for signum in STOP_SIGNALS
                 if main_thread and not (signum == signal.SIGINT and signal.getsignal(signum) == signal.SIG_IGN)}
@@ -140,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.quiet:
                 print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
             summary = run_job(plan, client, merge=args.merge, progress=not args.quiet and sys.stderr.isatty(),
-                              on_interrupt=_quiet_cluster(client, local=args.scheduler is None))
+                              on_interrupt=_quiet_cluster(client, local=args.scheduler is None),
+                              check_stop=_check_stop)
     except expected as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -44,21 +44,26 @@ class JobSummary:
 
 
 def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = False,
-            on_interrupt: Callable[[], None] | None = None) -> JobSummary:
+            on_interrupt: Callable[[], None] | None = None,
+            check_stop: Callable[[], None] | None = None) -> JobSummary:
     """Score a checked plan on ``client``'s cluster: claim OUT_DIR (``_RUNNING``, removed at the end), one part
     file per block, then ``_SUCCESS`` over exactly the plan's parts.
 
     A bad row stops the job with the file and line, and no ``_SUCCESS`` is written. On any exception
     (Ctrl-C included, after ``on_interrupt``) the blocks still queued are cancelled, and the exception is
     raised once the running ones have finished (at most ``STOP_TIMEOUT`` s) and their temporaries are gone.
+    ``check_stop()`` is called after every block and once more before the merge and ``_SUCCESS``: it raises to
+    stop the job (a signal whose own exception was lost).
     """
+    check = check_stop or (lambda: None)
     distributed = require_dask()
     started = time.perf_counter()
     store = plan.store
     job = uuid.uuid4().hex[:8]
     store.claim(job, plan.overwrite)  # first: a second job into this OUT_DIR fails here, at any moment
     try:
-        summary = _run_claimed(plan, client, job, distributed, progress, on_interrupt)
+        summary = _run_claimed(plan, client, job, distributed, progress, on_interrupt, check)
+        check()  # the last moment a stop leaves no merged file
         planned = plan.part_names()
         store.check_parts(planned)  # _SUCCESS vouches for exactly this job's parts
         if merge:
@@ -72,7 +77,7 @@ def run_job(plan: JobPlan, client: Any, merge: bool = False, progress: bool = Fa
 
 
 def _run_claimed(plan: JobPlan, client: Any, job: str, distributed: Any, progress: bool,
-                 on_interrupt: Callable[[], None] | None) -> JobSummary:
+                 on_interrupt: Callable[[], None] | None, check: Callable[[], None]) -> JobSummary:
     """Submit every block, collect the results; on any exception cancel, wait for running blocks, sweep, raise."""
     store = plan.store
     store.prepare(plan.overwrite)
@@ -96,6 +101,7 @@ def _run_claimed(plan: JobPlan, client: Any, job: str, distributed: Any, progres
             summary.positives += result["positives"]
             for stage, seconds in result["seconds"].items():
                 summary.task_seconds[stage] = summary.task_seconds.get(stage, 0.0) + seconds
+            check()
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt) and on_interrupt is not None:
             on_interrupt()
